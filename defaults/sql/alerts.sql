@@ -1,0 +1,29 @@
+-- Scored points for the alert job: per metric, the newest {{alert_window_n}} scored values
+-- within {{alert_metric_timestamp_max_days_ago}} days, oldest first, with whether an alert,
+-- change or threshold-alert row exists at that point. Smoothing, snooze and the threshold are
+-- applied by the job (see SPEC-BEHAVIOUR: the intended semantics, not the original's frames).
+-- Output columns: metric_timestamp, metric_name, metric_value, metric_score, metric_alert,
+-- metric_change, metric_tholdalert.
+with data as (
+  select metric_timestamp, metric_name,
+    avg(metric_value) filter (where metric_type = 'metric') as metric_value,
+    avg(metric_value) filter (where metric_type = 'score') as metric_score,
+    coalesce(max(metric_value) filter (where metric_type = 'alert'), 0) as metric_alert,
+    coalesce(max(metric_value) filter (where metric_type = 'change'), 0) as metric_change,
+    coalesce(max(metric_value) filter (where metric_type = 'tholdalert'), 0) as metric_tholdalert
+  from {{{table_key}}}
+  where metric_batch = {{param.metric_batch}}
+    and metric_type in ('metric', 'score', 'alert', 'change', 'tholdalert')
+    and metric_timestamp >= {{param.now}}::timestamptz - interval '1 day' * {{alert_metric_timestamp_max_days_ago}}
+    and metric_timestamp <= {{param.now}}::timestamptz
+    {{#alert_exclude_metrics}}and metric_name <> all({{{alert_exclude_metrics}}}){{/alert_exclude_metrics}}
+  group by metric_timestamp, metric_name
+), ranked as (
+  select *, row_number() over (partition by metric_name order by metric_timestamp desc) as metric_score_recency_rank
+  from data
+  where metric_score is not null and metric_value is not null
+)
+select metric_timestamp, metric_name, metric_value, metric_score, metric_alert, metric_change, metric_tholdalert
+from ranked
+where metric_score_recency_rank <= {{alert_window_n}}
+order by metric_name, metric_timestamp;

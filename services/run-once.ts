@@ -1,0 +1,60 @@
+import type { AppEnv } from '../shared/config/env.js';
+import type { LoadResult } from '../shared/config/load-batches.js';
+import type { JobName } from '../shared/config/metric-batch.js';
+import { createDb } from '../shared/db/db.js';
+import { closePool } from '../shared/db/pool.js';
+import type { JobContext } from '../shared/job.js';
+import { withJobRun } from '../shared/job-runs.js';
+import { logger } from '../shared/logger.js';
+import { JOB_CORES } from './jobs.js';
+import { closeJobResources } from './resources.js';
+
+export interface RunOnceOptions {
+  env: AppEnv;
+  load: LoadResult;
+  batchName: string;
+  jobs: JobName[];
+  now: Date;
+  dryRun: boolean;
+}
+
+/** `anomstack run`: the named jobs of one batch, in order, in this process, with no Redis. */
+export async function runJobsOnce(options: RunOnceOptions): Promise<number> {
+  const { env, load, batchName, jobs, now, dryRun } = options;
+  const batch = load.batches.find((b) => b.name === batchName);
+  if (!batch) {
+    const problems = load.problems.filter((p) => load.batches.every((b) => b.file !== p.file));
+    const known = load.batches.map((b) => b.name).join(', ') || 'none';
+    const reason = load.disabled.includes(batchName)
+      ? `batch "${batchName}" has disable_batch: true`
+      : problems.length > 0
+        ? `batch "${batchName}" is not loaded; config errors:\n${problems.map((p) => `  ${p.file}: ${p.key}: ${p.reason}`).join('\n')}`
+        : `unknown batch "${batchName}" (batches: ${known})`;
+    process.stderr.write(`${reason}\n`);
+    return 1;
+  }
+  const db = createDb(env.databaseUrl);
+  const context: JobContext = { env, db, batches: load.batches, now, dryRun, log: logger.child({ batch: batch.name }) };
+  try {
+    for (const job of jobs) {
+      const started = Date.now();
+      try {
+        const run = () => JOB_CORES[job](batch, { ...context, log: context.log.child({ job }) });
+        const result = dryRun ? await run() : await withJobRun(db, batch.name, job, { via: 'cli', slot: now.toISOString() }, run);
+        const { wouldWrite, ...summary } = result;
+        process.stdout.write(
+          `${JSON.stringify({ ...summary, ms: Date.now() - started, ...(dryRun ? { dryRun: true, wouldWrite } : {}) })}\n`,
+        );
+      } catch (error) {
+        const reason = (error as Error).message;
+        process.stdout.write(`${JSON.stringify({ batch: batch.name, job, status: 'failed', rows: 0, error: reason })}\n`);
+        process.stderr.write(`${batch.name} ${job} failed: ${reason}\n`);
+        return 1;
+      }
+    }
+    return 0;
+  } finally {
+    await closeJobResources();
+    await closePool();
+  }
+}

@@ -1,0 +1,49 @@
+import type { JobName, MetricBatch } from '../../../shared/config/metric-batch.js';
+import type { JobResult } from '../../../shared/job.js';
+
+/** A job to enqueue because another one finished. */
+export interface FollowUp {
+  queue: JobName;
+  /** Dedupes: a second enqueue of the same id is a no-op while the first is kept. */
+  jobId: string;
+}
+
+/** Job id of a slot's run: `${job}:${batch}:${slot}`. */
+export const slotJobId = (job: JobName, batch: string, slot: string, suffix = ''): string =>
+  `${job}:${batch}:${slot}${suffix}`;
+
+/** Suffix of the score run that follows a first training. */
+const AFTER_TRAIN = ':after-train';
+
+/**
+ * The whole job graph in one place (as Immich's onDone switch). After a slot's ingest writes rows,
+ * its score and threshold check follow at once, and its alert follows the score, so a fresh point
+ * is alerted on within seconds instead of waiting for the next score and alert crons. When a score
+ * finds nothing to score (no model yet, the newcomer's first run), train follows, then one more
+ * score. Disabled jobs are never chained; schedule status (RUNNING/STOPPED) only governs crons.
+ */
+export function followUps(job: JobName, jobId: string, batch: MetricBatch, slot: string, result: JobResult): FollowUp[] {
+  const next = (queue: JobName, suffix = ''): FollowUp[] =>
+    batch.disabled[queue] ? [] : [{ queue, jobId: slotJobId(queue, batch.name, slot, suffix) }];
+  switch (job) {
+    case 'ingest':
+      return result.status === 'ok' && result.rows > 0 ? [...next('score'), ...next('tholdalert')] : [];
+    case 'score':
+      if (result.rows > 0) {
+        return next('alert');
+      }
+      // Nothing scored right after new rows: most likely no model yet. One train, one more score.
+      return result.status === 'skipped' && !jobId.endsWith(AFTER_TRAIN) ? next('train') : [];
+    case 'train':
+      return result.status === 'ok' && result.rows > 0 && jobId === slotJobId('train', batch.name, slot)
+        ? next('score', AFTER_TRAIN)
+        : [];
+    case 'alert':
+    case 'change':
+    case 'tholdalert':
+    case 'plot':
+    case 'summary':
+    case 'delete':
+      return [];
+  }
+}

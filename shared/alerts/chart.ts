@@ -1,0 +1,421 @@
+/**
+ * The alert chart: metric value on top, anomaly score below (0-1, threshold dashed), alert and
+ * change points marked, time in UTC. Drawn as vega-lite -> vega (headless) -> SVG -> PNG
+ * (resvg). The same drawing serves the email, Slack and the dashboard plot job.
+ *
+ * Text needs a font and nothing may be fetched at run time, so the DejaVu Sans files vendored
+ * in `./fonts/` are loaded explicitly (no system fonts), and vega measures text with the same
+ * font's advance widths (`./fonts/dejavu-widths.json`) instead of its 0.8em-per-character guess.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+
+/** One point of the series drawn in an alert chart. */
+export interface ChartPoint {
+  t: Date;
+  value: number;
+  /** 0-1 anomaly score; null where the point was not scored. */
+  score: number | null;
+  /** Smoothed score (the one compared with the threshold); null where unknown. */
+  scoreSmooth: number | null;
+  /** An anomaly alert at this point. */
+  alert: boolean;
+  /** A change alert at this point. */
+  change: boolean;
+  /** A threshold (upper/lower bound) alert at this point. */
+  tholdalert?: boolean;
+}
+
+export interface ChartInput {
+  title: string;
+  /** Alert threshold on the score axis; null draws no threshold line. */
+  threshold: number | null;
+  points: ChartPoint[];
+}
+
+export interface ChartOptions {
+  /**
+   * Pixel density of the PNG relative to the chart's layout size (about 900 px wide).
+   * @defaultValue 2
+   */
+  scale?: number;
+}
+
+export const FONT_FAMILY = 'DejaVu Sans';
+
+const fontDirectory = new URL('./fonts/', import.meta.url);
+const fontFiles = [
+  fileURLToPath(new URL('DejaVuSans.ttf', fontDirectory)),
+  fileURLToPath(new URL('DejaVuSans-Bold.ttf', fontDirectory)),
+];
+
+const COLOURS = {
+  value: '#2563eb',
+  score: '#16a34a',
+  scoreSmooth: '#065f46',
+  alert: '#dc2626',
+  change: '#f59e0b',
+  tholdalert: '#9333ea',
+  threshold: '#b91c1c',
+} as const;
+
+const SERIES = ['value', 'score', 'smoothed score'] as const;
+const MARKERS = ['anomaly', 'change', 'threshold breach'] as const;
+
+const PANEL_WIDTH = 820;
+const VALUE_HEIGHT = 240;
+const SCORE_HEIGHT = 120;
+
+// ---------------------------------------------------------------------------------------------
+// Text measurement with the vendored font's advance widths.
+
+interface FontWidths {
+  unitsPerEm: number;
+  ranges: [number, number[]][];
+}
+
+function loadWidthTable(fontWidths: FontWidths): { perEm: Map<number, number>; fallback: number } {
+  const perEm = new Map<number, number>();
+  for (const [start, widths] of fontWidths.ranges) {
+    widths.forEach((width, index) => perEm.set(start + index, width / fontWidths.unitsPerEm));
+  }
+  // Characters outside the subset render as the missing glyph; measure them like an 'M'.
+  return { perEm, fallback: perEm.get(0x4d) ?? 0.86 };
+}
+
+let textMetricsInstalled = false;
+
+/**
+ * Replaces vega's text width estimate (0.8 x font size per character, used when no canvas
+ * package is present) with the DejaVu Sans advance widths, so that axis titles, labels and
+ * legends are laid out for the font resvg draws them with. Process-wide, like vega's own.
+ */
+function installTextMetrics(): void {
+  if (textMetricsInstalled) {
+    return;
+  }
+  const table = JSON.parse(readFileSync(new URL('dejavu-widths.json', fontDirectory), 'utf8')) as Record<
+    string,
+    FontWidths
+  >;
+  const regular = table['DejaVuSans'];
+  const bold = table['DejaVuSans-Bold'];
+  if (regular === undefined || bold === undefined) {
+    throw new Error('alert chart: fonts/dejavu-widths.json lacks DejaVuSans or DejaVuSans-Bold');
+  }
+  const regularWidths = loadWidthTable(regular);
+  const boldWidths = loadWidthTable(bold);
+  const metrics = (vega as unknown as { textMetrics: { width: (item: TextItem, text: unknown) => number } })
+    .textMetrics;
+  metrics.width = (item: TextItem, text: unknown): number => {
+    const fontSize = item.fontSize != null ? Number(item.fontSize) || 0 : 11;
+    const value = text == null ? '' : String(text).trim();
+    if (fontSize <= 0 || value === '') {
+      return 0;
+    }
+    const weight = item.fontWeight;
+    const isBold = weight === 'bold' || weight === 'bolder' || (typeof weight === 'number' && weight >= 600);
+    const widths = isBold ? boldWidths : regularWidths;
+    let em = 0;
+    for (const character of value) {
+      em += widths.perEm.get(character.codePointAt(0) ?? 0) ?? widths.fallback;
+    }
+    return em * fontSize;
+  };
+  textMetricsInstalled = true;
+}
+
+interface TextItem {
+  fontSize?: number | string | null;
+  fontWeight?: string | number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The spec.
+
+interface SeriesRow {
+  t: number;
+  series: (typeof SERIES)[number];
+  y: number | null;
+}
+
+interface MarkerRow {
+  t: number;
+  marker: (typeof MARKERS)[number];
+  value: number | null;
+  score: number | null;
+}
+
+const finiteOrNull = (x: number | null | undefined): number | null =>
+  typeof x === 'number' && Number.isFinite(x) ? x : null;
+
+function formatUtc(date: Date): string {
+  return date.toISOString().slice(0, 16).replace('T', ' ');
+}
+
+function formatThreshold(threshold: number): string {
+  return Number.isInteger(threshold) ? threshold.toFixed(1) : String(Number(threshold.toPrecision(4)));
+}
+
+/** The vega-lite spec of the alert chart; exported for tests and for the dashboard. */
+export function alertChartSpec(input: ChartInput): TopLevelSpec {
+  const points = input.points
+    .filter((point) => Number.isFinite(point.t.getTime()))
+    .slice()
+    .sort((a, b) => a.t.getTime() - b.t.getTime());
+
+  const series: SeriesRow[] = [];
+  const markers: MarkerRow[] = [];
+  let maxScore = 1;
+  for (const point of points) {
+    const t = point.t.getTime();
+    const value = finiteOrNull(point.value);
+    const score = finiteOrNull(point.score);
+    const scoreSmooth = finiteOrNull(point.scoreSmooth);
+    series.push({ t, series: 'value', y: value });
+    series.push({ t, series: 'score', y: score });
+    series.push({ t, series: 'smoothed score', y: scoreSmooth });
+    maxScore = Math.max(maxScore, score ?? 0, scoreSmooth ?? 0);
+    // The marker sits on the smoothed score (the one the threshold applies to) when known.
+    const markerScore = scoreSmooth ?? score;
+    if (point.alert) {
+      markers.push({ t, marker: 'anomaly', value, score: markerScore });
+    }
+    if (point.change) {
+      markers.push({ t, marker: 'change', value, score: markerScore });
+    }
+    if (point.tholdalert === true) {
+      markers.push({ t, marker: 'threshold breach', value, score: markerScore });
+    }
+  }
+
+  const times = points.map((point) => point.t.getTime());
+  const first = times[0];
+  const last = times[times.length - 1];
+  // A single point (or none) gives the time scale no width; pad it by an hour either side.
+  const timeDomain =
+    first === undefined || last === undefined
+      ? [Date.now() - 3_600_000, Date.now() + 3_600_000]
+      : first === last
+        ? [first - 3_600_000, last + 3_600_000]
+        : [first, last];
+
+  const hasScores = series.some((row) => row.series !== 'value' && row.y !== null);
+  const hasValues = series.some((row) => row.series === 'value' && row.y !== null);
+  const threshold = finiteOrNull(input.threshold);
+  const scoreTop = Math.max(maxScore, threshold ?? 0);
+  const showPointDots = points.length <= 60;
+
+  const subtitleParts = [`n=${points.length}`];
+  if (first !== undefined && last !== undefined) {
+    subtitleParts.push(
+      first === last
+        ? `${formatUtc(new Date(first))} UTC`
+        : `${formatUtc(new Date(first))} to ${formatUtc(new Date(last))} UTC`,
+    );
+  }
+  if (threshold !== null) {
+    subtitleParts.push(`threshold ${formatThreshold(threshold)}`);
+  }
+
+  const span = timeDomain[1]! - timeDomain[0]!;
+  // One label format for the whole axis (vega's default mixes "Fri 20" with "Nov 22").
+  const timeFormat = span > 3 * 86_400_000 ? '%b %d' : span > 86_400_000 ? '%b %d %H:%M' : '%H:%M';
+  const timeAxisTitle = span > 86_400_000 ? 'time (UTC)' : `time (UTC), ${formatUtc(new Date(timeDomain[0]!)).slice(0, 10)}`;
+  const x = { field: 't', type: 'temporal' as const };
+  const xEncoding = (showAxis: boolean) => ({
+    ...x,
+    scale: { type: 'utc' as const, domain: timeDomain },
+    axis: showAxis
+      ? { title: timeAxisTitle, format: timeFormat, labelAngle: 0, tickCount: 8, labelOverlap: true, labelFlush: true, grid: true }
+      : { title: null, labels: false, ticks: false, domain: false, grid: true, tickCount: 8 },
+  });
+
+  const seriesColour = {
+    field: 'series',
+    type: 'nominal' as const,
+    scale: { domain: [...SERIES], range: [COLOURS.value, COLOURS.score, COLOURS.scoreSmooth] },
+    legend: { title: null, symbolType: 'stroke', symbolStrokeWidth: 3 },
+  };
+  const markerShape = {
+    field: 'marker',
+    type: 'nominal' as const,
+    scale: { domain: [...MARKERS], range: ['circle', 'diamond', 'triangle-up'] },
+    legend: { title: null },
+  };
+  const markerFill = {
+    field: 'marker',
+    type: 'nominal' as const,
+    scale: { domain: [...MARKERS], range: [COLOURS.alert, COLOURS.change, COLOURS.tholdalert] },
+    legend: { title: null },
+  };
+
+  const alertRules = {
+    data: { values: markers.filter((row) => row.marker !== 'change') },
+    mark: { type: 'rule' as const, color: COLOURS.alert, opacity: 0.3, strokeWidth: 1.5 },
+  };
+  const changeRules = {
+    data: { values: markers.filter((row) => row.marker === 'change') },
+    mark: { type: 'rule' as const, color: COLOURS.change, opacity: 0.6, strokeDash: [4, 3], strokeWidth: 1.5 },
+  };
+  const note = (text: string, height: number) => ({
+    data: { values: [{}] },
+    mark: { type: 'text' as const, text, color: '#6b7280', fontSize: 13 },
+    encoding: { x: { value: PANEL_WIDTH / 2 }, y: { value: height / 2 } },
+  });
+  const markerLayer = (field: 'value' | 'score', rows: MarkerRow[], size: number) => ({
+    data: { values: rows },
+    mark: { type: 'point' as const, filled: true, size, opacity: 1, stroke: 'white', strokeWidth: 1 },
+    encoding: { y: { field, type: 'quantitative' as const }, shape: markerShape, fill: markerFill },
+  });
+  const scoreLine = (name: 'score' | 'smoothed score', strokeWidth: number, strokeDash: number[]) => ({
+    data: { values: series.filter((row) => row.series === name) },
+    mark: { type: 'line' as const, strokeWidth, strokeDash, point: showPointDots ? { size: 12 } : false },
+    encoding: { y: { field: 'y', type: 'quantitative' as const }, color: seriesColour },
+  });
+
+  const valuePanel = {
+    height: VALUE_HEIGHT,
+    width: PANEL_WIDTH,
+    encoding: { x: xEncoding(false) },
+    layer: [
+      alertRules,
+      changeRules,
+      {
+        data: { values: series.filter((row) => row.series === 'value') },
+        mark: { type: 'line' as const, strokeWidth: 1.75, point: showPointDots ? { size: 18 } : false },
+        encoding: {
+          y: {
+            field: 'y',
+            type: 'quantitative' as const,
+            scale: { zero: false, nice: true, padding: 10 },
+            axis: { title: 'value', grid: true, tickCount: 6 },
+          },
+          color: seriesColour,
+        },
+      },
+      markerLayer('value', markers.filter((row) => row.value !== null), 80),
+      ...(hasValues ? [] : [note('no values', VALUE_HEIGHT)]),
+    ],
+  };
+
+  const scorePanel = {
+    height: SCORE_HEIGHT,
+    width: PANEL_WIDTH,
+    encoding: { x: xEncoding(true) },
+    layer: [
+      alertRules,
+      changeRules,
+      {
+        // Carries the score axis (0-1 unless a score exceeds 1) whether or not any score exists.
+        data: { values: [{ t: timeDomain[0], y: 0 }] },
+        mark: { type: 'point' as const, opacity: 0 },
+        encoding: {
+          y: {
+            field: 'y',
+            type: 'quantitative' as const,
+            scale: { domain: [0, scoreTop], nice: false },
+            axis: { title: 'score', grid: true, tickCount: 5, format: '.2~f' },
+          },
+        },
+      },
+      scoreLine('score', 1.25, [4, 3]),
+      scoreLine('smoothed score', 2.25, []),
+      ...(threshold === null
+        ? []
+        : [
+            {
+              // x and x2 span the panel: the layer inherits the panel's time encoding.
+              data: { values: [{ t: timeDomain[0], t2: timeDomain[1], threshold }] },
+              mark: { type: 'rule' as const, color: COLOURS.threshold, strokeDash: [6, 4], strokeWidth: 1.5 },
+              encoding: { x2: { field: 't2' }, y: { field: 'threshold', type: 'quantitative' as const } },
+            },
+            {
+              data: { values: [{ threshold, label: `threshold ${formatThreshold(threshold)}` }] },
+              mark: {
+                type: 'text' as const,
+                align: 'right' as const,
+                baseline: 'bottom' as const,
+                dy: -3,
+                color: COLOURS.threshold,
+                fontSize: 11,
+              },
+              encoding: {
+                y: { field: 'threshold', type: 'quantitative' as const },
+                x: { value: PANEL_WIDTH - 4 },
+                text: { field: 'label', type: 'nominal' as const },
+              },
+            },
+          ]),
+      markerLayer('score', markers.filter((row) => row.score !== null && row.marker !== 'change'), 60),
+      ...(hasScores ? [] : [note('no scores', SCORE_HEIGHT)]),
+    ],
+  };
+
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: input.title,
+      subtitle: subtitleParts.join('  ·  '),
+      anchor: 'start',
+      fontSize: 17,
+      subtitleFontSize: 12,
+      subtitleColor: '#4b5563',
+      offset: 10,
+      limit: PANEL_WIDTH + 60,
+    },
+    background: 'white',
+    padding: 16,
+    spacing: 6,
+    config: {
+      font: FONT_FAMILY,
+      view: { stroke: '#d1d5db' },
+      axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', titleColor: '#374151', labelColor: '#374151', gridColor: '#eceef1' },
+      legend: { labelFontSize: 12, symbolSize: 90, columnPadding: 14, orient: 'top', padding: 4 },
+    },
+    vconcat: [valuePanel, scorePanel],
+    resolve: { scale: { x: 'shared', color: 'shared', shape: 'shared', fill: 'shared' }, legend: { color: 'shared', shape: 'shared', fill: 'shared' } },
+  } as TopLevelSpec;
+}
+
+/** Renders the chart to SVG text (vega headless, no fetches). */
+export async function renderAlertChartSvg(input: ChartInput): Promise<string> {
+  installTextMetrics();
+  const { spec } = compile(alertChartSpec(input), { logger: quietLogger });
+  const view = new vega.View(vega.parse(spec), {
+    renderer: 'none',
+    // Everything is inline; a loader that fetches nothing guards against a spec that would.
+    loader: refusingLoader,
+  });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const refusingLoader = {
+  ...vega.loader(),
+  load: (uri: string) => Promise.reject(new Error(`alert chart: refusing to load ${uri}`)),
+  sanitize: (uri: string) => Promise.reject(new Error(`alert chart: refusing to load ${uri}`)),
+  http: (uri: string) => Promise.reject(new Error(`alert chart: refusing to fetch ${uri}`)),
+  file: (path: string) => Promise.reject(new Error(`alert chart: refusing to read ${path}`)),
+} as unknown as vega.Loader;
+
+/** Renders the alert chart as a PNG (white background, DejaVu Sans text). */
+export async function renderAlertChart(input: ChartInput, options: ChartOptions = {}): Promise<Buffer> {
+  const svg = await renderAlertChartSvg(input);
+  const resvg = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: options.scale ?? 2 },
+    font: { loadSystemFonts: false, fontFiles, defaultFontFamily: FONT_FAMILY, sansSerifFamily: FONT_FAMILY },
+  });
+  return resvg.render().asPng();
+}
+
+// vega-lite warns about legend merging it resolves as intended; keep the worker's log clean.
+const quietLogger = vega.logger(vega.None);

@@ -1,0 +1,330 @@
+/**
+ * The alert message model and its renderings: subject, plain text, HTML (every piece of metric
+ * data escaped), Slack blocks, and the daily summary email. Pure functions, no I/O.
+ */
+import type { ChartPoint } from './chart.js';
+
+export type AlertKind = 'anomaly' | 'change' | 'threshold';
+
+/** Everything an alert says about one metric at one time. */
+export interface AlertMessage {
+  kind: AlertKind;
+  batch: string;
+  metric: string;
+  /** The time of the alerting point. */
+  timestamp: Date;
+  value: number;
+  /** Anomaly score (0-1) for `anomaly`, the MAD score for `change`; null when there is none. */
+  score: number | null;
+  scoreSmooth: number | null;
+  /** `alert_threshold` for anomaly, `change_threshold` for change; null for threshold alerts. */
+  threshold: number | null;
+  /** The metric's `metric_tags`. */
+  tags: Record<string, string | number | boolean>;
+  /** Kind-specific facts, e.g. for a threshold alert `{ bound: 'upper', bound_value: 90 }`. */
+  details: Record<string, string | number>;
+  /** The last `alert_max_n` points, for the chart. */
+  points: ChartPoint[];
+}
+
+/** One labelled fact of a message, in display order. */
+export interface AlertFact {
+  label: string;
+  value: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small formatting helpers.
+
+/** `YYYY-MM-DD HH:MM:SS UTC`; `invalid time` for an invalid Date. */
+export function formatTimestamp(date: Date): string {
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) {
+    return 'invalid time';
+  }
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** A number without float noise (0.1 + 0.2 shows as 0.3); `n/a` for null, NaN or infinity. */
+export function formatNumber(value: number | null | undefined, significant = 10): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) {
+    return 'n/a';
+  }
+  return String(Number(value.toPrecision(significant)));
+}
+
+function formatScore(value: number | null): string {
+  return formatNumber(value, 4);
+}
+
+/** Escapes text for HTML element content and double-quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+/** Escapes text for Slack mrkdwn (Slack asks for exactly these three). */
+export function escapeSlack(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function formatRecord(record: Record<string, string | number | boolean>): string {
+  const entries = Object.entries(record);
+  if (entries.length === 0) {
+    return 'none';
+  }
+  return entries.map(([key, value]) => `${key}=${String(value)}`).join(', ');
+}
+
+const KIND_LABELS: Record<AlertKind, string> = {
+  anomaly: 'anomaly',
+  change: 'change',
+  threshold: 'threshold',
+};
+
+const KIND_HEADLINES: Record<AlertKind, string> = {
+  anomaly: 'looks anomalous',
+  change: 'looks changed',
+  threshold: 'breached a threshold',
+};
+
+/** `[batch] metric anomaly` (or `change` / `threshold`). Not header-safe by itself: email.ts sanitises. */
+export function alertSubject(message: AlertMessage): string {
+  return `[${message.batch}] ${message.metric} ${KIND_LABELS[message.kind]}`;
+}
+
+/** The smoothed score compared with the threshold, e.g. `0.91 >= threshold 0.8`. */
+export function formatScoreVersusThreshold(message: AlertMessage): string {
+  const smooth = formatScore(message.scoreSmooth);
+  if (message.threshold === null || !Number.isFinite(message.threshold)) {
+    return smooth;
+  }
+  const threshold = formatNumber(message.threshold, 6);
+  if (message.scoreSmooth === null || !Number.isFinite(message.scoreSmooth)) {
+    return `${smooth} (threshold ${threshold})`;
+  }
+  const comparison = message.scoreSmooth >= message.threshold ? '>=' : '<';
+  return `${smooth} ${comparison} threshold ${threshold}`;
+}
+
+/** The facts every rendering shows, in order. Values are raw text: escape for the target. */
+export function alertFacts(message: AlertMessage): AlertFact[] {
+  const facts: AlertFact[] = [
+    { label: 'Batch', value: message.batch },
+    { label: 'Metric', value: message.metric },
+    { label: 'Time', value: formatTimestamp(message.timestamp) },
+    { label: 'Value', value: formatNumber(message.value) },
+    { label: 'Score', value: formatScore(message.score) },
+    { label: 'Smoothed score', value: formatScoreVersusThreshold(message) },
+    { label: 'Tags', value: formatRecord(message.tags) },
+  ];
+  if (Object.keys(message.details).length > 0) {
+    facts.push({ label: 'Details', value: formatRecord(message.details) });
+  }
+  return facts;
+}
+
+function headline(message: AlertMessage): string {
+  return `${message.metric} ${KIND_HEADLINES[message.kind]} at ${formatTimestamp(message.timestamp)}`;
+}
+
+/** The plain-text body. */
+export function alertText(message: AlertMessage): string {
+  const facts = alertFacts(message);
+  const width = Math.max(...facts.map((fact) => fact.label.length)) + 1;
+  const lines = [
+    headline(message),
+    '',
+    ...facts.map((fact) => `${`${fact.label}:`.padEnd(width + 1)}${fact.value}`),
+    '',
+    `Chart: the last ${message.points.length} points (value on top, score below).`,
+    '',
+    '-- anomstack',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export interface AlertHtmlOptions {
+  /** Content-ID of the inline chart image; no image when absent. */
+  imageCid?: string;
+}
+
+/** The HTML body: a fact table and, with `imageCid`, the inline chart. All data is escaped. */
+export function alertHtml(message: AlertMessage, options: AlertHtmlOptions = {}): string {
+  const rows = alertFacts(message)
+    .map(
+      (fact) =>
+        `<tr><th align="left" style="padding:4px 16px 4px 0;color:#4b5563;font-weight:600;vertical-align:top">${escapeHtml(fact.label)}</th>` +
+        `<td style="padding:4px 0;font-family:Menlo,Consolas,monospace">${escapeHtml(fact.value)}</td></tr>`,
+    )
+    .join('\n');
+  const image =
+    options.imageCid === undefined
+      ? ''
+      : `<p><img src="cid:${escapeHtml(options.imageCid)}" alt="${escapeHtml(`chart of ${message.metric}`)}" width="900" style="max-width:100%;height:auto;border:1px solid #e5e7eb"></p>`;
+  return [
+    '<!doctype html>',
+    '<html><head><meta charset="utf-8"><title>' + escapeHtml(alertSubject(message)) + '</title></head>',
+    '<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827">',
+    `<h2 style="margin:0 0 12px 0">${escapeHtml(headline(message))}</h2>`,
+    `<table style="border-collapse:collapse">\n${rows}\n</table>`,
+    image,
+    '<p style="color:#6b7280;font-size:12px">anomstack</p>',
+    '</body></html>',
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slack.
+
+/** A Slack Block Kit block, as much of it as we produce. */
+export type SlackBlock =
+  | { type: 'header'; text: { type: 'plain_text'; text: string; emoji?: boolean } }
+  | { type: 'section'; text?: { type: 'mrkdwn'; text: string }; fields?: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] };
+
+// Slack's limits: header text 150 characters, section field 2000, section text 3000, 10 fields.
+function cap(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+const SLACK_EMOJI: Record<AlertKind, string> = {
+  anomaly: ':rotating_light:',
+  change: ':chart_with_upwards_trend:',
+  threshold: ':warning:',
+};
+
+/** Fallback notification text for chat.postMessage (shown where blocks are not). */
+export function alertSlackText(message: AlertMessage): string {
+  return cap(alertSubject(message), 3000);
+}
+
+/** Blocks: a header, the facts as fields, tags and details as their own sections. */
+export function alertSlackBlocks(message: AlertMessage): SlackBlock[] {
+  const facts = alertFacts(message);
+  const inFields = facts.filter((fact) => fact.label !== 'Tags' && fact.label !== 'Details');
+  const rest = facts.filter((fact) => fact.label === 'Tags' || fact.label === 'Details');
+  const blocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: cap(alertSubject(message), 150), emoji: false } },
+    {
+      type: 'section',
+      fields: inFields.map((fact) => ({
+        type: 'mrkdwn' as const,
+        text: cap(`*${fact.label}*\n${escapeSlack(fact.value)}`, 2000),
+      })),
+    },
+    ...rest.map(
+      (fact): SlackBlock => ({
+        type: 'section',
+        text: { type: 'mrkdwn', text: cap(`*${fact.label}*\n${escapeSlack(fact.value)}`, 3000) },
+      }),
+    ),
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: cap(`${SLACK_EMOJI[message.kind]} ${escapeSlack(headline(message))} · chart in thread`, 3000),
+        },
+      ],
+    },
+  ];
+  return blocks;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary.
+
+/** One alert, change or threshold row for the daily summary. */
+export interface SummaryItem {
+  batch: string;
+  metric: string;
+  metricType: 'alert' | 'change' | 'tholdalert';
+  timestamp: Date;
+  value: number;
+}
+
+export interface FormattedSummary {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const SUMMARY_TYPE_LABELS: Record<SummaryItem['metricType'], string> = {
+  alert: 'anomaly',
+  change: 'change',
+  tholdalert: 'threshold',
+};
+
+function count(n: number, singular: string, plural: string): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
+/** The daily summary: counts in the subject, one table of rows per batch, newest first. */
+export function formatSummary(items: SummaryItem[], since: Date): FormattedSummary {
+  const counts = { alert: 0, change: 0, tholdalert: 0 };
+  for (const item of items) {
+    counts[item.metricType] += 1;
+  }
+  const subject =
+    `Anomstack summary: ${count(counts.alert, 'anomaly', 'anomalies')}, ${count(counts.change, 'change', 'changes')}, ` +
+    `${count(counts.tholdalert, 'threshold breach', 'threshold breaches')} ` +
+    `since ${formatTimestamp(since)}`;
+
+  const batches = new Map<string, SummaryItem[]>();
+  for (const item of [...items].sort(
+    (a, b) => a.batch.localeCompare(b.batch) || b.timestamp.getTime() - a.timestamp.getTime() || a.metric.localeCompare(b.metric),
+  )) {
+    const rows = batches.get(item.batch) ?? [];
+    rows.push(item);
+    batches.set(item.batch, rows);
+  }
+
+  const textLines = [subject, ''];
+  if (items.length === 0) {
+    textLines.push('No anomalies, changes or threshold breaches.');
+  }
+  for (const [batch, rows] of batches) {
+    textLines.push(`${batch} (${rows.length})`);
+    for (const row of rows) {
+      textLines.push(
+        `  ${formatTimestamp(row.timestamp)}  ${SUMMARY_TYPE_LABELS[row.metricType].padEnd(9)}  ${row.metric} = ${formatNumber(row.value)}`,
+      );
+    }
+    textLines.push('');
+  }
+  textLines.push('-- anomstack');
+
+  const cell = 'style="padding:3px 12px 3px 0;border-bottom:1px solid #e5e7eb"';
+  const sections = [...batches].map(([batch, rows]) => {
+    const body = rows
+      .map(
+        (row) =>
+          `<tr><td ${cell}>${escapeHtml(formatTimestamp(row.timestamp))}</td><td ${cell}>${escapeHtml(SUMMARY_TYPE_LABELS[row.metricType])}</td>` +
+          `<td ${cell}>${escapeHtml(row.metric)}</td><td ${cell} align="right">${escapeHtml(formatNumber(row.value))}</td></tr>`,
+      )
+      .join('\n');
+    return (
+      `<h3 style="margin:18px 0 6px 0">${escapeHtml(batch)} (${rows.length})</h3>\n` +
+      `<table style="border-collapse:collapse"><thead><tr><th align="left" ${cell}>time</th><th align="left" ${cell}>type</th>` +
+      `<th align="left" ${cell}>metric</th><th align="right" ${cell}>value</th></tr></thead>\n<tbody>\n${body}\n</tbody></table>`
+    );
+  });
+  const html = [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    '<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827">',
+    `<h2 style="margin:0 0 8px 0">${escapeHtml(subject)}</h2>`,
+    items.length === 0 ? '<p>No anomalies, changes or threshold breaches.</p>' : sections.join('\n'),
+    '<p style="color:#6b7280;font-size:12px">anomstack</p>',
+    '</body></html>',
+    '',
+  ].join('\n');
+
+  return { subject, text: `${textLines.join('\n')}\n`, html };
+}

@@ -1,0 +1,187 @@
+/**
+ * Slack alerts with a bot token (@slack/web-api): the facts as blocks with chat.postMessage,
+ * then the chart PNG into that message's thread with files.uploadV2 (getUploadURLExternal,
+ * POST of the bytes, completeUploadExternal). Unlike the original, errors are thrown, not
+ * logged and dropped, so the job's retry sends again what was not sent.
+ */
+import { LogLevel, WebClient } from '@slack/web-api';
+import type { Logger } from '@slack/web-api';
+import { attachmentFileName } from './email.js';
+import { alertSlackBlocks, alertSlackText, formatTimestamp } from './message.js';
+import type { AlertMessage } from './message.js';
+
+export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
+
+export interface SlackSettings {
+  token: string;
+  /** Channel ID (C…) or name without the leading `#`. */
+  channel: string;
+  /** Web API base URL, ending in `/`. */
+  apiUrl: string;
+  /**
+   * Retries inside the Slack client; 0 leaves retrying to the job.
+   * @defaultValue 0
+   */
+  retries: number;
+  /**
+   * Timeout of each HTTP request.
+   * @defaultValue 30000
+   */
+  timeoutMs: number;
+}
+
+/**
+ * Reads `ANOMSTACK_SLACK_BOT_TOKEN`, `ANOMSTACK_SLACK_CHANNEL` and `ANOMSTACK_SLACK_API_URL`.
+ * Returns null when neither token nor channel is set; throws an error naming the variable when
+ * one is missing or a value is invalid.
+ */
+export function slackSettingsFromEnv(env: NodeJS.ProcessEnv): SlackSettings | null {
+  const value = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+  const token = value('ANOMSTACK_SLACK_BOT_TOKEN');
+  const channelValue = value('ANOMSTACK_SLACK_CHANNEL');
+  if (token === undefined && channelValue === undefined) {
+    return null;
+  }
+  if (token === undefined) {
+    throw new Error('Slack alerts are partly configured: ANOMSTACK_SLACK_BOT_TOKEN is not set');
+  }
+  if (channelValue === undefined) {
+    throw new Error('Slack alerts are partly configured: ANOMSTACK_SLACK_CHANNEL is not set');
+  }
+  if (/\s/.test(token)) {
+    throw new Error('ANOMSTACK_SLACK_BOT_TOKEN: contains white space');
+  }
+  const channel = channelValue.replace(/^#/, '');
+  if (channel === '' || /\s/.test(channel)) {
+    throw new Error(`ANOMSTACK_SLACK_CHANNEL: not a channel name or id: ${JSON.stringify(channelValue)}`);
+  }
+  return {
+    token,
+    channel,
+    apiUrl: normaliseApiUrl(value('ANOMSTACK_SLACK_API_URL') ?? DEFAULT_SLACK_API_URL),
+    retries: 0,
+    timeoutMs: 30_000,
+  };
+}
+
+/** Checks an http(s) URL and gives it the trailing `/` the client needs to append method names. */
+export function normaliseApiUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`ANOMSTACK_SLACK_API_URL: not a URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`ANOMSTACK_SLACK_API_URL: must be http or https: ${JSON.stringify(url)}`);
+  }
+  const text = parsed.toString();
+  return text.endsWith('/') ? text : `${text}/`;
+}
+
+/** Where the message already went, to upload the chart without posting the message again. */
+export interface SlackThread {
+  ts: string;
+  channelId: string;
+}
+
+export interface SlackSender {
+  /**
+   * Posts the alert, then its chart in the thread; resolves to the message's `ts`. With
+   * `thread` (from a {@link SlackDeliveryError} of an earlier try) only the chart is uploaded.
+   */
+  send(message: AlertMessage, png: Buffer, thread?: SlackThread): Promise<{ ts: string }>;
+}
+
+/** A failed send; `thread` is set when the message was posted and only the chart upload failed. */
+export class SlackDeliveryError extends Error {
+  override readonly name = 'SlackDeliveryError';
+  constructor(
+    message: string,
+    readonly stage: 'post' | 'upload',
+    readonly thread: SlackThread | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface SlackSenderOptions {
+  /** Where the client's own logs go; default: errors only, to stderr. */
+  logger?: Logger;
+}
+
+// The client's messages name the Slack error code ("An API error occurred: channel_not_found")
+// or the HTTP status; a request error keeps the underlying cause in `original`.
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
+  const original = (error as { original?: unknown }).original;
+  return original instanceof Error && !error.message.includes(original.message)
+    ? `${error.message} (${original.message})`
+    : error.message;
+}
+
+export function createSlackSender(settings: SlackSettings, options: SlackSenderOptions = {}): SlackSender {
+  const client = new WebClient(settings.token, {
+    slackApiUrl: normaliseApiUrl(settings.apiUrl),
+    retryConfig: { retries: settings.retries },
+    timeout: settings.timeoutMs,
+    // A 429 fails the call at once; the job's retry (with its back-off) takes it from there.
+    rejectRateLimitedCalls: true,
+    ...(options.logger === undefined ? { logLevel: LogLevel.ERROR } : { logger: options.logger }),
+  });
+
+  async function post(message: AlertMessage, where: string): Promise<SlackThread> {
+    let posted;
+    try {
+      posted = await client.chat.postMessage({
+        channel: settings.channel,
+        text: alertSlackText(message),
+        blocks: alertSlackBlocks(message),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
+    } catch (error) {
+      throw new SlackDeliveryError(`Slack chat.postMessage to ${where} failed: ${describe(error)}`, 'post', undefined, {
+        cause: error,
+      });
+    }
+    const ts = posted.ts;
+    // The upload needs the channel's id; chat.postMessage answers with it even when given a name.
+    const channelId = posted.channel;
+    if (typeof ts !== 'string' || typeof channelId !== 'string') {
+      throw new SlackDeliveryError(`Slack chat.postMessage to ${where} answered without ts or channel`, 'post', undefined);
+    }
+    return { ts, channelId };
+  }
+
+  return {
+    async send(message, png, thread) {
+      const where = `Slack channel ${settings.channel} via ${settings.apiUrl}`;
+      const { ts, channelId } = thread ?? (await post(message, where));
+      const filename = attachmentFileName(message.metric);
+      try {
+        await client.files.uploadV2({
+          channel_id: channelId,
+          thread_ts: ts,
+          file: png,
+          filename,
+          title: `${message.metric} at ${formatTimestamp(message.timestamp)}`,
+        });
+      } catch (error) {
+        throw new SlackDeliveryError(
+          `Slack files.uploadV2 of ${filename} to ${where} (thread ${ts}) failed: ${describe(error)}`,
+          'upload',
+          { ts, channelId },
+          { cause: error },
+        );
+      }
+      return { ts };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import { EnvError } from '../config/env.js';
+import { logger } from '../logger.js';
+import { main } from './commands.js';
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof EnvError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = 2;
+  } else {
+    logger.error({ err: error }, 'command failed');
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,77 @@
+import path from 'node:path';
+
+/** Process-level settings from the environment (CONTRACT.md, "Environment"). */
+export interface AppEnv {
+  databaseUrl: string;
+  redisUrl: string;
+  metricsDir: string;
+  defaultsDir: string;
+  ignoreExamples: boolean;
+  python: string;
+  adminToken: string | null;
+  adminAuth: boolean;
+  apiPort: number;
+  /** Where the plot job writes PNGs for the dashboard. */
+  plotsDir: string;
+}
+
+export class EnvError extends Error {
+  override name = 'EnvError';
+}
+
+/** Reads the environment once; every problem is reported in one error. */
+export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
+  const problems: string[] = [];
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') {
+      return fallback;
+    }
+    const parsed = parseBoolean(raw);
+    if (parsed === null) {
+      problems.push(`${name}: "${raw}" is not yes/no, true/false, on/off or 1/0`);
+      return fallback;
+    }
+    return parsed;
+  };
+  const port = Number(env.ANOMSTACK_API_PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    problems.push(`ANOMSTACK_API_PORT: "${env.ANOMSTACK_API_PORT}" is not a port number`);
+  }
+  const result: AppEnv = {
+    databaseUrl: env.ANOMSTACK_DATABASE_URL || env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/anomstack',
+    redisUrl: env.ANOMSTACK_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379',
+    metricsDir: path.resolve(env.ANOMSTACK_METRICS_DIR || './metrics'),
+    defaultsDir: path.resolve(env.ANOMSTACK_DEFAULTS_DIR || './defaults'),
+    ignoreExamples: flag('ANOMSTACK_IGNORE_EXAMPLES', false),
+    python: env.ANOMSTACK_PYTHON || 'python3',
+    adminToken: env.ANOMSTACK_ADMIN_TOKEN || null,
+    adminAuth: flag('ANOMSTACK_ADMIN_AUTH', true),
+    apiPort: port,
+    plotsDir: path.resolve(env.ANOMSTACK_PLOTS_DIR || './plots'),
+  };
+  for (const [name, value] of [
+    ['ANOMSTACK_DATABASE_URL', result.databaseUrl],
+    ['ANOMSTACK_REDIS_URL', result.redisUrl],
+  ] as const) {
+    if (!URL.canParse(value)) {
+      problems.push(`${name}: "${value}" is not a URL`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
+  }
+  return result;
+}
+
+/** `yes/true/on/1` and `no/false/off/0` in any case; anything else is null. */
+export function parseBoolean(raw: string): boolean | null {
+  const value = raw.trim().toLowerCase();
+  if (['yes', 'true', 'on', '1', 'y'].includes(value)) {
+    return true;
+  }
+  if (['no', 'false', 'off', '0', 'n', ''].includes(value)) {
+    return false;
+  }
+  return null;
+}

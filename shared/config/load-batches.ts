@@ -1,0 +1,429 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { load as parseYamlText } from 'js-yaml';
+import type { ModelConfig } from '../models/index.js';
+import { parseBoolean } from './env.js';
+import { JOB_NAMES, type IngestFnLanguage, type JobName, type MetricBatch, type PreprocessParams } from './metric-batch.js';
+import { KEY_SPECS, checkKeys, show, splitMethods, type ConfigProblem } from './schema.js';
+
+export interface LoadOptions {
+  metricsDir: string;
+  defaultsDir: string;
+  ignoreExamples: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadResult {
+  /** Valid, enabled batches, sorted by file path. */
+  batches: MetricBatch[];
+  /** Valid batches with `disable_batch` set. */
+  disabled: string[];
+  problems: ConfigProblem[];
+  warnings: ConfigProblem[];
+}
+
+/** Keys holding lists of metric names; the original wanted hand-quoted SQL literals there. */
+const NAME_LIST_KEYS = [
+  'train_exclude_metrics',
+  'score_exclude_metrics',
+  'alert_exclude_metrics',
+  'tholdalert_exclude_metrics',
+  'change_include_metrics',
+  'change_exclude_metrics',
+];
+
+const INCLUDE = /\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}/g;
+const SOLE_INCLUDE = /^\s*\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}\s*$/;
+const JINJA_TAG = /\{%-?\s*(\w+)/g;
+const JINJA_EXPRESSION = /\{\{(?!\{)([^}]*[()|'"[\]][^}]*)\}\}/;
+
+/**
+ * Loads every batch under the metrics directory merged over defaults.yaml, as the original's
+ * `get_specs` does, but sorted, typed and validated: every problem of every file is collected.
+ */
+export function loadBatches(options: LoadOptions): LoadResult {
+  const env = options.env ?? process.env;
+  const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  const defaultsFile = path.join(options.defaultsDir, 'defaults.yaml');
+  const defaults = readDefaults(defaultsFile, options.defaultsDir, problems);
+  if (!fs.existsSync(options.metricsDir)) {
+    problems.push({ file: options.metricsDir, key: '-', reason: 'metrics directory does not exist' });
+    return { batches: [], disabled: [], problems, warnings };
+  }
+
+  const batches: MetricBatch[] = [];
+  const disabled: string[] = [];
+  const seen = new Map<string, string>();
+  for (const file of findBatchFiles(options.metricsDir, options.ignoreExamples)) {
+    const fileProblems: ConfigProblem[] = [];
+    const result = loadBatchFile(file, defaults, options, env, fileProblems, warnings);
+    if (result) {
+      const earlier = seen.get(result.name);
+      if (earlier) {
+        fileProblems.push({
+          file,
+          key: 'metric_batch',
+          reason: `"${result.name}" is already defined in ${earlier}; batch names must be unique`,
+        });
+      } else {
+        seen.set(result.name, file);
+      }
+    }
+    problems.push(...fileProblems);
+    if (result && fileProblems.length === 0) {
+      if (result.config.disable_batch === true) {
+        disabled.push(result.name);
+      } else {
+        batches.push(result);
+      }
+    }
+  }
+  return { batches, disabled, problems, warnings };
+}
+
+function readDefaults(file: string, defaultsDir: string, problems: ConfigProblem[]): Record<string, unknown> {
+  if (!fs.existsSync(file)) {
+    problems.push({ file, key: '-', reason: 'defaults.yaml is missing (set ANOMSTACK_DEFAULTS_DIR)' });
+    return {};
+  }
+  const parsed = parseYaml(file, problems);
+  if (!parsed) {
+    return {};
+  }
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value === 'string') {
+      parsed[key] = resolveIncludes(value, { file, key, roots: [defaultsDir] }, problems);
+    }
+  }
+  return parsed;
+}
+
+function parseYaml(file: string, problems: ConfigProblem[]): Record<string, unknown> | null {
+  let parsed: unknown;
+  try {
+    parsed = parseYamlText(fs.readFileSync(file, 'utf8'), { filename: file });
+  } catch (error) {
+    problems.push({ file, key: '-', reason: `not valid YAML: ${(error as Error).message.split('\n')[0]}` });
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push({ file, key: '-', reason: 'must be a YAML mapping of config keys' });
+    return null;
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Every `*.yaml`/`*.yml` but defaults.yaml, at any depth, sorted by path. */
+export function findBatchFiles(metricsDir: string, ignoreExamples: boolean): string[] {
+  const examples = path.join(metricsDir, 'examples');
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!(ignoreExamples && full === examples) && entry.name !== 'node_modules' && !entry.name.startsWith('.')) {
+          walk(full);
+        }
+      } else if (/\.ya?ml$/.test(entry.name) && entry.name !== 'defaults.yaml') {
+        files.push(full);
+      }
+    }
+  };
+  walk(metricsDir);
+  return files.sort();
+}
+
+function loadBatchFile(
+  file: string,
+  defaults: Record<string, unknown>,
+  options: LoadOptions,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+  warnings: ConfigProblem[],
+): MetricBatch | null {
+  const own = parseYaml(file, problems);
+  if (!own) {
+    return null;
+  }
+  if (typeof own.metric_batch !== 'string' || own.metric_batch.trim() === '') {
+    problems.push({ file, key: 'metric_batch', reason: 'is required (the batch name)' });
+    return null;
+  }
+  const name = own.metric_batch;
+  const roots = [options.metricsDir];
+  let ingestFnFile: { path: string; language: IngestFnLanguage } | null = null;
+  for (const [key, value] of Object.entries(own)) {
+    if (typeof value !== 'string') {
+      continue;
+    }
+    if (key === 'ingest_fn') {
+      ingestFnFile = scriptInclude(value, options.metricsDir);
+    }
+    own[key] = resolveIncludes(value, { file, key, roots, defaultsDir: options.defaultsDir }, problems);
+  }
+
+  const config: Record<string, unknown> = { ...defaults, ...own };
+  const sources = applyEnvOverrides(config, own, name, env, problems, file);
+  for (const key of NAME_LIST_KEYS) {
+    if (Array.isArray(config[key])) {
+      config[key] = (config[key] as unknown[]).map((v) => (typeof v === 'string' ? unquoteSqlLiteral(v) : v));
+    }
+  }
+  const where = (key: string): string => (sources.has(key) ? `${key} (from ${sources.get(key)})` : key);
+
+  for (const { key, reason } of checkKeys(config)) {
+    problems.push({ file, key: where(key), reason });
+  }
+  for (const key of Object.keys(own)) {
+    if (!(key in KEY_SPECS)) {
+      warnings.push({ file, key, reason: 'unknown key, ignored' });
+    }
+  }
+  if (config.db === 'duckdb' || config.db === 'sqlite') {
+    warnings.push({ file, key: 'db', reason: `"${config.db}" is not available in anomstack-ts; metrics go to the Postgres store` });
+  }
+  if (typeof own.preprocess_fn === 'string') {
+    warnings.push({ file, key: 'preprocess_fn', reason: 'custom Python preprocess functions are not supported; preprocess_params apply' });
+  }
+  for (const [key, value] of Object.entries(config)) {
+    if (key.endsWith('_sql') && typeof value === 'string') {
+      const jinja = jinjaProblem(value);
+      if (jinja) {
+        problems.push({ file, key: where(key), reason: jinja });
+      }
+    }
+  }
+
+  const hasSql = typeof config.ingest_sql === 'string' && config.ingest_sql.trim() !== '';
+  const hasFn = typeof config.ingest_fn === 'string' && config.ingest_fn.trim() !== '';
+  if (!hasSql && !hasFn) {
+    problems.push({ file, key: 'ingest_sql', reason: 'missing ingest: set ingest_sql or ingest_fn' });
+  } else if (hasSql && hasFn) {
+    problems.push({ file, key: 'ingest_fn', reason: 'set only one of ingest_sql and ingest_fn' });
+  } else if (hasFn && !ingestFnFile && !/\bdef\s+ingest\s*\(/.test(String(config.ingest_fn))) {
+    problems.push({ file, key: where('ingest_fn'), reason: 'must define a Python function ingest() (or include a .ts/.js file exporting ingest)' });
+  }
+  if (problems.length > 0) {
+    return null;
+  }
+  return toMetricBatch(name, file, config, ingestFnFile);
+}
+
+interface IncludeContext {
+  file: string;
+  key: string;
+  /** Directories an include may read from; the first is where relative paths start. */
+  roots: string[];
+  /** The original kept defaults under metrics/defaults: `./defaults/...` falls back here. */
+  defaultsDir?: string;
+}
+
+/** Replaces `{% include "./path" %}` with the file's text, recursively, never leaving the roots. */
+export function resolveIncludes(text: string, context: IncludeContext, problems: ConfigProblem[], depth = 0): string {
+  if (depth > 10) {
+    problems.push({ file: context.file, key: context.key, reason: 'includes nest more than 10 deep (a cycle?)' });
+    return text;
+  }
+  return text.replace(INCLUDE, (_match, includePath: string) => {
+    const target = resolveIncludePath(includePath, context);
+    if ('error' in target) {
+      problems.push({ file: context.file, key: context.key, reason: target.error });
+      return '';
+    }
+    const content = fs.readFileSync(target.path, 'utf8');
+    return resolveIncludes(content, context, problems, depth + 1);
+  });
+}
+
+function resolveIncludePath(includePath: string, context: IncludeContext): { path: string } | { error: string } {
+  const root = context.roots[0] ?? '.';
+  const candidates = [path.resolve(root, includePath)];
+  const allowed = [...context.roots];
+  if (context.defaultsDir && /^\.?\/?defaults\//.test(includePath)) {
+    candidates.push(path.resolve(context.defaultsDir, includePath.replace(/^\.?\/?defaults\//, '')));
+    allowed.push(context.defaultsDir);
+  }
+  for (const candidate of candidates) {
+    if (!allowed.some((dir) => isInside(candidate, dir))) {
+      return { error: `include "${includePath}" points outside ${root}` };
+    }
+    if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) {
+      const real = fs.realpathSync(candidate);
+      if (!allowed.some((dir) => isInside(real, fs.realpathSync(dir)))) {
+        return { error: `include "${includePath}" links outside ${root}` };
+      }
+      return { path: candidate };
+    }
+  }
+  return { error: `include "${includePath}" not found (looked for ${candidates.join(', ')})` };
+}
+
+function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/** An ingest_fn that is one include of a .ts/.js file runs from that file. */
+function scriptInclude(value: string, metricsDir: string): { path: string; language: IngestFnLanguage } | null {
+  const match = SOLE_INCLUDE.exec(value);
+  const file = match?.[1];
+  if (!file) {
+    return null;
+  }
+  if (/\.(ts|mts)$/.test(file)) {
+    return { path: path.resolve(metricsDir, file), language: 'typescript' };
+  }
+  if (/\.(js|mjs)$/.test(file)) {
+    return { path: path.resolve(metricsDir, file), language: 'javascript' };
+  }
+  return null;
+}
+
+function jinjaProblem(sql: string): string | null {
+  for (const match of sql.matchAll(JINJA_TAG)) {
+    const tag = match[1] ?? '';
+    const advice: Record<string, string> = {
+      if: 'use a mustache section {{#key}}...{{/key}} (or {{^key}} for "not defined")',
+      for: 'use a mustache section over a list {{#list}}...{{/list}}, or write the SQL out',
+      set: 'put the value in the batch YAML and use {{key}}',
+    };
+    return `Jinja tag {% ${tag} %} is not supported: ${advice[tag] ?? 'only {% include "./path" %} is; use mustache {{key}} and sections'}`;
+  }
+  const expression = JINJA_EXPRESSION.exec(sql);
+  if (expression) {
+    return `Jinja expression {{${expression[1]}}} is not supported: use {{key}}; exclusion lists render as a bound parameter, e.g. metric_name <> all({{{train_exclude_metrics}}})`;
+  }
+  return null;
+}
+
+/** `"'metric_a'"` (the original's hand-quoted SQL literal) becomes `metric_a`. */
+function unquoteSqlLiteral(value: string): string {
+  const trimmed = value.trim();
+  return /^'.*'$/.test(trimmed) ? trimmed.slice(1, -1).replace(/''/g, "'") : trimmed;
+}
+
+/**
+ * `ANOMSTACK_<KEY>` for every batch, `ANOMSTACK__<BATCH>__<KEY>` for one (which wins), parsed to
+ * the key's type. As in the original, a batch YAML that sets table_key keeps it over the global
+ * variable. Returns which variable set each key, for error messages.
+ */
+function applyEnvOverrides(
+  config: Record<string, unknown>,
+  own: Record<string, unknown>,
+  batch: string,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+  file: string,
+): Map<string, string> {
+  const sources = new Map<string, string>();
+  const set = (variable: string, key: string, raw: string): void => {
+    const parsed = parseEnvValue(key, raw);
+    if ('error' in parsed) {
+      problems.push({ file, key: `${key} (from ${variable})`, reason: parsed.error });
+      return;
+    }
+    config[key] = parsed.value;
+    sources.set(key, variable);
+  };
+  for (const key of Object.keys(KEY_SPECS)) {
+    const variable = `ANOMSTACK_${key.toUpperCase()}`;
+    const raw = env[variable];
+    if (raw !== undefined && !(key === 'table_key' && 'table_key' in own) && key !== 'metric_batch') {
+      set(variable, key, raw);
+    }
+  }
+  const prefix = `ANOMSTACK__${batch.toUpperCase().replace(/-/g, '_')}__`;
+  for (const [variable, raw] of Object.entries(env)) {
+    if (variable.startsWith(prefix) && raw !== undefined) {
+      set(variable, variable.slice(prefix.length).toLowerCase(), raw);
+    }
+  }
+  return sources;
+}
+
+function parseEnvValue(key: string, raw: string): { value: unknown } | { error: string } {
+  const kind = KEY_SPECS[key]?.kind ?? 'string';
+  switch (kind) {
+    case 'string':
+      return { value: raw };
+    case 'boolean': {
+      const value = parseBoolean(raw);
+      return value === null ? { error: `"${raw}" is not true/false` } : { value };
+    }
+    case 'number': {
+      const value = Number(raw);
+      return raw.trim() === '' || !Number.isFinite(value) ? { error: `"${raw}" is not a number` } : { value };
+    }
+    case 'json':
+      try {
+        return { value: JSON.parse(raw) as unknown };
+      } catch {
+        return { error: `${show(raw)} is not JSON (lists and objects are given as JSON)` };
+      }
+  }
+}
+
+function toMetricBatch(
+  name: string,
+  file: string,
+  config: Record<string, unknown>,
+  ingestFnFile: { path: string; language: IngestFnLanguage } | null,
+): MetricBatch {
+  const disabled = Object.fromEntries(JOB_NAMES.map((job) => [job, config[`disable_${job}`] === true])) as Record<
+    JobName,
+    boolean
+  >;
+  // The original read only the misspelt `disable_alerts`; both switch alerts off here.
+  disabled.alert = disabled.alert || config.disable_alerts === true;
+  disabled.tholdalert = config.disable_tholdalert === true;
+  const schedules: Partial<Record<JobName, { cron: string; running: boolean }>> = {};
+  for (const job of ['ingest', 'train', 'score', 'alert', 'change', 'plot', 'delete'] as const) {
+    schedules[job] = {
+      cron: String(config[`${job}_cron_schedule`]),
+      running: config[`${job}_default_schedule_status`] === 'RUNNING',
+    };
+  }
+  // The summary is always on in the original; disable_summary turns it off.
+  schedules.summary = { cron: String(config.summary_cron_schedule), running: true };
+  const ingest: MetricBatch['ingest'] =
+    typeof config.ingest_sql === 'string' && config.ingest_sql.trim() !== ''
+      ? { kind: 'sql', sql: config.ingest_sql, dbUrlEnv: (config.ingest_db_url_env as string | null) ?? null }
+      : {
+          kind: 'fn',
+          language: ingestFnFile?.language ?? 'python',
+          source: String(config.ingest_fn),
+          path: ingestFnFile?.path ?? null,
+          params: config.ingest_fn_params as Record<string, unknown>,
+        };
+  const preprocess = config.preprocess_params as Partial<PreprocessParams>;
+  return {
+    name,
+    file,
+    tableKey: String(config.table_key),
+    config,
+    ingest,
+    ingestTimeoutMs: Number(config.ingest_timeout_s) * 1000,
+    ingestMemoryMb: Number(config.ingest_memory_mb),
+    modelPath: String(config.model_path),
+    modelConfigs: (config.model_configs as ModelConfig[]).map((m) => ({
+      model_name: m.model_name,
+      model_tag: m.model_tag ?? '',
+      model_params: m.model_params ?? {},
+    })),
+    modelCombinationMethod: config.model_combination_method as MetricBatch['modelCombinationMethod'],
+    preprocess: {
+      diff_n: preprocess.diff_n ?? 1,
+      smooth_n: preprocess.smooth_n ?? 3,
+      lags_n: preprocess.lags_n ?? 5,
+      freq: preprocess.freq ?? null,
+      freq_agg: preprocess.freq_agg ?? 'mean',
+    },
+    disabled,
+    schedules,
+    alertMethods: splitMethods(String(config.alert_methods)) as MetricBatch['alertMethods'],
+    tholdalertMethods: splitMethods(String(config.tholdalert_methods)) as MetricBatch['tholdalertMethods'],
+    metricTags: (config.metric_tags ?? {}) as MetricBatch['metricTags'],
+    tholdalertThresholds: (config.tholdalert_thresholds ?? {}) as MetricBatch['tholdalertThresholds'],
+  };
+}

@@ -1,0 +1,55 @@
+import type { MetricRow } from '../metric-row.js';
+import type { Db } from './db.js';
+
+const COLUMNS = ['metric_timestamp', 'metric_batch', 'metric_name', 'metric_type', 'metric_value', 'metadata'];
+
+const ensured = new Set<string>();
+
+/** Creates a batch's metrics table if needed (once per process per table). */
+export async function ensureMetricsTable(db: Db, table: string): Promise<void> {
+  if (!ensured.has(table)) {
+    await db.run('create_metrics_table', [], { table });
+    ensured.add(table);
+  }
+}
+
+/**
+ * The one write path for metric rows: COPY into a session staging table, then one upsert on the
+ * table's unique key, in one transaction, so a failure leaves nothing half-written and a re-run
+ * leaves one row per (batch, name, type, timestamp). Later duplicates in `rows` win.
+ * Returns the number of rows inserted or changed.
+ */
+export async function upsertMetricRows(db: Db, table: string, rows: readonly MetricRow[]): Promise<number> {
+  if (rows.length === 0) {
+    return 0;
+  }
+  await ensureMetricsTable(db, table);
+  const unique = dedupe(rows);
+  return db.transaction(async (tx) => {
+    await tx.run('create_staging_table');
+    await tx.copyRows('anomstack_staging', COLUMNS, unique.map(toCopyLine));
+    return tx.execute('upsert_from_staging', [], { table });
+  });
+}
+
+function dedupe(rows: readonly MetricRow[]): MetricRow[] {
+  const byKey = new Map<string, MetricRow>();
+  for (const row of rows) {
+    byKey.set(`${row.metric_batch}\u0000${row.metric_name}\u0000${row.metric_type}\u0000${row.metric_timestamp.getTime()}`, row);
+  }
+  return byKey.size === rows.length ? [...rows] : [...byKey.values()];
+}
+
+/** One line of COPY text format. */
+export function toCopyLine(row: MetricRow): string {
+  return (
+    `${row.metric_timestamp.toISOString()}\t${escapeCopy(row.metric_batch)}\t${escapeCopy(row.metric_name)}\t` +
+    `${row.metric_type}\t${row.metric_value}\t${row.metadata === null ? '\\N' : escapeCopy(JSON.stringify(row.metadata))}\n`
+  );
+}
+
+function escapeCopy(text: string): string {
+  return /[\\\t\n\r]/.test(text)
+    ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+    : text;
+}

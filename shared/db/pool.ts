@@ -1,0 +1,28 @@
+import pg from 'pg';
+
+// timestamptz comes back as Date; bigint counts (count(*)) as numbers, not strings.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+const pools = new Map<string, pg.Pool>();
+
+/** One pool per database URL in this process: the store, and any ingest source database. */
+export function getPool(url: string): pg.Pool {
+  let pool = pools.get(url);
+  if (!pool) {
+    pool = new pg.Pool({ connectionString: url, max: Number(process.env.ANOMSTACK_DB_POOL_MAX ?? 10) });
+    // An idle client losing its connection (Postgres restarted) must not crash the process.
+    pool.on('error', () => {});
+    pools.set(url, pool);
+  }
+  return pool;
+}
+
+export async function closePool(): Promise<void> {
+  const open = [...pools.values()];
+  pools.clear();
+  await Promise.all(open.map((pool) => pool.end()));
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

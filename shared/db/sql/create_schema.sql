@@ -1,0 +1,40 @@
+-- The project's own tables: fitted models, job runs and alert deliveries. Safe to run again.
+create table if not exists anomstack_models (
+  metric_batch text not null,
+  metric_name text not null,
+  model_tag text not null,
+  version bigint not null,
+  model_name text not null,
+  trained_at timestamptz not null default now(),
+  n_train integer not null,
+  -- Null when the model file lives under a local:// model path.
+  model bytea,
+  primary key (metric_batch, metric_name, model_tag, version)
+);
+
+create table if not exists anomstack_job_runs (
+  id bigserial primary key,
+  metric_batch text not null,
+  job text not null,
+  status text not null,
+  started_at timestamptz not null default now(),
+  finished_at timestamptz,
+  rows_written integer not null default 0,
+  detail jsonb,
+  error text
+);
+create index if not exists anomstack_job_runs_batch_job on anomstack_job_runs (metric_batch, job, started_at desc);
+
+create table if not exists anomstack_alert_deliveries (
+  metric_batch text not null,
+  metric_name text not null,
+  metric_type text not null,
+  metric_timestamp timestamptz not null,
+  channel text not null,
+  status text not null default 'pending' check (status in ('pending', 'sent')),
+  attempts integer not null default 0,
+  last_error text,
+  created_at timestamptz not null default now(),
+  sent_at timestamptz,
+  primary key (metric_batch, metric_name, metric_type, metric_timestamp, channel)
+);

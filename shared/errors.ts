@@ -1,0 +1,13 @@
+/**
+ * The input is at fault (bad config, a failing user function, invalid rows): retrying cannot
+ * help. Queue adapters turn it into BullMQ's UnrecoverableError; anything else is retried.
+ */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+const INPUT_ERROR_NAMES = new Set(['InputError', 'TemplateError', 'IngestInputError']);
+
+/** Also true across module copies (worker threads, child processes report errors by name). */
+export const isInputError = (error: unknown): error is Error =>
+  error instanceof InputError || (error instanceof Error && INPUT_ERROR_NAMES.has(error.name));

@@ -1,0 +1,76 @@
+import { Redis } from 'ioredis';
+
+/**
+ * Redis connections as BullMQ's production guide asks (docs.bullmq.io/guide/going-to-production):
+ * workers wait patiently through an outage, producers fail fast so an HTTP request or a
+ * scheduler tick reports the outage instead of hanging.
+ */
+
+/** Redis key prefix of every queue, lock and set of this deployment; tests use a random one. */
+export function queuePrefix(env: NodeJS.ProcessEnv = process.env): string {
+  return env.ANOMSTACK_QUEUE_PREFIX || 'anomstack';
+}
+
+/**
+ * For Workers, QueueEvents and subscribers: blocking commands must never give up, so
+ * `maxRetriesPerRequest: null` (BullMQ refuses anything else for workers).
+ */
+export function workerConnection(url: string, name = 'anomstack-worker'): Redis {
+  const connection = new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
+  // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
+  connection.on('error', () => {});
+  return connection;
+}
+
+/**
+ * For producers (Queue.add from the API, the scheduler, chained jobs): with the offline queue off a
+ * command fails at once while Redis is down, and the caller retries or reports it.
+ */
+export function queueConnection(url: string, name = 'anomstack-producer'): Redis {
+  const connection = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: name });
+  connection.on('error', () => {});
+  return connection;
+}
+
+/** Channel the admin API publishes on to ask for a config reload (scheduler and workers listen). */
+export const reloadChannel = (prefix: string): string => `${prefix}:reload`;
+
+/** Set of `${job}:${batch}` schedule ids paused through the API; reconciles leave them out. */
+export const pausedSchedulesKey = (prefix: string): string => `${prefix}:paused-schedules`;
+
+/** The scheduler leader lock. */
+export const schedulerLockKey = (prefix: string): string => `${prefix}:scheduler:leader`;
+
+/** Resolves once the connection is ready (or rejects after `timeoutMs`). */
+export async function waitReady(connection: Redis, timeoutMs = 10_000): Promise<void> {
+  if (connection.status === 'ready') {
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = (): void => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      connection.off('ready', onReady);
+    };
+    connection.on('ready', onReady);
+  });
+}
+
+/** Closes a connection politely, or drops it when Redis is unreachable. */
+export async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'end') {
+    return;
+  }
+  if (connection.status !== 'ready') {
+    connection.disconnect();
+    return;
+  }
+  await connection.quit().catch(() => connection.disconnect());
+}

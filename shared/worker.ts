@@ -1,0 +1,228 @@
+import { Queue, UnrecoverableError, Worker, type DefaultJobOptions, type Job, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AppEnv } from './config/env.js';
+import { loadBatches, type LoadResult } from './config/load-batches.js';
+import type { JobName, MetricBatch } from './config/metric-batch.js';
+import type { Db } from './db/db.js';
+import { isInputError } from './errors.js';
+import type { JobContext, JobCore, JobResult } from './job.js';
+import { withJobRun } from './job-runs.js';
+import { logger as rootLogger, type Logger } from './logger.js';
+import { QUEUE_NAMES, type BatchJobData } from './queues.js';
+
+/**
+ * Retry policy of every queue (STYLE.md point 8): transient failures (Postgres or SMTP down) are
+ * retried with exponential backoff; bad input fails at once through UnrecoverableError.
+ * `ANOMSTACK_JOB_ATTEMPTS` (default 5) and `ANOMSTACK_JOB_BACKOFF_MS` (default 2000: retries after
+ * 2, 4, 8, 16 s). Finished jobs are kept a while for Bull Board and `GET /api/jobs`, and so that a
+ * chained job id (`score:<batch>:<slot>`) still dedupes.
+ */
+export function defaultJobOptions(env: NodeJS.ProcessEnv = process.env): DefaultJobOptions {
+  return {
+    attempts: positiveInt(env.ANOMSTACK_JOB_ATTEMPTS, 5, 'ANOMSTACK_JOB_ATTEMPTS'),
+    backoff: { type: 'exponential', delay: positiveInt(env.ANOMSTACK_JOB_BACKOFF_MS, 2000, 'ANOMSTACK_JOB_BACKOFF_MS') },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
+    removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+  };
+}
+
+/**
+ * Jobs run at once per queue in one process: `ANOMSTACK_WORKER_CONCURRENCY_<QUEUE>` (e.g.
+ * `ANOMSTACK_WORKER_CONCURRENCY_INGEST=4`), else `ANOMSTACK_WORKER_CONCURRENCY`, else 1. Jobs of
+ * one batch are mostly I/O on Postgres, so raising it helps with many batches; scale further
+ * with more worker processes (compose `deploy.replicas`).
+ */
+export function workerConcurrency(queue: JobName, env: NodeJS.ProcessEnv = process.env): number {
+  const specific = `ANOMSTACK_WORKER_CONCURRENCY_${queue.toUpperCase()}`;
+  return positiveInt(env[specific] ?? env.ANOMSTACK_WORKER_CONCURRENCY, 1, specific);
+}
+
+/**
+ * How long a worker holds a job's lock between renewals: a worker that dies (kill -9) gives its
+ * active jobs back to the queue once the lock lapses. `ANOMSTACK_WORKER_LOCK_MS`, default 30000.
+ */
+export function workerLockMs(env: NodeJS.ProcessEnv = process.env): number {
+  return positiveInt(env.ANOMSTACK_WORKER_LOCK_MS, 30_000, 'ANOMSTACK_WORKER_LOCK_MS');
+}
+
+export type QueueMap = Readonly<Record<JobName, Queue<BatchJobData>>>;
+
+/** Producer handles on every queue, sharing one fail-fast connection (see shared/redis.ts). */
+export function openQueues(connection: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): QueueMap {
+  const options = defaultJobOptions(env);
+  return Object.fromEntries(
+    QUEUE_NAMES.map((name) => [name, new Queue<BatchJobData>(name, { connection, prefix, defaultJobOptions: options })]),
+  ) as Record<JobName, Queue<BatchJobData>>;
+}
+
+export async function closeQueues(queues: QueueMap): Promise<void> {
+  await Promise.all(Object.values(queues).map((q) => q.close().catch(() => {})));
+}
+
+function positiveInt(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === '') {
+    return fallback;
+  }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name}: "${raw}" is not a positive integer`);
+  }
+  return value;
+}
+
+export interface StartWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  lockDuration?: number;
+  log?: Logger;
+}
+
+/**
+ * Starts a BullMQ worker and attaches the failed/error/stalled logging once, here, so that
+ * processors never catch-log-rethrow (STYLE.md points 6 and 13).
+ */
+export function startWorker<Result>(
+  queue: JobName,
+  processor: Processor<BatchJobData, Result>,
+  options: StartWorkerOptions,
+): Worker<BatchJobData, Result> {
+  const log = (options.log ?? rootLogger).child({ queue });
+  const lockDuration = options.lockDuration ?? workerLockMs();
+  const worker = new Worker<BatchJobData, Result>(queue, processor, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration,
+    // The stalled check runs as often as a lock can lapse, so a dead worker's jobs come back fast.
+    stalledInterval: lockDuration,
+    maxStalledCount: 2,
+  });
+  worker.on('failed', (job, error) => {
+    const final = !job || error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    log[final ? 'error' : 'warn'](
+      { jobId: job?.id, batch: job?.data.batch, attempt: job?.attemptsMade, final, err: error },
+      final ? 'job failed' : 'job failed, will retry',
+    );
+  });
+  worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+  worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker died or blocked); it runs again'));
+  return worker;
+}
+
+/** Loaded batches, kept until a reload is asked for (or a job names a batch not seen yet). */
+export interface BatchCatalog {
+  get(): LoadResult;
+  find(name: string): MetricBatch | undefined;
+  invalidate(): void;
+}
+
+export function createBatchCatalog(env: AppEnv, load: () => LoadResult = () => loadAppBatches(env)): BatchCatalog {
+  let current: LoadResult | null = null;
+  const get = (): LoadResult => (current ??= load());
+  return {
+    get,
+    find(name) {
+      const found = get().batches.find((b) => b.name === name);
+      if (found) {
+        return found;
+      }
+      // A batch added since the last load: read the directory again before giving up.
+      current = null;
+      return get().batches.find((b) => b.name === name);
+    },
+    invalidate() {
+      current = null;
+    },
+  };
+}
+
+export function loadAppBatches(env: AppEnv): LoadResult {
+  return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples });
+}
+
+/**
+ * The slot a job stands for: `data.slot` for manual and chained runs; for a job scheduler's run
+ * the time in its id (`repeat:<scheduler id>:<ms>`), else when it was due.
+ */
+export function slotOf(job: Pick<Job<BatchJobData>, 'data' | 'id' | 'timestamp' | 'delay'>): Date {
+  if (job.data.slot) {
+    const slot = new Date(job.data.slot);
+    if (!Number.isNaN(slot.getTime())) {
+      return slot;
+    }
+  }
+  const millis = /^repeat:.*:(\d{10,})$/.exec(job.id ?? '')?.[1];
+  return new Date(millis ? Number(millis) : job.timestamp + (job.delay ?? 0));
+}
+
+/** What a processor needs besides the job; built once per process by `services/start.ts`. */
+export interface ProcessorDeps {
+  env: AppEnv;
+  db: Db;
+  catalog: BatchCatalog;
+  cores: Readonly<Record<JobName, JobCore>>;
+  /** Called after a run succeeds, before the job completes: chaining (at least once). */
+  onResult?: (event: { queue: JobName; jobId: string; batch: MetricBatch; slot: string; result: JobResult }) => Promise<void>;
+  log?: Logger;
+}
+
+/**
+ * The queue adapter of every job kind (STYLE.md point 3): find the batch, run its core as
+ * `anomstack run` does with now = the slot, record the run, map errors onto BullMQ's retry rules.
+ */
+export function createJobProcessor(queue: JobName, deps: ProcessorDeps): Processor<BatchJobData, JobResult> {
+  const baseLog = (deps.log ?? rootLogger).child({ queue });
+  return async (job) => {
+    const jobId = job.id ?? '';
+    const log = baseLog.child({ jobId, batch: job.data.batch });
+    const batch = typeof job.data.batch === 'string' ? deps.catalog.find(job.data.batch) : undefined;
+    if (!batch) {
+      const load = deps.catalog.get();
+      const reason = load.disabled.includes(job.data.batch)
+        ? `batch "${job.data.batch}" has disable_batch: true`
+        : `unknown batch "${String(job.data.batch)}" (not in ${deps.env.metricsDir}${load.problems.length ? '; some batch files have errors: run anomstack validate' : ''})`;
+      throw new UnrecoverableError(reason);
+    }
+    const now = slotOf(job);
+    const slot = now.toISOString();
+    if (batch.disabled[queue]) {
+      log.info({ slot }, `skipped: disable_${queue} is set`);
+      return { batch: batch.name, job: queue, status: 'skipped', rows: 0, reason: `disable_${queue} is set` };
+    }
+    const context: JobContext = {
+      env: deps.env,
+      db: deps.db,
+      batches: deps.catalog.get().batches,
+      now,
+      dryRun: false,
+      log,
+    };
+    const started = Date.now();
+    let result: JobResult;
+    try {
+      result = await withJobRun(
+        deps.db,
+        batch.name,
+        queue,
+        { via: 'queue', queue, jobId, slot, attempt: job.attemptsMade + 1 },
+        () => deps.cores[queue](batch, context),
+      );
+    } catch (error) {
+      throw toQueueError(error, batch.name, queue);
+    }
+    log.info({ slot, status: result.status, rows: result.rows, reason: result.reason, ms: Date.now() - started }, 'job done');
+    await deps.onResult?.({ queue, jobId, batch, slot, result });
+    // The return value is stored in Redis in clear text: no rows, only the summary.
+    const { wouldWrite: _omit, ...summary } = result;
+    return summary;
+  };
+}
+
+/** Bad input (config, templates, user SQL or functions) is not retried; anything else is. */
+export function toQueueError(error: unknown, batch: string, queue: JobName): Error {
+  if (isInputError(error) || (error instanceof Error && error.name === 'TemplateError')) {
+    return new UnrecoverableError(`${batch} ${queue}: ${error.message}`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
