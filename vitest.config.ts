@@ -9,5 +9,7 @@ export default defineConfig({
     // Two cores: files run two at a time; each file isolates itself (own database schema, own queue prefix).
     maxWorkers: 2,
     retry: 0,
+    // Python ingest functions need pandas, which Debian's interpreter has (see README).
+    env: { ANOMSTACK_PYTHON: process.env.ANOMSTACK_PYTHON ?? '/usr/bin/python3' },
   },
 });

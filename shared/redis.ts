@@ -38,6 +38,9 @@ export const reloadChannel = (prefix: string): string => `${prefix}:reload`;
 /** Set of `${job}:${batch}` schedule ids paused through the API; reconciles leave them out. */
 export const pausedSchedulesKey = (prefix: string): string => `${prefix}:paused-schedules`;
 
+/** Set of schedule ids resumed through the API although their config says STOPPED. */
+export const startedSchedulesKey = (prefix: string): string => `${prefix}:started-schedules`;
+
 /** The scheduler leader lock. */
 export const schedulerLockKey = (prefix: string): string => `${prefix}:scheduler:leader`;
 

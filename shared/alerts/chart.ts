@@ -112,8 +112,8 @@ function installTextMetrics(): void {
   const metrics = (vega as unknown as { textMetrics: { width: (item: TextItem, text: unknown) => number } })
     .textMetrics;
   metrics.width = (item: TextItem, text: unknown): number => {
-    const fontSize = item.fontSize != null ? Number(item.fontSize) || 0 : 11;
-    const value = text == null ? '' : String(text).trim();
+    const fontSize = item.fontSize === null || item.fontSize === undefined ? 11 : Number(item.fontSize) || 0;
+    const value = text === null || text === undefined ? '' : String(text).trim();
     if (fontSize <= 0 || value === '') {
       return 0;
     }

@@ -47,6 +47,7 @@ const EMAIL_VARIABLES = [
 const REQUIRED_VARIABLES = EMAIL_VARIABLES.filter((name) => name !== 'ANOMSTACK_ALERT_EMAIL_PASSWORD');
 
 // A deliberately plain check: one @, no spaces, angle brackets, quotes, commas or control chars.
+// eslint-disable-next-line no-control-regex -- rejecting control characters is the point
 const ADDRESS = /^[^\s@<>"',;\u0000-\u001f\u007f]+@[^\s@<>"',;\u0000-\u001f\u007f]+$/;
 
 export function isLoopbackHost(host: string): boolean {
@@ -125,6 +126,7 @@ export const MAX_SUBJECT_LENGTH = 200;
  */
 export function sanitizeHeaderValue(value: string, maxLength = MAX_SUBJECT_LENGTH): string {
   const flat = value
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
     .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();

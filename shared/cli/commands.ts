@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { EnvError, loadEnv, type AppEnv } from '../config/env.js';
+import { loadEnv, type AppEnv } from '../config/env.js';
 import { loadBatches, type LoadResult } from '../config/load-batches.js';
 import { isJobName, JOB_NAMES } from '../config/metric-batch.js';
 import { createDb } from '../db/db.js';

@@ -1,18 +1,12 @@
-import type { ModelConfig } from '../models/index.js';
+import type { ModelConfig, PreprocessParams } from '../models/index.js';
+
+export type { PreprocessParams };
 
 /** The jobs a batch can run; each is a BullMQ queue of the same name. */
 export const JOB_NAMES = ['ingest', 'train', 'score', 'alert', 'change', 'tholdalert', 'plot', 'summary', 'delete'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export const isJobName = (value: string): value is JobName => (JOB_NAMES as readonly string[]).includes(value);
-
-export interface PreprocessParams {
-  diff_n: number;
-  smooth_n: number;
-  lags_n: number;
-  freq: string | null;
-  freq_agg: 'mean' | 'sum';
-}
 
 export type IngestFnLanguage = 'python' | 'typescript' | 'javascript';
 

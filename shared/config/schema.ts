@@ -117,7 +117,7 @@ const modelConfigs: Check = (v) => {
       return;
     }
     const { model_name: name, model_tag: tag = '', model_params: params = {} } = entry;
-    if (typeof name !== 'string' || !MODEL_NAMES.includes(name)) {
+    if (typeof name !== 'string' || !(MODEL_NAMES as readonly string[]).includes(name)) {
       problems.push(`[${i}].model_name: ${show(name)} is not a model we have (${MODEL_NAMES.join(', ')})`);
       return;
     }

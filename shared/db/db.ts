@@ -18,8 +18,14 @@ export type SqlName =
   | 'select_current_models'
   | 'delete_old_models'
   | 'claim_delivery'
+  | 'lock_delivery'
   | 'mark_delivery_sent'
   | 'mark_delivery_failed'
+  | 'select_pending_deliveries'
+  | 'select_delivery'
+  | 'select_metric_window'
+  | 'count_old_metric_rows'
+  | 'delete_old_deliveries'
   | 'select_metric_names';
 
 const sqlCache = new Map<string, string>();

@@ -55,10 +55,15 @@ export interface SlackStub {
   uploads: Buffer[];
   /** Files completed with files.completeUploadExternal (with their thread and bytes). */
   files: SlackStubFile[];
-  /** The next `n` requests (of any kind) fail with HTTP `status` (default 500). */
-  failNext(n: number, status?: number): void;
+  /**
+   * The next `n` requests fail with HTTP `status` (default 500); with `method` (e.g.
+   * 'files.getUploadURLExternal' or 'upload') only requests for that method count.
+   */
+  failNext(n: number, status?: number, method?: string): void;
   /** While down, every request fails with HTTP 503. */
   setDown(down: boolean): void;
+  /** Forgets calls, messages and files, and clears failures and down (between tests). */
+  reset(): void;
   /** Resolves once `n` files have been completed (rejects after `timeoutMs`, default 10 s). */
   waitForFiles(n: number, timeoutMs?: number): Promise<SlackStubFile[]>;
   close(): Promise<void>;
@@ -128,6 +133,7 @@ export async function startSlackStub(options: SlackStubOptions = {}): Promise<Sl
   const waiters = new Set<() => void>();
   let failures = 0;
   let failureStatus = 500;
+  let failureMethod: string | undefined;
   let down = false;
   let sequence = 0;
   let baseUrl = '';
@@ -151,7 +157,8 @@ export async function startSlackStub(options: SlackStubOptions = {}): Promise<Sl
       reply(response, 503, { ok: false, error: 'service_unavailable' });
       return;
     }
-    if (failures > 0) {
+    const failable = method.startsWith('upload/') ? 'upload' : method;
+    if (failures > 0 && (failureMethod === undefined || failureMethod === failable)) {
       failures -= 1;
       reply(response, failureStatus, { ok: false, error: 'stub_failure' });
       return;
@@ -256,12 +263,23 @@ export async function startSlackStub(options: SlackStubOptions = {}): Promise<Sl
     messages,
     uploads,
     files,
-    failNext(n, status = 500) {
+    failNext(n, status = 500, method) {
       failures = n;
       failureStatus = status;
+      failureMethod = method;
     },
     setDown(value) {
       down = value;
+    },
+    reset() {
+      calls.length = 0;
+      messages.length = 0;
+      uploads.length = 0;
+      files.length = 0;
+      pending.clear();
+      failures = 0;
+      failureMethod = undefined;
+      down = false;
     },
     waitForFiles(n, timeoutMs = 10_000) {
       return new Promise<SlackStubFile[]>((resolve, reject) => {

@@ -31,6 +31,8 @@ export interface TestSmtpServer {
   waitFor(n: number, timeoutMs?: number): Promise<ParsedMail[]>;
   /** Makes the next `n` messages fail with a 451 (temporary) reply. */
   failNext(n: number): void;
+  /** Forgets received messages and pending failures (between tests sharing one server). */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -63,7 +65,8 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
           return;
         }
         const bytes = Buffer.concat(chunks);
-        simpleParser(bytes)
+        // skipImageLinks: keep `cid:` references in `html` as sent (not replaced by data URIs).
+        simpleParser(bytes, { skipImageLinks: true })
           .then((parsed) => {
             raw.push(bytes);
             envelopes.push({
@@ -123,6 +126,12 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     },
     failNext(n) {
       failures = n;
+    },
+    reset() {
+      messages.length = 0;
+      envelopes.length = 0;
+      raw.length = 0;
+      failures = 0;
     },
     close() {
       return new Promise<void>((resolve) => server.close(() => resolve()));

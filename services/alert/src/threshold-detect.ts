@@ -77,6 +77,9 @@ export function detectThresholdBreaches(
   const breaches: ThresholdBreach[] = [];
   const recentN = Math.max(0, Math.floor(options.recentN));
   const snoozeN = Math.max(0, Math.floor(options.snoozeN));
+  if (recentN === 0) {
+    return breaches;
+  }
   for (const [metricName, metricRows] of [...byMetric].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const bounds = thresholds[metricName]!;
     // Duplicate timestamps: the later row wins, as an upsert would.
@@ -86,10 +89,7 @@ export function detectThresholdBreaches(
     }
     const candidates = [...byTime.values()]
       .sort((a, b) => a.metric_timestamp.getTime() - b.metric_timestamp.getTime())
-      .slice(-recentN || Infinity);
-    if (recentN === 0) {
-      continue;
-    }
+      .slice(-recentN);
     const timeline = [
       ...new Set([...byTime.keys(), ...(options.history?.get(metricName) ?? []).map((date) => date.getTime())]),
     ].sort((a, b) => a - b);
@@ -97,7 +97,12 @@ export function detectThresholdBreaches(
     for (const row of candidates) {
       const t = row.metric_timestamp.getTime();
       const value = row.metric_value;
-      const type = bounds.upper !== undefined && value > bounds.upper ? 'upper' : bounds.lower !== undefined && value < bounds.lower ? 'lower' : null;
+      const type =
+        bounds.upper !== undefined && value > bounds.upper
+          ? 'upper'
+          : bounds.lower !== undefined && value < bounds.lower
+            ? 'lower'
+            : null;
       if (type === null || alerted.has(t)) {
         continue;
       }

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { LoadResult } from '../../../shared/config/load-batches.js';
-import { pausedSchedulesKey } from '../../../shared/redis.js';
-import { QUEUE_NAMES } from '../../../shared/queues.js';
+import { pausedSchedulesKey, startedSchedulesKey } from '../../../shared/redis.js';
+import { QUEUE_NAMES, type BatchJobData } from '../../../shared/queues.js';
 import type { QueueMap } from '../../../shared/worker.js';
-import { desiredSchedules, planReconcile, type DesiredSchedule, type ExistingSchedule } from './scheduler.js';
+import { definedSchedules, planReconcile, shouldRun, type DesiredSchedule, type ExistingSchedule, type ScheduleOverrides } from './scheduler.js';
 
 export interface ReconcileOutcome {
   upserted: string[];
@@ -18,7 +18,7 @@ export async function existingSchedules(queues: QueueMap): Promise<ExistingSched
   const lists = await Promise.all(
     QUEUE_NAMES.map(async (queue) =>
       (await queues[queue].getJobSchedulers(0, -1)).map(
-        (s): ExistingSchedule => ({ id: s.key, queue, pattern: s.pattern ?? null, tz: s.tz ?? null }),
+        (s): ExistingSchedule => ({ id: s.key, queue, pattern: s.pattern ?? null, tz: s.tz ?? null, next: s.next ?? null }),
       ),
     ),
   );
@@ -29,30 +29,39 @@ export async function upsertSchedule(queues: QueueMap, schedule: DesiredSchedule
   await queues[schedule.queue].upsertJobScheduler(
     schedule.id,
     { pattern: schedule.pattern, tz: 'UTC' },
-    { name: schedule.queue, data: { batch: schedule.batch } },
+    // No slot in a template (it would be the same for every run): the worker reads it from the
+    // run's id, `repeat:<scheduler id>:<ms>` (shared/worker.ts slotOf).
+    { name: schedule.queue, data: { batch: schedule.batch } as BatchJobData },
   );
 }
 
+export async function readOverrides(redis: Redis, prefix: string): Promise<ScheduleOverrides> {
+  const [paused, started] = await Promise.all([redis.smembers(pausedSchedulesKey(prefix)), redis.smembers(startedSchedulesKey(prefix))]);
+  return { paused: new Set(paused), started: new Set(started) };
+}
+
 /**
- * Makes Redis hold the schedules the loaded batches ask for, minus the paused ones. Idempotent,
- * so a leader that lost its lock mid-way does no harm: the next reconcile gives the same result.
+ * Makes Redis hold the schedules the loaded batches ask for, as paused or resumed through the
+ * API. Idempotent, so a leader that lost its lock mid-way does no harm: the next reconcile
+ * gives the same result.
  */
 export async function reconcileSchedules(queues: QueueMap, redis: Redis, prefix: string, load: LoadResult): Promise<ReconcileOutcome> {
-  const desired = desiredSchedules(load.batches);
-  const [existing, pausedIds] = await Promise.all([existingSchedules(queues), redis.smembers(pausedSchedulesKey(prefix))]);
+  const defined = definedSchedules(load.batches);
+  const [existing, overrides] = await Promise.all([existingSchedules(queues), readOverrides(redis, prefix)]);
   const keepUnknown = load.problems.length > 0;
-  const plan = planReconcile(desired, existing, new Set(pausedIds), { keepUnknown });
+  const plan = planReconcile(defined, existing, overrides, { keepUnknown });
   for (const schedule of plan.upsert) {
     await upsertSchedule(queues, schedule);
   }
   for (const schedule of plan.remove) {
     await queues[schedule.queue].removeJobScheduler(schedule.id);
   }
-  const wanted = new Set(desired.map((d) => `${d.queue}/${d.id}`));
+  const wanted = new Set(defined.filter((d) => shouldRun(d, overrides)).map((d) => `${d.queue}/${d.id}`));
+  const removed = new Set(plan.remove.map((s) => `${s.queue}/${s.id}`));
   return {
     upserted: plan.upsert.map((s) => s.id),
     removed: plan.remove.map((s) => s.id),
     paused: plan.paused,
-    kept: keepUnknown ? existing.filter((e) => !wanted.has(`${e.queue}/${e.id}`) && !pausedIds.includes(e.id)).length : 0,
+    kept: existing.filter((e) => !wanted.has(`${e.queue}/${e.id}`) && !removed.has(`${e.queue}/${e.id}`)).length,
   };
 }

@@ -1,0 +1,115 @@
+/**
+ * The alert job: per metric, the newest scored points; smoothed score against alert_threshold
+ * among the newest alert_recent_n, with the snooze (alert-detect.ts); an `alert` row per new
+ * alert and one message per configured channel, sent exactly once (deliveries.ts).
+ */
+import type { AlertMessage } from '../../../shared/alerts/message.js';
+import { bool, num, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
+import type { MetricRow } from '../../../shared/metric-row.js';
+import { renderSql } from '../../../shared/templates.js';
+import { detectAlerts, type AlertDetectConfig } from './alert-detect.js';
+import { defaultAlertDeps, type AlertDeps } from './channels.js';
+import { notify } from './notify.js';
+import { groupByMetric, lastN, sameTime, type WindowRow } from './window.js';
+
+export { detectAlerts, trailingMean, type AlertDetectConfig, type AlertDetection, type AlertInputPoint } from './alert-detect.js';
+
+export function alertConfig(batch: MetricBatch): AlertDetectConfig & { maxN: number } {
+  return {
+    threshold: num(batch, 'alert_threshold'),
+    always: bool(batch, 'alert_always'),
+    smoothN: num(batch, 'alert_smooth_n'),
+    snoozeN: num(batch, 'alert_snooze_n'),
+    recentN: num(batch, 'alert_recent_n'),
+    maxN: num(batch, 'alert_max_n'),
+  };
+}
+
+/** The alert job core with its effects given; `alertBatch` is it with the process's. */
+export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
+  return async (batch: MetricBatch, context: JobContext): Promise<JobResult> => {
+    if (batch.disabled.alert) {
+      return skipped(batch, 'alert', 'alerts are disabled (disable_alert)');
+    }
+    const config = alertConfig(batch);
+    // Enough points to chart alert_max_n, smooth the oldest of them and look back over the snooze.
+    const windowN = Math.max(config.maxN, config.recentN) + config.smoothN + config.snoozeN;
+    const rows = await context.db.query<WindowRow>(
+      renderSql(batch, 'alert_sql', { now: context.now }, { alert_window_n: windowN }),
+    );
+
+    const metrics = new Map<string, { rows: WindowRow[]; scoreSmooth: number[]; alerted: boolean[] }>();
+    const newRows: MetricRow[] = [];
+    const found: { metric: string; timestamp: string; score: number; scoreSmooth: number }[] = [];
+    let snoozed = 0;
+    for (const [metricName, metricRows] of groupByMetric(rows)) {
+      const scored = metricRows.filter((row) => row.metric_score !== null);
+      const detection = detectAlerts(
+        scored.map((row) => ({ t: row.metric_timestamp, value: row.metric_value, score: row.metric_score!, alert: row.metric_alert > 0 })),
+        config,
+      );
+      const alerted = scored.map((row) => row.metric_alert > 0);
+      snoozed += detection.snoozed.length;
+      for (const index of detection.alerts) {
+        const row = scored[index]!;
+        alerted[index] = true;
+        const scoreSmooth = detection.scoreSmooth[index]!;
+        found.push({ metric: metricName, timestamp: row.metric_timestamp.toISOString(), score: row.metric_score!, scoreSmooth });
+        newRows.push({
+          metric_timestamp: row.metric_timestamp,
+          metric_batch: batch.name,
+          metric_name: metricName,
+          metric_type: 'alert',
+          metric_value: 1,
+          metadata: { metric_score: row.metric_score, metric_score_smooth: scoreSmooth, alert_threshold: config.threshold },
+        });
+      }
+      metrics.set(metricName, { rows: scored, scoreSmooth: detection.scoreSmooth, alerted });
+    }
+
+    const buildMessage = (metricName: string, timestamp: Date): AlertMessage | null => {
+      const data = metrics.get(metricName);
+      const index = data?.rows.findIndex((row) => sameTime(row.metric_timestamp, timestamp)) ?? -1;
+      if (data === undefined || index < 0) {
+        return null;
+      }
+      const row = data.rows[index]!;
+      const points = data.rows.map((r, i) => ({
+        t: r.metric_timestamp,
+        value: r.metric_value,
+        score: r.metric_score,
+        scoreSmooth: data.scoreSmooth[i] ?? null,
+        alert: data.alerted[i] ?? false,
+        change: r.metric_change > 0,
+        tholdalert: r.metric_tholdalert > 0,
+      }));
+      return {
+        kind: 'anomaly',
+        batch: batch.name,
+        metric: metricName,
+        timestamp: row.metric_timestamp,
+        value: row.metric_value,
+        score: row.metric_score,
+        scoreSmooth: data.scoreSmooth[index] ?? null,
+        threshold: config.threshold,
+        tags: { ...batch.metricTags[metricName] },
+        details: {},
+        points: lastN(points, config.maxN),
+      };
+    };
+
+    return notify(batch, context, deps, {
+      job: 'alert',
+      metricType: 'alert',
+      methods: batch.alertMethods,
+      rows: newRows,
+      notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
+      buildMessage,
+      chartThreshold: () => config.threshold,
+      details: { metrics: metrics.size, alerts: found, snoozed },
+    });
+  };
+}
+
+export const alertBatch: JobCore = createAlertBatch();

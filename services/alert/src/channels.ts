@@ -1,0 +1,132 @@
+/**
+ * Alert channels built from the environment (`ANOMSTACK_ALERT_EMAIL_*`, `ANOMSTACK_SLACK_*`).
+ * A method in `alert_methods` whose settings are absent is not configured: it is logged and
+ * skipped, not an error. Settings that are partly there are an error (a typo should not turn
+ * alerts off silently).
+ */
+import type { Logger } from '../../../shared/logger.js';
+import { createEmailSender, emailSettingsFromEnv, type EmailSender } from '../../../shared/alerts/email.js';
+import type { AlertMessage, SummaryItem } from '../../../shared/alerts/message.js';
+import { createSlackSender, slackSettingsFromEnv, SlackDeliveryError, type SlackThread } from '../../../shared/alerts/slack.js';
+
+export type ChannelName = 'email' | 'slack';
+
+/** What a failed send leaves for the next attempt (Slack: the thread the message went to). */
+export interface ResumeState {
+  slackThread?: SlackThread;
+}
+
+/** One way of sending an alert. */
+export interface AlertChannel {
+  readonly name: ChannelName;
+  /**
+   * Sends one alert. `deliveryKey` identifies it (email derives a stable Message-ID from it);
+   * `resume` is what an earlier failed attempt left. A failure that leaves resume state throws
+   * a {@link ResumableError}.
+   */
+  send(message: AlertMessage, png: Buffer, deliveryKey: string, resume: ResumeState): Promise<void>;
+}
+
+/** A failed send that got part of the way (Slack message posted, chart upload failed). */
+export class ResumableError extends Error {
+  override readonly name = 'ResumableError';
+  constructor(
+    message: string,
+    readonly resume: ResumeState,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface Channels {
+  /** The configured channel for a method, or null when its settings are absent. */
+  get(name: ChannelName): AlertChannel | null;
+  /** The summary email, or null when email is not configured. */
+  summary: ((items: SummaryItem[], since: Date, deliveryKey: string) => Promise<void>) | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The alert jobs' effects beyond the database: the process environment the channels are read
+ * from, and the chart renderer. Tests pass their own.
+ */
+export interface AlertDeps {
+  /** Read when a job starts, so a test (or an operator's restart) sees the current values. */
+  processEnv: () => NodeJS.ProcessEnv;
+  /** Builds the channels; default: {@link createChannels}. */
+  createChannels?: (env: NodeJS.ProcessEnv, log: Logger) => Channels;
+}
+
+export const defaultAlertDeps: AlertDeps = { processEnv: () => process.env };
+
+/** Email and Slack senders from the environment; either may be absent. */
+export function createChannels(env: NodeJS.ProcessEnv): Channels {
+  const emailSettings = emailSettingsFromEnv(env);
+  const slackSettings = slackSettingsFromEnv(env);
+  let email: EmailSender | null = null;
+  const emailSender = (): EmailSender => {
+    email ??= createEmailSender(emailSettings!);
+    return email;
+  };
+  const channels = new Map<ChannelName, AlertChannel>();
+  if (emailSettings !== null) {
+    channels.set('email', {
+      name: 'email',
+      async send(message, png, deliveryKey) {
+        await emailSender().send(message, png, deliveryKey);
+      },
+    });
+  }
+  if (slackSettings !== null) {
+    const slack = createSlackSender(slackSettings);
+    channels.set('slack', {
+      name: 'slack',
+      async send(message, png, _deliveryKey, resume) {
+        try {
+          await slack.send(message, png, resume.slackThread);
+        } catch (error) {
+          if (error instanceof SlackDeliveryError && error.thread !== undefined) {
+            throw new ResumableError(error.message, { slackThread: error.thread }, { cause: error });
+          }
+          throw error;
+        }
+      },
+    });
+  }
+  return {
+    get: (name) => channels.get(name) ?? null,
+    summary:
+      emailSettings === null
+        ? null
+        : async (items, since, deliveryKey) => {
+            await emailSender().sendSummary(items, since, deliveryKey);
+          },
+    async close() {
+      await email?.close();
+    },
+  };
+}
+
+/**
+ * The configured channels among `methods`, in the order given; the others are logged as not
+ * configured and returned in `unconfigured`.
+ */
+export function selectChannels(
+  channels: Channels,
+  methods: readonly ChannelName[],
+  log: Logger,
+): { selected: AlertChannel[]; unconfigured: ChannelName[] } {
+  const selected: AlertChannel[] = [];
+  const unconfigured: ChannelName[] = [];
+  for (const method of new Set(methods)) {
+    const channel = channels.get(method);
+    if (channel === null) {
+      unconfigured.push(method);
+      log.info({ channel: method }, `${method} alerts are not configured (no ${method === 'email' ? 'ANOMSTACK_ALERT_EMAIL_*' : 'ANOMSTACK_SLACK_*'} settings); skipping ${method}`);
+    } else {
+      selected.push(channel);
+    }
+  }
+  return { selected, unconfigured };
+}

@@ -1,0 +1,96 @@
+/**
+ * The second half of the alert, change and threshold-alert jobs, once detection has decided:
+ * write the new rows and record their deliveries (one transaction), then send everything of
+ * that kind still pending, and fail the job if a channel failed (the retry sends only that).
+ */
+import { renderAlertChart } from '../../../shared/alerts/chart.js';
+import { alertSubject, type AlertMessage } from '../../../shared/alerts/message.js';
+import type { MetricBatch } from '../../../shared/config/metric-batch.js';
+import { InputError } from '../../../shared/errors.js';
+import type { JobContext, JobResult } from '../../../shared/job.js';
+import type { MetricRow } from '../../../shared/metric-row.js';
+import { createChannels, selectChannels, type AlertDeps, type ChannelName, type Channels } from './channels.js';
+import {
+  deliveryKeyParams,
+  sendPending,
+  throwIfFailed,
+  writeRowsAndRecordDeliveries,
+  type DeliveryKey,
+} from './deliveries.js';
+
+export interface NotifyPlan {
+  job: 'alert' | 'change' | 'tholdalert';
+  metricType: 'alert' | 'change' | 'tholdalert';
+  /** `alert_methods` (or `tholdalert_methods`). */
+  methods: readonly ChannelName[];
+  /** New rows to write (alert, change or tholdalert rows). */
+  rows: MetricRow[];
+  /** Points to notify about: this run's new rows, plus any earlier ones not yet delivered. */
+  notify: { metricName: string; timestamp: Date }[];
+  buildMessage: (metricName: string, timestamp: Date) => AlertMessage | null;
+  /** The threshold line of the chart's score panel. */
+  chartThreshold: (message: AlertMessage) => number | null;
+  /** Job-specific facts for the result. */
+  details: Record<string, unknown>;
+}
+
+/** Builds the channels from the environment; a partly configured channel is a config error. */
+export function openChannels(batch: MetricBatch, job: string, context: JobContext, deps: AlertDeps): Channels {
+  try {
+    return (deps.createChannels ?? createChannels)(deps.processEnv(), context.log);
+  } catch (error) {
+    throw new InputError(`${batch.name} ${job}: ${(error as Error).message}`);
+  }
+}
+
+export function chartFor(message: AlertMessage, threshold: number | null): Promise<Buffer> {
+  return renderAlertChart({ title: alertSubject(message), threshold, points: message.points });
+}
+
+export async function notify(batch: MetricBatch, context: JobContext, deps: AlertDeps, plan: NotifyPlan): Promise<JobResult> {
+  const channels = openChannels(batch, plan.job, context, deps);
+  try {
+    const { selected, unconfigured } = selectChannels(channels, plan.methods, context.log);
+    const keys: DeliveryKey[] = plan.notify.flatMap(({ metricName, timestamp }) =>
+      selected.map((channel) => ({ batch: batch.name, metricName, metricType: plan.metricType, timestamp, channel: channel.name })),
+    );
+    const details = { ...plan.details, channels: selected.map((c) => c.name), notConfigured: unconfigured };
+    if (context.dryRun) {
+      // Read-only: which of the deliveries this run would record are not sent yet.
+      const wouldSend: { metric: string; timestamp: string; channel: string }[] = [];
+      for (const key of keys) {
+        const [state] = await context.db.run<{ status: string }>('select_delivery', deliveryKeyParams(key));
+        if (state?.status !== 'sent') {
+          wouldSend.push({ metric: key.metricName, timestamp: key.timestamp.toISOString(), channel: key.channel });
+        }
+      }
+      return {
+        batch: batch.name,
+        job: plan.job,
+        status: 'ok',
+        rows: plan.rows.length,
+        details: { ...details, wouldSend },
+        wouldWrite: plan.rows,
+      };
+    }
+    const written = await writeRowsAndRecordDeliveries(context.db, batch.tableKey, plan.rows, keys);
+    const report = await sendPending(context.db, {
+      batch: batch.name,
+      metricType: plan.metricType,
+      channels: selected,
+      buildMessage: plan.buildMessage,
+      renderChart: (message) => chartFor(message, plan.chartThreshold(message)),
+      log: context.log,
+    });
+    throwIfFailed(batch.name, plan.job, report);
+    return {
+      batch: batch.name,
+      job: plan.job,
+      status: 'ok',
+      rows: written,
+      details: { ...details, deliveries: report },
+    };
+  } finally {
+    await channels.close();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Threshold alerts. The ingest job detects breaches on what it has just ingested
+ * (`detectThresholdBreaches`, with `loadThresholdContext` for the snooze across runs) and writes
+ * the tholdalert rows; this job sends the notifications for recent tholdalert rows not yet
+ * delivered, and, run on its own (`anomstack run <batch> tholdalert`), also checks the newest
+ * rows in the table and writes the breaches it finds.
+ */
+import type { AlertMessage } from '../../../shared/alerts/message.js';
+import { names, num, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import type { Db } from '../../../shared/db/db.js';
+import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
+import type { MetricRow } from '../../../shared/metric-row.js';
+import { defaultAlertDeps, type AlertDeps } from './channels.js';
+import { notify } from './notify.js';
+import { detectThresholdBreaches, type ThresholdBreach, type ThresholdInputRow } from './threshold-detect.js';
+import { groupByMetric, lastN, sameTime, smoothScores, type WindowRow } from './window.js';
+
+export { detectThresholdBreaches } from './threshold-detect.js';
+export type { ThresholdBreach, ThresholdDetectOptions, ThresholdInputRow, Thresholds } from './threshold-detect.js';
+
+/** The metrics of a batch that have thresholds, less `tholdalert_exclude_metrics`. */
+export function thresholdMetrics(batch: MetricBatch): string[] {
+  const excluded = new Set(names(batch, 'tholdalert_exclude_metrics'));
+  return Object.keys(batch.tholdalertThresholds)
+    .filter((name) => !excluded.has(name))
+    .sort();
+}
+
+/** What the snooze needs from the table: per metric, its newest points and tholdalert rows. */
+export interface ThresholdContext {
+  /** Timestamps of the tholdalert rows among the points read. */
+  existing: Map<string, Date[]>;
+  /** Timestamps of the points read. */
+  history: Map<string, Date[]>;
+}
+
+/**
+ * Reads, for each thresholded metric of the batch, its newest points (enough for
+ * `tholdalert_recent_n` + `tholdalert_snooze_n`, with room for rows ingested out of order) up
+ * to `now`, and which of them have a tholdalert row. Pass the result as `existing`/`history`
+ * to `detectThresholdBreaches`.
+ */
+export async function loadThresholdContext(db: Db, batch: MetricBatch, now: Date): Promise<ThresholdContext> {
+  const metrics = thresholdMetrics(batch);
+  const existing = new Map<string, Date[]>();
+  const history = new Map<string, Date[]>();
+  if (metrics.length === 0) {
+    return { existing, history };
+  }
+  const n = 2 * (num(batch, 'tholdalert_recent_n') + num(batch, 'tholdalert_snooze_n')) + 10;
+  const rows = await db.run<WindowRow>(
+    'select_metric_window',
+    [batch.name, metrics, now, num(batch, 'alert_metric_timestamp_max_days_ago'), n],
+    { table: batch.tableKey },
+  );
+  for (const row of rows) {
+    history.set(row.metric_name, [...(history.get(row.metric_name) ?? []), row.metric_timestamp]);
+    if (row.metric_tholdalert > 0) {
+      existing.set(row.metric_name, [...(existing.get(row.metric_name) ?? []), row.metric_timestamp]);
+    }
+  }
+  return { existing, history };
+}
+
+/**
+ * For the ingest job: the threshold breaches among `rows` (the metric rows it has just
+ * ingested), snoozed by the tholdalert rows already in the table. Empty when threshold alerts
+ * are disabled or the batch has no thresholds. Upsert `breach.row` for each.
+ */
+export async function thresholdBreachesForIngest(
+  db: Db,
+  batch: MetricBatch,
+  rows: readonly ThresholdInputRow[],
+): Promise<ThresholdBreach[]> {
+  if (batch.disabled.tholdalert || thresholdMetrics(batch).length === 0 || rows.length === 0) {
+    return [];
+  }
+  const newest = new Date(Math.max(...rows.map((row) => row.metric_timestamp.getTime())));
+  const { existing, history } = await loadThresholdContext(db, batch, newest);
+  return detectThresholdBreaches(rows, batch.tholdalertThresholds, {
+    batch: batch.name,
+    recentN: num(batch, 'tholdalert_recent_n'),
+    snoozeN: num(batch, 'tholdalert_snooze_n'),
+    existing,
+    history,
+    exclude: names(batch, 'tholdalert_exclude_metrics'),
+  });
+}
+
+interface BreachFacts {
+  type: string;
+  bound: number;
+}
+
+function breachFacts(metadata: Record<string, unknown> | null | undefined): BreachFacts | null {
+  const type = metadata?.breached_threshold_type;
+  const bound = metadata?.breached_threshold_value;
+  return typeof type === 'string' && typeof bound === 'number' ? { type, bound } : null;
+}
+
+export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
+  return async (batch: MetricBatch, context: JobContext): Promise<JobResult> => {
+    if (batch.disabled.tholdalert) {
+      return skipped(batch, 'tholdalert', 'threshold alerts are disabled (disable_tholdalert)');
+    }
+    const metrics = thresholdMetrics(batch);
+    if (metrics.length === 0) {
+      return skipped(batch, 'tholdalert', 'no tholdalert_thresholds');
+    }
+    const recentN = num(batch, 'tholdalert_recent_n');
+    const snoozeN = num(batch, 'tholdalert_snooze_n');
+    const maxN = num(batch, 'alert_max_n');
+    const smoothN = num(batch, 'alert_smooth_n');
+    const windowRows = await context.db.run<WindowRow>(
+      'select_metric_window',
+      [batch.name, metrics, context.now, num(batch, 'alert_metric_timestamp_max_days_ago'), Math.max(maxN, 2 * (recentN + snoozeN) + 10)],
+      { table: batch.tableKey },
+    );
+    const byMetric = groupByMetric(windowRows);
+
+    // Check the newest rows in the table, as the ingest does on what it ingests.
+    const existing = new Map<string, Date[]>();
+    const history = new Map<string, Date[]>();
+    for (const [metricName, rows] of byMetric) {
+      history.set(metricName, rows.map((row) => row.metric_timestamp));
+      existing.set(metricName, rows.filter((row) => row.metric_tholdalert > 0).map((row) => row.metric_timestamp));
+    }
+    const breaches = detectThresholdBreaches(windowRows, batch.tholdalertThresholds, {
+      batch: batch.name,
+      recentN,
+      snoozeN,
+      existing,
+      history,
+      exclude: names(batch, 'tholdalert_exclude_metrics'),
+    });
+    const newRows: MetricRow[] = breaches.map((breach) => breach.row);
+    const facts = new Map<string, BreachFacts>();
+    for (const breach of breaches) {
+      facts.set(`${breach.metricName}\u0000${breach.timestamp.getTime()}`, { type: breach.type, bound: breach.bound });
+      const row = byMetric.get(breach.metricName)?.find((r) => sameTime(r.metric_timestamp, breach.timestamp));
+      if (row !== undefined) {
+        row.metric_tholdalert = 1;
+      }
+    }
+
+    // Notify about the tholdalert rows among each metric's newest recent_n + snooze_n points
+    // (the ingest's and this run's); already delivered ones are left alone by the delivery key.
+    const toNotify: { metricName: string; timestamp: Date }[] = [];
+    for (const [metricName, rows] of byMetric) {
+      for (const row of lastN(rows, recentN + snoozeN)) {
+        if (row.metric_tholdalert > 0) {
+          toNotify.push({ metricName, timestamp: row.metric_timestamp });
+        }
+      }
+    }
+
+    const buildMessage = (metricName: string, timestamp: Date): AlertMessage | null => {
+      const rows = byMetric.get(metricName);
+      const index = rows?.findIndex((row) => sameTime(row.metric_timestamp, timestamp)) ?? -1;
+      if (rows === undefined || index < 0) {
+        return null;
+      }
+      const row = rows[index]!;
+      const smooth = smoothScores(rows, smoothN);
+      const breach =
+        facts.get(`${metricName}\u0000${timestamp.getTime()}`) ?? breachFacts(row.tholdalert_metadata) ?? null;
+      const points = rows.map((r, i) => ({
+        t: r.metric_timestamp,
+        value: r.metric_value,
+        score: r.metric_score,
+        scoreSmooth: smooth[i] ?? null,
+        alert: r.metric_alert > 0,
+        change: r.metric_change > 0,
+        tholdalert: r.metric_tholdalert > 0,
+      }));
+      const bounds = batch.tholdalertThresholds[metricName] ?? {};
+      const details: Record<string, string | number> = {};
+      if (breach !== null) {
+        details.bound = breach.type;
+        details.bound_value = breach.bound;
+      }
+      if (bounds.upper !== undefined) {
+        details.upper = bounds.upper;
+      }
+      if (bounds.lower !== undefined) {
+        details.lower = bounds.lower;
+      }
+      return {
+        kind: 'threshold',
+        batch: batch.name,
+        metric: metricName,
+        timestamp: row.metric_timestamp,
+        value: row.metric_value,
+        score: row.metric_score,
+        scoreSmooth: smooth[index] ?? null,
+        threshold: null,
+        tags: { ...batch.metricTags[metricName] },
+        details,
+        points: lastN(points, maxN),
+      };
+    };
+
+    return notify(batch, context, deps, {
+      job: 'tholdalert',
+      metricType: 'tholdalert',
+      methods: batch.tholdalertMethods,
+      rows: newRows,
+      notify: toNotify,
+      buildMessage,
+      // The score panel is the anomaly score's; its line stays alert_threshold.
+      chartThreshold: () => num(batch, 'alert_threshold'),
+      details: {
+        metrics: byMetric.size,
+        breaches: breaches.map((b) => ({ metric: b.metricName, timestamp: b.timestamp.toISOString(), type: b.type, bound: b.bound, value: b.value })),
+      },
+    });
+  };
+}
+
+export const tholdalertBatch: JobCore = createTholdalertBatch();

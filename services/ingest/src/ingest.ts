@@ -1,0 +1,61 @@
+import { num } from '../../../shared/config/metric-batch.js';
+import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
+import { skipped, type JobCore } from '../../../shared/job.js';
+import { runIngestFn } from './ingest-fn/index.js';
+import { runIngestSql } from './ingest-sql.js';
+import { thresholdAlertRows } from './thresholds.js';
+import { validateIngestRows } from './validate-rows.js';
+
+/**
+ * Ingest: rows from the batch's SQL or function, validated as a whole (one bad row rejects the
+ * run, naming it), then written through the one upsert path together with any threshold
+ * alerts they raise, so a re-run for the same timestamps leaves one row per key.
+ */
+export const ingestBatch: JobCore = async (batch, context) => {
+  if (batch.disabled.ingest) {
+    return skipped(batch, 'ingest', 'disable_ingest is set');
+  }
+  // ingest_sql may read the batch's own table (the examples backfill on their first run).
+  await ensureMetricsTable(context.db, batch.tableKey);
+  const started = Date.now();
+  const raw =
+    batch.ingest.kind === 'sql'
+      ? await runIngestSql(batch, context.db, context.now, process.env)
+      : await runIngestFn(
+          {
+            batch: batch.name,
+            language: batch.ingest.language,
+            source: batch.ingest.source,
+            ...(batch.ingest.path ? { path: batch.ingest.path } : {}),
+            params: batch.ingest.params,
+            timeoutMs: batch.ingestTimeoutMs,
+            memoryMb: batch.ingestMemoryMb,
+          },
+          {
+            python: context.env.python,
+            log: (stream, line) => context.log.info({ stream }, line),
+          },
+        );
+  const fetchMs = Date.now() - started;
+  const { rows, warnings } = validateIngestRows(batch.name, raw, { rounding: num(batch, 'ingest_metric_rounding') });
+  for (const warning of warnings) {
+    context.log.warn(warning);
+  }
+  const alerts = batch.disabled.tholdalert ? [] : await thresholdAlertRows(batch, context.db, rows);
+  const toWrite = [...rows, ...alerts];
+  const written = context.dryRun ? toWrite.length : await upsertMetricRows(context.db, batch.tableKey, toWrite);
+  return {
+    batch: batch.name,
+    job: 'ingest',
+    status: 'ok',
+    rows: written,
+    details: {
+      metrics: new Set(rows.map((r) => r.metric_name)).size,
+      points: rows.length,
+      tholdalerts: alerts.length,
+      warnings,
+      fetchMs,
+    },
+    ...(context.dryRun ? { wouldWrite: toWrite } : {}),
+  };
+};

@@ -1,0 +1,199 @@
+import type { Worker } from 'bullmq';
+import { loadEnv, parseBoolean, type AppEnv } from '../shared/config/env.js';
+import { createDb, type Db } from '../shared/db/db.js';
+import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
+import { closePool } from '../shared/db/pool.js';
+import { logger } from '../shared/logger.js';
+import { SERVICE_KINDS, WORKER_QUEUES, type ServiceKind } from '../shared/queues.js';
+import { closeConnection, queueConnection, queuePrefix, reloadChannel, workerConnection } from '../shared/redis.js';
+import {
+  closeQueues,
+  createBatchCatalog,
+  createJobProcessor,
+  loadAppBatches,
+  openQueues,
+  startWorker,
+  workerConcurrency,
+  type ProcessorDeps,
+  type QueueMap,
+} from '../shared/worker.js';
+import { AdminAuthError, adminToken, startApi } from './api/src/main.js';
+import { JOB_CORES } from './jobs.js';
+import { closeJobResources } from './resources.js';
+import { followUps } from './scheduler/src/chain.js';
+import { SchedulerConfigError, startScheduler } from './scheduler/src/main.js';
+
+export const START_KINDS = [...SERVICE_KINDS, 'all'] as const;
+
+export type ParsedKinds = { kinds: ServiceKind[]; check: boolean } | { error: string };
+
+/** `anomstack start [--check] [kind ...]`: no kind or `all` means every service. */
+export function parseStartArgs(args: readonly string[]): ParsedKinds {
+  const check = args.includes('--check');
+  const names = args.filter((a) => a !== '--check');
+  const unknown = names.filter((n) => !(START_KINDS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    return { error: `unknown service ${unknown.map((u) => `"${u}"`).join(', ')} (services: ${START_KINDS.join(', ')})` };
+  }
+  const kinds = names.length === 0 || names.includes('all') ? [...SERVICE_KINDS] : [...new Set(names as ServiceKind[])];
+  return { kinds, check };
+}
+
+/** Something started that must be stopped on shutdown, in reverse order. */
+type Closer = { name: string; close: () => Promise<void> };
+
+/**
+ * Runs the named services in this process until SIGTERM/SIGINT, then drains: the API stops
+ * accepting, the scheduler hands over its lock, workers finish their running jobs, then Redis and
+ * Postgres connections close. Resolves with the exit status.
+ */
+export async function startServices(args: string[]): Promise<number> {
+  const parsed = parseStartArgs(args);
+  if ('error' in parsed) {
+    process.stderr.write(`anomstack start: ${parsed.error}\n`);
+    return 2;
+  }
+  const env = loadEnv();
+  if (parsed.kinds.includes('api')) {
+    try {
+      adminToken(env);
+    } catch (error) {
+      process.stderr.write(`anomstack start: ${(error as AdminAuthError).message}\n`);
+      return 2;
+    }
+  }
+  if (parsed.check) {
+    process.stdout.write(`ok ${parsed.kinds.join(' ')}\n`);
+    return 0;
+  }
+
+  const log = logger.child({ services: parsed.kinds });
+  const closers: Closer[] = [];
+  const stop = waitForSignal();
+  try {
+    const db = await prepareDatabase(env);
+    await startAll(parsed.kinds, env, db, closers);
+    log.info('services started');
+  } catch (error) {
+    stop.dispose();
+    await closeAll(closers);
+    if (error instanceof SchedulerConfigError || error instanceof AdminAuthError) {
+      process.stderr.write(`anomstack start: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const signal = await stop.promise;
+  log.info({ signal }, 'draining: finishing running jobs');
+  // A second signal means "now": exit without waiting for the drain.
+  const force = (): void => process.exit(130);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  await closeAll(closers);
+  log.info('stopped');
+  // Everything is closed; should a library still hold a handle, do not hang the container.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
+  return 0;
+}
+
+function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => void } {
+  let handler: (signal: NodeJS.Signals) => void = () => {};
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    handler = (signal) => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      resolve(signal);
+    };
+    process.once('SIGINT', handler);
+    process.once('SIGTERM', handler);
+  });
+  return {
+    promise,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** `anomstack migrate` at start, so `npm start` works on an empty Postgres (ANOMSTACK_MIGRATE_ON_START=no skips it). */
+async function prepareDatabase(env: AppEnv): Promise<Db> {
+  const migrateOnStart = parseBoolean(process.env.ANOMSTACK_MIGRATE_ON_START ?? 'yes') !== false;
+  if (migrateOnStart) {
+    await createDatabaseIfMissing(env.databaseUrl);
+  }
+  const db = createDb(env.databaseUrl);
+  if (migrateOnStart) {
+    const load = loadAppBatches(env);
+    const { tables } = await migrate(db, load.batches);
+    logger.info({ tables }, 'database migrated');
+  }
+  return db;
+}
+
+async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, closers: Closer[]): Promise<void> {
+  const prefix = queuePrefix();
+  const producer = queueConnection(env.redisUrl);
+  closers.push({ name: 'postgres', close: async () => { await closeJobResources(); await closePool(); } });
+  closers.push({ name: 'redis producer', close: () => closeConnection(producer) });
+  const queues = openQueues(producer, prefix);
+  closers.push({ name: 'queues', close: () => closeQueues(queues) });
+  const subscriber = workerConnection(env.redisUrl, 'anomstack-subscriber');
+  closers.push({ name: 'redis subscriber', close: () => closeConnection(subscriber) });
+  const catalog = createBatchCatalog(env);
+
+  const workerKinds = kinds.filter((k): k is keyof typeof WORKER_QUEUES => k in WORKER_QUEUES);
+  if (workerKinds.length > 0) {
+    // Workers re-read the metrics directory when the API asks for a reload.
+    const channel = reloadChannel(prefix);
+    subscriber.on('message', (received: string) => received === channel && catalog.invalidate());
+    await subscriber.subscribe(channel);
+    const connection = workerConnection(env.redisUrl);
+    closers.push({ name: 'redis workers', close: () => closeConnection(connection) });
+    const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(queues) };
+    const workers: Worker[] = [];
+    for (const kind of workerKinds) {
+      for (const queue of WORKER_QUEUES[kind]) {
+        workers.push(startWorker(queue, createJobProcessor(queue, deps), { connection, prefix, concurrency: workerConcurrency(queue) }));
+      }
+    }
+    closers.push({ name: 'workers', close: async () => { await Promise.all(workers.map((w) => w.close())); } });
+  }
+  if (kinds.includes('scheduler')) {
+    const scheduler = await startScheduler({
+      load: () => loadAppBatches(env),
+      queues,
+      redis: producer,
+      subscriber,
+      prefix,
+      log: logger.child({ service: 'scheduler' }),
+    });
+    closers.push({ name: 'scheduler', close: () => scheduler.close() });
+  }
+  if (kinds.includes('api')) {
+    const api = await startApi({ env, catalog, queues, redis: producer, prefix, db, log: logger.child({ service: 'api' }) });
+    closers.push({ name: 'api', close: () => api.close() });
+  }
+}
+
+/** Chained jobs (services/scheduler/src/chain.ts), unless ANOMSTACK_CHAIN_JOBS=no. */
+function chainer(queues: QueueMap): ProcessorDeps['onResult'] {
+  if (parseBoolean(process.env.ANOMSTACK_CHAIN_JOBS ?? 'yes') === false) {
+    return undefined;
+  }
+  return async ({ queue, jobId, batch, slot, result }) => {
+    for (const next of followUps(queue, jobId, batch, slot, result)) {
+      await queues[next.queue].add(next.queue, { batch: batch.name, slot }, { jobId: next.jobId });
+    }
+  };
+}
+
+async function closeAll(closers: Closer[]): Promise<void> {
+  for (const closer of closers.splice(0).reverse()) {
+    try {
+      await closer.close();
+    } catch (error) {
+      logger.warn({ err: error, part: closer.name }, 'error while stopping');
+    }
+  }
+}

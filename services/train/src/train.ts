@@ -1,0 +1,70 @@
+import { num } from '../../../shared/config/metric-batch.js';
+import { skipped, type JobCore } from '../../../shared/job.js';
+import { createModelStore } from '../../../shared/model-store.js';
+import { trainMany } from '../../../shared/models/pool.js';
+import type { Point } from '../../../shared/models/index.js';
+import { renderSql } from '../../../shared/templates.js';
+import { groupSeries, type SeriesRow } from '../../score/src/series.js';
+
+/**
+ * Train: per metric, the training window from train_sql (newest train_max_n points within
+ * train_metric_timestamp_max_days_ago), preprocessed and fitted with every model config. A
+ * metric with too little data is skipped with a reason; the others are trained.
+ */
+export const trainBatch: JobCore = async (batch, context) => {
+  if (batch.disabled.train) {
+    return skipped(batch, 'train', 'disable_train is set');
+  }
+  const rows = await context.db.query<SeriesRow>(renderSql(batch, 'train_sql', { now: context.now }));
+  const series = groupSeries(rows);
+  if (series.size === 0) {
+    return skipped(batch, 'train', 'no metric rows in the training window');
+  }
+  const minN = num(batch, 'train_min_n');
+  const skippedMetrics: Record<string, string> = {};
+  const tasks: { key: string; points: Point[] }[] = [];
+  for (const [metric, points] of series) {
+    if (points.length < minN) {
+      skippedMetrics[metric] = `${points.length} points, train_min_n is ${minN}`;
+    } else {
+      tasks.push({ key: metric, points });
+    }
+  }
+  const results = await trainMany(
+    tasks.map((task) => ({ ...task, preprocess: batch.preprocess, configs: batch.modelConfigs })),
+  );
+  const store = createModelStore(context.db, batch.modelPath);
+  const version = context.now.getTime() > Date.now() ? context.now.getTime() : Date.now();
+  let saved = 0;
+  const trained: string[] = [];
+  for (const result of results) {
+    if (result.models.length === 0) {
+      skippedMetrics[result.key] =
+        result.errors.length > 0 ? result.errors.join('; ') : `no rows left after preprocessing (${result.nTrain})`;
+      continue;
+    }
+    if (result.errors.length > 0) {
+      context.log.warn({ metric: result.key, errors: result.errors }, 'some models did not fit');
+    }
+    trained.push(result.key);
+    if (!context.dryRun) {
+      for (const model of result.models) {
+        await store.save(batch.name, result.key, model, result.nTrain, version);
+        saved += 1;
+      }
+    } else {
+      saved += result.models.length;
+    }
+  }
+  for (const [metric, reason] of Object.entries(skippedMetrics)) {
+    context.log.info({ metric, reason }, 'metric not trained');
+  }
+  return {
+    batch: batch.name,
+    job: 'train',
+    status: trained.length > 0 ? 'ok' : 'skipped',
+    rows: saved,
+    ...(trained.length === 0 ? { reason: 'no metric had enough data to train' } : {}),
+    details: { trained: trained.length, models: saved, version, skipped: skippedMetrics },
+  };
+};

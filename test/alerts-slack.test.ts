@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { renderAlertChart } from '../shared/alerts/chart.js';
+import type { ChartPoint } from '../shared/alerts/chart.js';
+import { alertSlackBlocks } from '../shared/alerts/message.js';
+import type { AlertMessage } from '../shared/alerts/message.js';
+import { createSlackSender, DEFAULT_SLACK_API_URL, SlackDeliveryError, slackSettingsFromEnv } from '../shared/alerts/slack.js';
+import type { SlackSettings } from '../shared/alerts/slack.js';
+import { startSlackStub } from './support/slack-stub.js';
+import type { SlackStub } from './support/slack-stub.js';
+
+function points(n: number): ChartPoint[] {
+  const start = Date.UTC(2026, 10, 24, 0, 0);
+  return Array.from({ length: n }, (_, i) => ({
+    t: new Date(start + i * 600_000),
+    value: 50 + Math.sin(i),
+    score: 0.1,
+    scoreSmooth: 0.1,
+    alert: i === n - 1,
+    change: false,
+  }));
+}
+
+function alertMessage(overrides: Partial<AlertMessage> = {}): AlertMessage {
+  return {
+    kind: 'anomaly',
+    batch: 'batch_one',
+    metric: 'cpu_usage',
+    timestamp: new Date(Date.UTC(2026, 10, 24, 3, 0)),
+    value: 91.25,
+    score: 0.9731,
+    scoreSmooth: 0.9104,
+    threshold: 0.8,
+    tags: { team: 'infra' },
+    details: {},
+    points: points(20),
+    ...overrides,
+  };
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+describe('slackSettingsFromEnv', () => {
+  it('is null when nothing is set and defaults the API URL', () => {
+    expect(slackSettingsFromEnv({})).toBeNull();
+    expect(slackSettingsFromEnv({ ANOMSTACK_SLACK_BOT_TOKEN: 'xoxb-1', ANOMSTACK_SLACK_CHANNEL: '#alerts' })).toMatchObject({
+      token: 'xoxb-1',
+      channel: 'alerts',
+      apiUrl: DEFAULT_SLACK_API_URL,
+      retries: 0,
+    });
+  });
+
+  it('adds the trailing slash the client needs', () => {
+    const settings = slackSettingsFromEnv({
+      ANOMSTACK_SLACK_BOT_TOKEN: 'xoxb-1',
+      ANOMSTACK_SLACK_CHANNEL: 'C123',
+      ANOMSTACK_SLACK_API_URL: 'http://127.0.0.1:9999/api',
+    });
+    expect(settings?.apiUrl).toBe('http://127.0.0.1:9999/api/');
+  });
+
+  it('names the variable that is missing or invalid', () => {
+    expect(() => slackSettingsFromEnv({ ANOMSTACK_SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow(/ANOMSTACK_SLACK_CHANNEL is not set/);
+    expect(() => slackSettingsFromEnv({ ANOMSTACK_SLACK_CHANNEL: 'alerts' })).toThrow(/ANOMSTACK_SLACK_BOT_TOKEN is not set/);
+    expect(() =>
+      slackSettingsFromEnv({ ANOMSTACK_SLACK_BOT_TOKEN: 'x', ANOMSTACK_SLACK_CHANNEL: 'a', ANOMSTACK_SLACK_API_URL: 'ftp://x/' }),
+    ).toThrow(/ANOMSTACK_SLACK_API_URL/);
+    expect(() =>
+      slackSettingsFromEnv({ ANOMSTACK_SLACK_BOT_TOKEN: 'x', ANOMSTACK_SLACK_CHANNEL: 'a', ANOMSTACK_SLACK_API_URL: 'not a url' }),
+    ).toThrow(/ANOMSTACK_SLACK_API_URL/);
+  });
+});
+
+describe('alertSlackBlocks', () => {
+  it('escapes metric data for mrkdwn and keeps Slack limits', () => {
+    const blocks = alertSlackBlocks(alertMessage({ metric: `<!channel> & ${'x'.repeat(300)}` }));
+    // mrkdwn would turn <!channel> into a mention; the header is plain_text, shown as written.
+    const json = JSON.stringify(blocks.filter((block) => block.type !== 'header'));
+    expect(json).not.toContain('<!channel>');
+    expect(json).toContain('&lt;!channel&gt; &amp;');
+    const header = blocks[0];
+    expect(header?.type).toBe('header');
+    expect(header?.type === 'header' ? header.text.text.length : 0).toBeLessThanOrEqual(150);
+  });
+});
+
+describe('Slack sender', () => {
+  let slack: SlackStub;
+  let settings: SlackSettings;
+  let png: Buffer;
+
+  beforeAll(async () => {
+    slack = await startSlackStub({ token: 'xoxb-test', channelId: 'C0ALERTS' });
+    png = await renderAlertChart({ title: '[batch_one] cpu_usage anomaly', threshold: 0.8, points: points(20) });
+  });
+
+  afterAll(async () => {
+    await slack.close();
+  });
+
+  beforeEach(() => {
+    slack.reset();
+    const fromEnv = slackSettingsFromEnv({
+      ANOMSTACK_SLACK_BOT_TOKEN: 'xoxb-test',
+      ANOMSTACK_SLACK_CHANNEL: '#alerts',
+      ANOMSTACK_SLACK_API_URL: slack.url,
+    });
+    if (fromEnv === null) {
+      throw new Error('settings expected');
+    }
+    settings = { ...fromEnv, timeoutMs: 5_000 };
+  });
+
+  it('posts the blocks and uploads the PNG into the same thread', async () => {
+    // When
+    const { ts } = await createSlackSender(settings).send(alertMessage(), png);
+
+    // Then: the message
+    expect(slack.messages).toHaveLength(1);
+    const message = slack.messages[0];
+    expect(message?.ts).toBe(ts);
+    expect(message?.token).toBe('xoxb-test');
+    expect(message?.text).toBe('[batch_one] cpu_usage anomaly');
+    const blocks = JSON.stringify(message?.blocks);
+    for (const fact of ['[batch_one] cpu_usage anomaly', '*Batch*', 'batch_one', '*Metric*', 'cpu_usage', '91.25', '0.9731', '0.9104 &gt;= threshold 0.8', '2026-11-24 03:00:00 UTC', 'team=infra']) {
+      expect(blocks).toContain(fact);
+    }
+
+    // Then: the file, in the message's thread, in the channel the message went to
+    expect(slack.calls.map((call) => call.method)).toEqual([
+      'chat.postMessage',
+      'files.getUploadURLExternal',
+      'upload',
+      'files.completeUploadExternal',
+    ]);
+    expect(slack.uploads).toHaveLength(1);
+    expect(slack.uploads[0]?.equals(png)).toBe(true);
+    expect(slack.uploads[0]?.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    expect(slack.files[0]).toMatchObject({ channel_id: 'C0ALERTS', thread_ts: ts, filename: 'cpu_usage.png' });
+  });
+
+  it('rejects with a clear error when Slack is down, without retrying inside the client', async () => {
+    slack.setDown(true);
+    const started = Date.now();
+    const sending = createSlackSender(settings).send(alertMessage(), png);
+    await expect(sending).rejects.toThrow(/Slack chat\.postMessage to Slack channel alerts via http:\/\/127\.0\.0\.1:\d+\/api\/ failed: .*503/);
+    await expect(sending).rejects.toBeInstanceOf(SlackDeliveryError);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(slack.calls).toHaveLength(0);
+  });
+
+  it('rejects on a Slack API error such as a bad token', async () => {
+    await expect(createSlackSender({ ...settings, token: 'xoxb-wrong' }).send(alertMessage(), png)).rejects.toThrow(/invalid_auth/);
+  });
+
+  it('rejects when nothing listens', async () => {
+    const gone = await startSlackStub();
+    const url = gone.url;
+    await gone.close();
+    await expect(createSlackSender({ ...settings, apiUrl: url }).send(alertMessage(), png)).rejects.toThrow(/Slack chat\.postMessage .* failed/);
+  });
+
+  it('reports the thread when only the upload failed, and can finish the upload there', async () => {
+    // Given: the message goes through, the upload URL request fails
+    const sender = createSlackSender(settings);
+    slack.failNext(1, 500, 'files.getUploadURLExternal');
+    const error = await sender.send(alertMessage(), png).catch((caught: unknown) => caught);
+
+    // Then
+    expect(error).toBeInstanceOf(SlackDeliveryError);
+    const failure = error as SlackDeliveryError;
+    expect(failure.stage).toBe('upload');
+    expect(failure.thread?.ts).toBe(slack.messages[0]?.ts);
+
+    // When: the retry passes the thread
+    await sender.send(alertMessage(), png, failure.thread);
+
+    // Then: one message, one file in its thread
+    expect(slack.messages).toHaveLength(1);
+    expect(slack.files).toHaveLength(1);
+    expect(slack.files[0]?.thread_ts).toBe(failure.thread?.ts);
+  });
+});
