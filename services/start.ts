@@ -18,8 +18,6 @@ import {
   type QueueMap,
 } from '../shared/worker.js';
 import { AdminAuthError, adminToken, startApi } from './api/src/main.js';
-import { JOB_CORES } from './jobs.js';
-import { closeJobResources } from './resources.js';
 import { followUps } from './scheduler/src/chain.js';
 import { SchedulerConfigError, startScheduler } from './scheduler/src/main.js';
 
@@ -132,6 +130,8 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
 }
 
 async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, closers: Closer[]): Promise<void> {
+  // Loaded here, not at the top: `start --check` and argument errors need no job code.
+  const [{ JOB_CORES }, { closeJobResources }] = await Promise.all([import('./jobs.js'), import('./resources.js')]);
   const prefix = queuePrefix();
   const producer = queueConnection(env.redisUrl);
   closers.push({ name: 'postgres', close: async () => { await closeJobResources(); await closePool(); } });

@@ -63,4 +63,19 @@ describe('upsertMetricRows', () => {
     const found = await test.db.query<{ metric_name: string }>({ text: `select metric_name from ${table} where metric_name = $1`, values: [name] });
     expect(found).toHaveLength(1);
   });
+
+  it('takes the direct COPY for new rows and falls back to the upsert when keys exist', async () => {
+    const many = Array.from({ length: 1500 }, (_, i) => row(`bulk_${i % 50}`, 100 + Math.floor(i / 50), i));
+    const before = await count();
+    expect(await upsertMetricRows(test.db, table, many)).toBe(1500);
+    // Half old (one changed value), half new, and a duplicate key inside the call.
+    const mixed = [...many.slice(750), ...many.slice(750).map((r) => ({ ...r, metric_timestamp: new Date(r.metric_timestamp.getTime() + 3_600_000) }))];
+    mixed.push({ ...many[1499]!, metric_value: -1 });
+    expect(await upsertMetricRows(test.db, table, mixed)).toBe(751);
+    expect(await count()).toBe(before + 2250);
+    const bad = many.map((r) => ({ ...r, metric_timestamp: new Date(r.metric_timestamp.getTime() + 86_400_000) }));
+    bad[1200] = { ...bad[1200]!, metric_name: 'nul\u0000' };
+    await expect(upsertMetricRows(test.db, table, bad)).rejects.toThrow();
+    expect(await count()).toBe(before + 2250);
+  });
 });

@@ -13,24 +13,45 @@ export async function ensureMetricsTable(db: Db, table: string): Promise<void> {
   }
 }
 
+/** Below this many rows the direct COPY attempt is not worth a savepoint. */
+const DIRECT_COPY_MIN_ROWS = 1000;
+
 /**
- * The one write path for metric rows: COPY into a session staging table, then one upsert on the
- * table's unique key, in one transaction, so a failure leaves nothing half-written and a re-run
- * leaves one row per (batch, name, type, timestamp). Later duplicates in `rows` win.
- * Returns the number of rows inserted or changed.
+ * The one write path for metric rows, in one transaction, so a failure leaves nothing
+ * half-written and a re-run leaves one row per (batch, name, type, timestamp). Later
+ * duplicates in `rows` win. Returns the number of rows inserted or changed.
+ *
+ * New rows (the usual ingest) go straight in with COPY; if any key exists already, COPY stops
+ * on the unique key, the savepoint undoes it, and the rows go through a staging table and one
+ * upsert that replaces changed values and leaves equal ones alone.
  */
 export async function upsertMetricRows(db: Db, table: string, rows: readonly MetricRow[]): Promise<number> {
   if (rows.length === 0) {
     return 0;
   }
   await ensureMetricsTable(db, table);
-  const unique = dedupe(rows);
   return db.transaction(async (tx) => {
+    if (rows.length >= DIRECT_COPY_MIN_ROWS) {
+      await tx.query({ text: 'savepoint direct_copy', values: [] });
+      try {
+        // Duplicates inside `rows` also stop this COPY; the staging path below removes them.
+        await tx.copyRows(table, COLUMNS, rows.map(toCopyLine));
+        await tx.query({ text: 'release savepoint direct_copy', values: [] });
+        return rows.length;
+      } catch (error) {
+        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) {
+          throw error;
+        }
+        await tx.query({ text: 'rollback to savepoint direct_copy', values: [] });
+      }
+    }
     await tx.run('create_staging_table');
-    await tx.copyRows('anomstack_staging', COLUMNS, unique.map(toCopyLine));
+    await tx.copyRows('anomstack_staging', COLUMNS, dedupe(rows).map(toCopyLine));
     return tx.execute('upsert_from_staging', [], { table });
   });
 }
+
+const UNIQUE_VIOLATION = '23505';
 
 function dedupe(rows: readonly MetricRow[]): MetricRow[] {
   const byKey = new Map<string, MetricRow>();

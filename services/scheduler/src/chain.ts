@@ -8,12 +8,15 @@ export interface FollowUp {
   jobId: string;
 }
 
-/** Job id of a slot's run: `${job}:${batch}:${slot}`. */
+/**
+ * Job id of a slot's run: `${job}:${batch}:${slot}` with the slot in ISO form without colons
+ * (`2026-02-03T040500.000Z`): BullMQ accepts a custom id with colons only as exactly three parts.
+ */
 export const slotJobId = (job: JobName, batch: string, slot: string, suffix = ''): string =>
-  `${job}:${batch}:${slot}${suffix}`;
+  `${job}:${batch.replaceAll(':', '_')}:${slot.replaceAll(':', '')}${suffix}`;
 
 /** Suffix of the score run that follows a first training. */
-const AFTER_TRAIN = ':after-train';
+const AFTER_TRAIN = '+after-train';
 
 /**
  * The whole job graph in one place (as Immich's onDone switch). After a slot's ingest writes rows,

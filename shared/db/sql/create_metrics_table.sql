@@ -1,5 +1,8 @@
 -- A batch's metrics table (CONTRACT.md). {{table}} is the validated table_key; {{index}} a
 -- name derived from it. Safe to run again.
+-- The unique key is (batch, name, type, timestamp); its index leads with (batch, type,
+-- timestamp) because every job reads a time window of one type across a batch's metrics, and
+-- new rows then land at the index's right edge. One index serves both the upserts and the reads.
 create table if not exists {{table}} (
   metric_timestamp timestamptz not null,
   metric_batch text not null,
@@ -7,6 +10,5 @@ create table if not exists {{table}} (
   metric_type text not null,
   metric_value double precision not null,
   metadata jsonb,
-  constraint {{index}}_key unique (metric_batch, metric_name, metric_type, metric_timestamp)
+  constraint {{index}}_key unique (metric_batch, metric_type, metric_timestamp, metric_name)
 );
-create index if not exists {{index}}_batch_type_ts on {{table}} (metric_batch, metric_type, metric_timestamp);

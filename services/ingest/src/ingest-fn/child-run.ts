@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+import { IngestRunnerSetupError } from './errors.js';
+import { RunLog, interpretOutcome, killGroup, type RunOutcome } from './run-outcome.js';
+import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
+
+/** Child processes of runs in progress, so that `closeIngestRunners()` can end them. */
+export const liveChildren = new Set<number>();
+
+export interface ChildRunRequest {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  /** Written to the child's stdin, which is then closed. */
+  stdin: string;
+  /** Names the program in the error raised when it cannot be started. */
+  describeMissing: (error: NodeJS.ErrnoException) => string;
+}
+
+/**
+ * Runs one process per call (its own process group), with the result on fd 3, stdout and stderr
+ * to `opts.log`, and the spec's time limit. The group is killed when the leader exits, so that
+ * strays the function started do not outlive the run.
+ */
+export function runChild(
+  request: ChildRunRequest,
+  spec: IngestFnSpec,
+  opts: IngestFnRunOptions,
+): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const log = new RunLog(opts.log);
+    const result: Buffer[] = [];
+    let killedFor: RunOutcome['killedFor'];
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let spawnError: NodeJS.ErrnoException | undefined;
+
+    if (opts.signal?.aborted) {
+      reject(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
+      return;
+    }
+    const child = spawn(request.command, request.args, {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      env: request.env,
+      detached: true, // own process group, so a timeout kills everything the function started
+    });
+    const pid = child.pid;
+    if (pid !== undefined) {
+      liveChildren.add(pid);
+    }
+    const kill = (reason: 'timeout' | 'abort'): void => {
+      if (exit === undefined && killedFor === undefined) {
+        killedFor = reason;
+        killGroup(pid);
+      }
+    };
+    const timer = setTimeout(() => kill('timeout'), spec.timeoutMs);
+    const onAbort = (): void => kill('abort');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.write('stdout', chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.write('stderr', chunk));
+    const resultStream = child.stdio[3] as Readable | null | undefined;
+    resultStream?.on('data', (chunk: Buffer) => result.push(chunk));
+    resultStream?.on('error', () => undefined);
+    child.stdin?.on('error', () => undefined); // EPIPE when the child dies before reading its job
+    child.stdin?.end(request.stdin);
+
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      spawnError = error;
+      if (pid === undefined) {
+        // Never started (ENOENT, EACCES): no 'exit' will come.
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        reject(new IngestRunnerSetupError(`batch "${spec.batch}": ${request.describeMissing(error)}`));
+      }
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      killGroup(pid);
+    });
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (pid === undefined) {
+        return;
+      }
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      liveChildren.delete(pid);
+      if (spawnError !== undefined && exit === undefined) {
+        reject(new IngestRunnerSetupError(`batch "${spec.batch}": ${request.describeMissing(spawnError)}`));
+        return;
+      }
+      log.flush();
+      try {
+        resolve(
+          interpretOutcome(
+            spec,
+            {
+              resultText: result.length > 0 ? Buffer.concat(result).toString('utf8') : undefined,
+              code: exit?.code ?? code,
+              signal: exit?.signal ?? signal,
+              killedFor,
+              log,
+            },
+            opts,
+          ),
+        );
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+  });
+}
+
+/** The function's environment, plus single-threaded BLAS (see harness.py: set_memory_limit). */
+export function childEnv(env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(env ?? process.env)) {
+    if (value !== undefined) {
+      out[key] = value;
+    }
+  }
+  for (const key of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) {
+    out[key] ??= '1';
+  }
+  return out;
+}

@@ -1,0 +1,163 @@
+import { IngestInputError, IngestRunnerSetupError } from './errors.js';
+import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
+
+/** Caps one run's log volume: a function printing in a loop must not flood the worker's log. */
+const MAX_LOG_LINES = 10_000;
+const MAX_LOG_BYTES = 4 * 1024 * 1024;
+const MAX_LINE_CHARS = 8_192;
+const STDERR_TAIL_LINES = 20;
+
+/** Splits a run's stdout and stderr into lines for `opts.log` and keeps the last stderr lines. */
+export class RunLog {
+  private readonly partial = { stdout: '', stderr: '' };
+  private lines = 0;
+  private bytes = 0;
+  private truncated = false;
+  readonly stderrTail: string[] = [];
+  /** Node prints this when `--max-old-space-size` is hit. */
+  heapOutOfMemory = false;
+
+  constructor(private readonly log: IngestFnRunOptions['log']) {}
+
+  write(stream: 'stdout' | 'stderr', chunk: string): void {
+    const text = this.partial[stream] + chunk;
+    const parts = text.split('\n');
+    this.partial[stream] = parts.pop() ?? '';
+    if (this.partial[stream].length > MAX_LINE_CHARS) {
+      parts.push(this.partial[stream]);
+      this.partial[stream] = '';
+    }
+    for (const line of parts) {
+      this.emit(stream, line);
+    }
+  }
+
+  /** Emits what is left of unterminated lines; call once the process is gone. */
+  flush(): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.partial[stream] !== '') {
+        this.emit(stream, this.partial[stream]);
+        this.partial[stream] = '';
+      }
+    }
+  }
+
+  private emit(stream: 'stdout' | 'stderr', raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (stream === 'stderr') {
+      if (line.includes('JavaScript heap out of memory')) {
+        this.heapOutOfMemory = true;
+      }
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > STDERR_TAIL_LINES) {
+        this.stderrTail.shift();
+      }
+    }
+    if (this.truncated) {
+      return;
+    }
+    this.lines += 1;
+    this.bytes += line.length;
+    if (this.lines > MAX_LOG_LINES || this.bytes > MAX_LOG_BYTES) {
+      this.truncated = true;
+      this.log(stream, '[anomstack: further output of this ingest function is not logged]');
+      return;
+    }
+    this.log(stream, line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}…` : line);
+  }
+}
+
+/** How one run ended, as seen from Node. */
+export interface RunOutcome {
+  /** The JSON the harness wrote on the result channel, if any. */
+  resultText: string | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | number | null;
+  /** Set when Node itself killed the run. */
+  killedFor: 'timeout' | 'abort' | undefined;
+  log: RunLog;
+}
+
+interface HarnessResult {
+  ok: boolean;
+  rows?: unknown;
+  kind?: 'exception' | 'memory' | 'bad_result' | 'setup';
+  message?: string;
+  traceback?: string;
+}
+
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+/** Turns a finished run into rows, or the error that says what went wrong. */
+export function interpretOutcome(
+  spec: IngestFnSpec,
+  outcome: RunOutcome,
+  opts: Pick<IngestFnRunOptions, 'python' | 'signal'>,
+): Record<string, unknown>[] {
+  const prefix = `batch "${spec.batch}": ingest function`;
+  if (outcome.killedFor === 'timeout') {
+    throw new IngestInputError(`${prefix} timed out after ${formatSeconds(spec.timeoutMs)}`);
+  }
+  if (outcome.killedFor === 'abort') {
+    const reason: unknown = opts.signal?.reason;
+    throw reason instanceof Error ? reason : new Error(`${prefix} run was aborted`);
+  }
+  if (outcome.log.heapOutOfMemory) {
+    throw new IngestInputError(`${prefix} exceeded memory limit ${spec.memoryMb} MiB`);
+  }
+  if (outcome.resultText === undefined || outcome.resultText === '') {
+    const how =
+      outcome.signal !== null
+        ? `was killed by signal ${String(outcome.signal)}${isKill(outcome.signal) ? ' (out of memory?)' : ''}`
+        : `exited with code ${String(outcome.code)}`;
+    throw new IngestInputError(`${prefix} ${how} without returning a result${tail(outcome.log)}`);
+  }
+  let parsed: HarnessResult;
+  try {
+    parsed = JSON.parse(outcome.resultText) as HarnessResult;
+  } catch {
+    throw new IngestInputError(`${prefix} returned a result that is not valid JSON${tail(outcome.log)}`);
+  }
+  if (parsed.ok) {
+    if (!Array.isArray(parsed.rows)) {
+      throw new IngestInputError(`${prefix} did not return a list of rows`);
+    }
+    return parsed.rows as Record<string, unknown>[];
+  }
+  const message = parsed.message ?? 'failed';
+  switch (parsed.kind) {
+    case 'setup':
+      throw new IngestRunnerSetupError(
+        `batch "${spec.batch}": the Python interpreter "${opts.python}" (ANOMSTACK_PYTHON) cannot import pandas: ${message}`,
+      );
+    case 'memory':
+      throw new IngestInputError(`${prefix} exceeded memory limit ${spec.memoryMb} MiB (${message || 'MemoryError'})`);
+    case 'bad_result':
+      throw new IngestInputError(`${prefix}: ${message}`);
+    case 'exception':
+    case undefined:
+      throw new IngestInputError(`${prefix} raised ${message}\n${parsed.traceback ?? ''}`.trimEnd());
+  }
+}
+
+function isKill(signal: NodeJS.Signals | number): boolean {
+  return signal === 'SIGKILL' || signal === 9;
+}
+
+function tail(log: RunLog): string {
+  return log.stderrTail.length > 0 ? `\n${log.stderrTail.join('\n')}` : '';
+}
+
+/** Kills a whole process group; the run's leader id is also the group id. */
+export function killGroup(pid: number | undefined): void {
+  if (pid === undefined) {
+    return;
+  }
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}

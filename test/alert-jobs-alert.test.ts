@@ -1,0 +1,210 @@
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAlertBatch } from '../services/alert/src/alert.js';
+import type { AlertDeps } from '../services/alert/src/channels.js';
+import {
+  MINUTE,
+  countRows,
+  decodePng,
+  deliveries,
+  seed,
+  series,
+  setUpAlertJobs,
+  type AlertJobsFixture,
+} from './alert-jobs-fixtures.js';
+
+// Smoothing off and a snooze of 3 so each case reads plainly; alert_recent_n 1 as the default.
+const ALERT_YAML = `
+alert_methods: "email,slack"
+alert_threshold: 0.8
+alert_smooth_n: 0
+alert_snooze_n: 3
+alert_recent_n: 1
+alert_max_n: 50
+metric_tags:
+  latency:
+    team: web
+    unit: ms
+`;
+
+let fixture: AlertJobsFixture;
+let deps: AlertDeps;
+const now = new Date('2026-11-25T12:00:00Z');
+const calm = (n: number): number[] => Array.from({ length: n }, (_, i) => 100 + (i % 5));
+const lowScores = (n: number): number[] => Array.from({ length: n }, (_, i) => 0.1 + (i % 3) * 0.05);
+
+beforeAll(async () => {
+  fixture = await setUpAlertJobs({ web: ALERT_YAML, quiet: ALERT_YAML, only_email: ALERT_YAML });
+  deps = { processEnv: () => fixture.processEnv };
+});
+
+afterAll(async () => {
+  await fixture?.close();
+});
+
+describe('alert job', () => {
+  it('sends one email and one Slack message with a chart for a spike, and writes the alert row', async () => {
+    // Setup: 40 calm points, then a spike scored 0.95 at `now`.
+    await seed(fixture, 'web', series('web', 'latency', now, [...calm(40), 900], [...lowScores(40), 0.95]));
+    await seed(fixture, 'web', series('web', 'throughput', now, calm(41), lowScores(41)));
+
+    // When
+    const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(now));
+
+    // Then
+    expect(result).toMatchObject({ batch: 'web', job: 'alert', status: 'ok', rows: 1 });
+    expect(result.details).toMatchObject({ metrics: 2, alerts: [{ metric: 'latency', timestamp: now.toISOString(), score: 0.95 }] });
+    expect(await countRows(fixture, 'web', 'alert')).toBe(1);
+
+    const [mail] = await fixture.smtp.waitFor(1);
+    expect(fixture.smtp.messages).toHaveLength(1);
+    expect(mail!.subject).toBe('[web] latency anomaly');
+    expect(fixture.smtp.envelopes[0]!.to).toEqual(['ops@example.com', 'oncall@example.com']);
+    expect(mail!.text).toContain('Metric:');
+    expect(mail!.text).toContain('latency');
+    expect(mail!.text).toContain('900');
+    expect(mail!.text).toContain('0.95');
+    expect(mail!.text).toContain('>= threshold 0.8');
+    expect(mail!.text).toContain('team=web');
+    expect(mail!.text).toContain('2026-11-25 12:00:00 UTC');
+    const pngs = mail!.attachments.filter((a) => a.contentType === 'image/png');
+    expect(pngs.length).toBeGreaterThanOrEqual(1);
+    const { width, height } = decodePng(pngs[0]!.content);
+    expect(width).toBeGreaterThan(800);
+    expect(height).toBeGreaterThan(300);
+    // ANOMSTACK_TEST_KEEP_CHART=<file> keeps the chart for a look at what an alert shows.
+    if (process.env.ANOMSTACK_TEST_KEEP_CHART) {
+      await writeFile(process.env.ANOMSTACK_TEST_KEEP_CHART, pngs[0]!.content);
+    }
+
+    await fixture.slack.waitForFiles(1);
+    expect(fixture.slack.messages).toHaveLength(1);
+    expect(fixture.slack.messages[0]!.text).toBe('[web] latency anomaly');
+    expect(JSON.stringify(fixture.slack.messages[0]!.blocks)).toContain('team=web');
+    expect(fixture.slack.files).toHaveLength(1);
+    expect(fixture.slack.files[0]!.thread_ts).toBe(fixture.slack.messages[0]!.ts);
+    decodePng(fixture.slack.files[0]!.bytes!);
+
+    const rows = await deliveries(fixture);
+    expect(rows.map((r) => [r.metric_name, r.channel, r.status, r.attempts])).toEqual([
+      ['latency', 'email', 'sent', 1],
+      ['latency', 'slack', 'sent', 1],
+    ]);
+  });
+
+  it('sends nothing and writes nothing when run again', async () => {
+    const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(now));
+    expect(result.rows).toBe(0);
+    expect(result.details).toMatchObject({ alerts: [], deliveries: { sent: 0, failed: [] } });
+    expect(fixture.smtp.messages).toHaveLength(1);
+    expect(fixture.slack.messages).toHaveLength(1);
+    expect(await countRows(fixture, 'web', 'alert')).toBe(1);
+  });
+
+  it('holds back alerts for alert_snooze_n periods after an alert, then alerts again', async () => {
+    // Three more high-scored points after the spike: each is within 3 points of it.
+    let t = now;
+    for (let k = 1; k <= 3; k++) {
+      t = new Date(now.getTime() + k * 10 * MINUTE);
+      await seed(fixture, 'web', series('web', 'latency', t, [850], [0.9]));
+      const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(t));
+      expect(result.details).toMatchObject({ alerts: [], snoozed: 1 });
+    }
+    expect(await countRows(fixture, 'web', 'alert')).toBe(1);
+    expect(fixture.smtp.messages).toHaveLength(1);
+
+    // The fourth is 4 points after the alert: out of the snooze.
+    t = new Date(now.getTime() + 4 * 10 * MINUTE);
+    await seed(fixture, 'web', series('web', 'latency', t, [870], [0.92]));
+    const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(t));
+    expect(result.rows).toBe(1);
+    await fixture.smtp.waitFor(2);
+    await fixture.slack.waitForFiles(2);
+    expect(fixture.smtp.messages).toHaveLength(2);
+    expect(fixture.slack.messages).toHaveLength(2);
+  });
+
+  it('after a Slack outage, the retry sends the Slack message once and the email not again', async () => {
+    // Setup: another batch, Slack down.
+    await seed(fixture, 'quiet', series('quiet', 'orders', now, [...calm(30), 5], [...lowScores(30), 0.99]));
+    const emailsBefore = fixture.smtp.messages.length;
+    const slackBefore = fixture.slack.messages.length;
+    fixture.slack.setDown(true);
+
+    // When: the first attempt fails (the queue would retry it).
+    await expect(createAlertBatch(deps)(fixture.batch('quiet'), fixture.context(now))).rejects.toThrow(/slack/i);
+
+    // Then: the alert row is written and the email went.
+    expect(await countRows(fixture, 'quiet', 'alert')).toBe(1);
+    await fixture.smtp.waitFor(emailsBefore + 1);
+    const failed = (await deliveries(fixture)).filter((r) => r.metric_batch === 'quiet');
+    expect(failed.map((r) => [r.channel, r.status, r.attempts])).toEqual([
+      ['email', 'sent', 1],
+      ['slack', 'pending', 1],
+    ]);
+    expect(failed[1]!.last_error).toMatch(/slack/i);
+
+    // When: Slack is back and the job is retried.
+    fixture.slack.setDown(false);
+    const retry = await createAlertBatch(deps)(fixture.batch('quiet'), fixture.context(now));
+
+    // Then: Slack once, email not again.
+    expect(retry.rows).toBe(0);
+    expect(retry.details).toMatchObject({ deliveries: { sent: 1, failed: [] } });
+    expect(fixture.slack.messages.length).toBe(slackBefore + 1);
+    expect(fixture.smtp.messages.length).toBe(emailsBefore + 1);
+    const done = (await deliveries(fixture)).filter((r) => r.metric_batch === 'quiet');
+    expect(done.map((r) => [r.channel, r.status, r.attempts])).toEqual([
+      ['email', 'sent', 1],
+      ['slack', 'sent', 2],
+    ]);
+
+    // And a third run sends nothing at all.
+    await createAlertBatch(deps)(fixture.batch('quiet'), fixture.context(now));
+    expect(fixture.slack.messages.length).toBe(slackBefore + 1);
+    expect(fixture.smtp.messages.length).toBe(emailsBefore + 1);
+  });
+
+  it('skips a channel whose settings are absent, without failing', async () => {
+    await seed(fixture, 'only_email', series('only_email', 'signups', now, [...calm(30), 1], [...lowScores(30), 0.97]));
+    const emailsBefore = fixture.smtp.messages.length;
+    const slackBefore = fixture.slack.messages.length;
+    const emailOnly = Object.fromEntries(Object.entries(fixture.processEnv).filter(([key]) => !key.startsWith('ANOMSTACK_SLACK')));
+    const result = await createAlertBatch({ processEnv: () => emailOnly })(fixture.batch('only_email'), fixture.context(now));
+    expect(result.details).toMatchObject({ channels: ['email'], notConfigured: ['slack'], deliveries: { sent: 1 } });
+    await fixture.smtp.waitFor(emailsBefore + 1);
+    expect(fixture.slack.messages.length).toBe(slackBefore);
+  });
+
+  it('writes and sends nothing in a dry run, and reports the rows it would write', async () => {
+    const t = new Date(now.getTime() + 20 * 10 * MINUTE);
+    await seed(fixture, 'web', series('web', 'throughput', t, [5000], [0.99]));
+    const emailsBefore = fixture.smtp.messages.length;
+    const slackBefore = fixture.slack.messages.length;
+    const deliveriesBefore = (await deliveries(fixture)).length;
+
+    const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(t, { dryRun: true }));
+
+    expect(result.rows).toBe(1);
+    expect(result.wouldWrite).toEqual([
+      expect.objectContaining({ metric_name: 'throughput', metric_type: 'alert', metric_value: 1, metric_timestamp: t }),
+    ]);
+    expect(result.details).toMatchObject({
+      wouldSend: [
+        { metric: 'throughput', channel: 'email' },
+        { metric: 'throughput', channel: 'slack' },
+      ],
+    });
+    expect(await countRows(fixture, 'web', 'alert')).toBe(2);
+    expect((await deliveries(fixture)).length).toBe(deliveriesBefore);
+    expect(fixture.smtp.messages.length).toBe(emailsBefore);
+    expect(fixture.slack.messages.length).toBe(slackBefore);
+  });
+
+  it('returns skipped when alerts are disabled', async () => {
+    const batch = fixture.batch('web');
+    const disabled = { ...batch, disabled: { ...batch.disabled, alert: true } };
+    const result = await createAlertBatch(deps)(disabled, fixture.context(now));
+    expect(result).toMatchObject({ status: 'skipped', rows: 0, reason: expect.stringMatching(/disable_alert/) });
+  });
+});

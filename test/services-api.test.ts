@@ -1,0 +1,217 @@
+import fs from 'node:fs';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv, type AppEnv } from '../shared/config/env.js';
+import { createDb } from '../shared/db/db.js';
+import { closePool } from '../shared/db/pool.js';
+import { logger } from '../shared/logger.js';
+import { queueConnection, workerConnection } from '../shared/redis.js';
+import { closeQueues, createBatchCatalog, loadAppBatches, openQueues, type QueueMap } from '../shared/worker.js';
+import { adminToken, startApi, type ApiHandle } from '../services/api/src/main.js';
+import { tokenMatches } from '../services/api/src/auth.js';
+import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
+import { existingSchedules } from '../services/scheduler/src/scheduler.processor.js';
+import { createMetricsDir, createTestDatabase, randomPrefix, REDIS_URL, removeBatch, serviceEnv, waitFor, type TestDatabase } from './support/processes.js';
+
+const TOKEN = 'test-token-0123456789';
+
+describe('admin API', () => {
+  const prefix = randomPrefix();
+  let database: TestDatabase;
+  let env: AppEnv;
+  let producer: Redis;
+  let subscriber: Redis;
+  let queues: QueueMap;
+  let api: ApiHandle;
+  let scheduler: SchedulerHandle;
+  let dir: string;
+  let base: string;
+
+  const call = (method: string, path: string, options: { token?: string | null; body?: string; headers?: Record<string, string> } = {}) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(options.token === null ? {} : { authorization: `Bearer ${options.token ?? TOKEN}` }),
+        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...options.headers,
+      },
+      ...(options.body !== undefined ? { body: options.body } : {}),
+    });
+  const counts = async () => {
+    const all = await Promise.all(Object.values(queues).map((q) => q.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed')));
+    return all.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
+  };
+  const scheduleIds = async () => (await existingSchedules(queues)).map((s) => s.id).sort();
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dir = createMetricsDir({
+      api_batch: { ingest_sql: 'select 1', ingest_default_schedule_status: 'RUNNING', score_default_schedule_status: 'RUNNING' },
+      gone_batch: { ingest_sql: 'select 1', ingest_default_schedule_status: 'RUNNING' },
+    });
+    env = loadEnv({ ...serviceEnv({ databaseUrl: database.url, metricsDir: dir, prefix }), ANOMSTACK_ADMIN_TOKEN: TOKEN });
+    producer = queueConnection(REDIS_URL);
+    subscriber = workerConnection(REDIS_URL);
+    queues = openQueues(producer, prefix);
+    const log = logger.child({ test: 'api' });
+    scheduler = await startScheduler({ load: () => loadAppBatches(env), queues, redis: producer, subscriber, prefix, log, lockTtlMs: 1000 });
+    await waitFor(() => scheduler.isLeader && scheduler.reconciles > 0, 5000, 'the scheduler to reconcile');
+    api = await startApi({ env, catalog: createBatchCatalog(env), queues, redis: producer, prefix, db: createDb(env.databaseUrl), log, port: 0 });
+    base = `http://127.0.0.1:${api.port}`;
+  });
+
+  afterAll(async () => {
+    await api.close();
+    await scheduler.close();
+    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
+    const keys = await producer.keys(`${prefix}:*`);
+    if (keys.length > 0) {
+      await producer.del(...keys);
+    }
+    await closeQueues(queues);
+    producer.disconnect();
+    subscriber.disconnect();
+    await closePool();
+    await database.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start without a token unless auth is explicitly off', () => {
+    expect(() => adminToken({ adminToken: null, adminAuth: true })).toThrow(/ANOMSTACK_ADMIN_TOKEN/);
+    expect(adminToken({ adminToken: null, adminAuth: false })).toBeNull();
+    expect(tokenMatches('abc', 'abc')).toBe(true);
+    expect(tokenMatches('abc', 'abcd')).toBe(false);
+  });
+
+  it('answers /healthz without auth', async () => {
+    const response = await fetch(`${base}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true });
+  });
+
+  it('rejects a missing or wrong token with 401 and enqueues nothing', async () => {
+    const before = await counts();
+    for (const token of [null, 'wrong-token', `${TOKEN}x`, '']) {
+      const response = await call('POST', '/api/batches/api_batch/jobs/ingest', { token });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toHaveProperty('error');
+    }
+    const basic = await call('POST', '/api/batches/api_batch/jobs/ingest', {
+      token: null,
+      headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` },
+    });
+    expect(basic.status).toBe(401); // basic auth is for Bull Board only
+    expect((await call('GET', '/api/batches', { token: null })).status).toBe(401);
+    expect((await call('GET', '/metrics', { token: 'nope' })).status).toBe(401);
+    expect(await counts()).toBe(before);
+  });
+
+  it('enqueues a run with the right token: 202 and a job id that GET /api/jobs finds', async () => {
+    const response = await call('POST', '/api/batches/api_batch/jobs/ingest', { body: '{"slot": "2026-02-03T04:05:00Z"}' });
+    expect(response.status).toBe(202);
+    const { jobId } = (await response.json()) as { jobId: string };
+    expect(jobId).toBe('ingest:api_batch:2026-02-03T040500.000Z');
+    const job = await call('GET', `/api/jobs/ingest/${encodeURIComponent(jobId)}`);
+    expect(job.status).toBe(200);
+    expect(await job.json()).toMatchObject({ id: jobId, state: 'waiting', data: { batch: 'api_batch', slot: '2026-02-03T04:05:00.000Z' }, attempts: 0 });
+    // Without a body the slot is now.
+    expect((await call('POST', '/api/batches/api_batch/jobs/train')).status).toBe(202);
+  });
+
+  it('answers unknown things with 404 and bad input with 400, always as JSON', async () => {
+    const cases: [string, string, string | undefined, number][] = [
+      ['POST', '/api/batches/no_batch/jobs/ingest', undefined, 404],
+      ['POST', '/api/batches/api_batch/jobs/nojob', undefined, 404],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "yesterday"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": 1, "sql": "drop table"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '[1]', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{not json', 400],
+      ['POST', '/api/batches/bad%20name/jobs/ingest', undefined, 400],
+      ['GET', '/api/jobs/nosuchqueue/1', undefined, 404],
+      ['GET', '/api/jobs/ingest/no-such-job', undefined, 404],
+      ['POST', '/api/queues/nosuchqueue/pause', undefined, 404],
+      ['POST', '/api/queues/ingest/explode', undefined, 404],
+      ['POST', '/api/batches/api_batch/schedules/tholdalert/pause', undefined, 404],
+      ['GET', '/no/such/route', undefined, 404],
+    ];
+    for (const [method, path, body, status] of cases) {
+      const response = await call(method, path, body === undefined ? {} : { body });
+      expect(`${method} ${path} ${response.status}`).toBe(`${method} ${path} ${status}`);
+      expect(response.headers.get('content-type')).toMatch(/application\/json/);
+      expect(((await response.json()) as { error?: string }).error).toBeTruthy();
+    }
+  });
+
+  it('lists batches with their jobs and whether each schedule runs', async () => {
+    const response = await call('GET', '/api/batches');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { batches: { name: string; jobs: { job: string; schedule: { runs: boolean; scheduled: boolean; cron: string } | null }[] }[] };
+    const batch = body.batches.find((b) => b.name === 'api_batch');
+    const job = (name: string) => batch?.jobs.find((j) => j.job === name)?.schedule;
+    expect(job('ingest')).toMatchObject({ cron: '*/3 * * * *', runs: true, scheduled: true });
+    expect(job('train')).toMatchObject({ runs: false, scheduled: false });
+    expect(job('tholdalert')).toBeNull();
+  });
+
+  it('pauses and resumes a schedule, and the pause survives a reconcile', async () => {
+    expect((await call('POST', '/api/batches/api_batch/schedules/ingest/pause')).status).toBe(200);
+    expect(await scheduleIds()).not.toContain('ingest:api_batch');
+    await scheduler.reload();
+    expect(await scheduleIds()).not.toContain('ingest:api_batch');
+    expect((await call('POST', '/api/batches/api_batch/schedules/ingest/resume')).status).toBe(200);
+    expect(await scheduleIds()).toContain('ingest:api_batch');
+    // Resuming a schedule the config has STOPPED starts it, and reconciles keep it.
+    expect((await call('POST', '/api/batches/api_batch/schedules/train/resume')).status).toBe(200);
+    await scheduler.reload();
+    expect(await scheduleIds()).toContain('train:api_batch');
+  });
+
+  it('pauses and resumes a whole queue', async () => {
+    const pause = await call('POST', '/api/queues/score/pause');
+    expect(await pause.json()).toEqual({ queue: 'score', paused: true });
+    expect(await queues.score.isPaused()).toBe(true);
+    const resume = await call('POST', '/api/queues/score/resume');
+    expect(await resume.json()).toEqual({ queue: 'score', paused: false });
+  });
+
+  it('reload removes the schedules of a removed batch', async () => {
+    expect(await scheduleIds()).toContain('ingest:gone_batch');
+    removeBatch(dir, 'gone_batch');
+    const response = await call('POST', '/api/reload');
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ batches: ['api_batch'], listeners: 1 });
+    await waitFor(async () => !(await scheduleIds()).includes('ingest:gone_batch'), 5000, 'gone_batch schedules removed');
+    expect((await call('POST', '/api/batches/gone_batch/jobs/ingest')).status).toBe(404);
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const response = await call('GET', '/metrics');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await response.text();
+    expect(text).toContain('anomstack_jobs_completed_total{queue="ingest"} 0');
+    expect(text).toContain('# TYPE anomstack_job_duration_seconds histogram');
+    expect(text).toMatch(/anomstack_queue_jobs\{queue="ingest",state="waiting"\} [1-9]/);
+  });
+
+  it('serves Bull Board with basic auth (token as password) and a CSP that allows its assets', async () => {
+    const denied = await fetch(`${base}/admin/queues`);
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toMatch(/^Basic/);
+    const page = await fetch(`${base}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<div id="root">');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self' 'unsafe-inline' https://fonts.googleapis.com");
+    // Its scripts and the queue API behind it load with the same credentials.
+    const script = /src="(static\/js\/main[^"]+)"/.exec(html)?.[1];
+    expect(script).toBeTruthy();
+    const asset = await fetch(`${base}/admin/queues/${script}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(asset.status).toBe(200);
+    const board = await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(board.status).toBe(200);
+    expect(((await board.json()) as { queues: unknown[] }).queues).toHaveLength(9);
+  });
+});
