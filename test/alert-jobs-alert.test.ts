@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertBatch } from '../services/alert/src/alert.js';
-import type { AlertDeps } from '../services/alert/src/channels.js';
+import { ResumableError, type AlertChannel, type AlertDeps, type ResumeState } from '../services/alert/src/channels.js';
 import {
   MINUTE,
   countRows,
@@ -103,9 +103,8 @@ describe('alert job', () => {
 
   it('holds back alerts for alert_snooze_n periods after an alert, then alerts again', async () => {
     // Three more high-scored points after the spike: each is within 3 points of it.
-    let t = now;
     for (let k = 1; k <= 3; k++) {
-      t = new Date(now.getTime() + k * 10 * MINUTE);
+      const t = new Date(now.getTime() + k * 10 * MINUTE);
       await seed(fixture, 'web', series('web', 'latency', t, [850], [0.9]));
       const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(t));
       expect(result.details).toMatchObject({ alerts: [], snoozed: 1 });
@@ -114,7 +113,7 @@ describe('alert job', () => {
     expect(fixture.smtp.messages).toHaveLength(1);
 
     // The fourth is 4 points after the alert: out of the snooze.
-    t = new Date(now.getTime() + 4 * 10 * MINUTE);
+    const t = new Date(now.getTime() + 4 * 10 * MINUTE);
     await seed(fixture, 'web', series('web', 'latency', t, [870], [0.92]));
     const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(t));
     expect(result.rows).toBe(1);
@@ -199,6 +198,57 @@ describe('alert job', () => {
     expect((await deliveries(fixture)).length).toBe(deliveriesBefore);
     expect(fixture.smtp.messages.length).toBe(emailsBefore);
     expect(fixture.slack.messages.length).toBe(slackBefore);
+  });
+
+  it('sends each delivery once when two runs race', async () => {
+    const t = new Date(now.getTime() + 30 * 10 * MINUTE);
+    // Four calm points first: the earlier alert is out of the snooze.
+    await seed(fixture, 'only_email', series('only_email', 'signups', t, [...calm(4), 2], [...lowScores(4), 0.99]));
+    const emailsBefore = fixture.smtp.messages.length;
+    const slackBefore = fixture.slack.messages.length;
+    const filesBefore = fixture.slack.files.length;
+
+    const results = await Promise.all([
+      createAlertBatch(deps)(fixture.batch('only_email'), fixture.context(t)),
+      createAlertBatch(deps)(fixture.batch('only_email'), fixture.context(t)),
+    ]);
+
+    const sent = results.map((r) => (r.details as { deliveries: { sent: number } }).deliveries.sent);
+    expect(sent[0]! + sent[1]!).toBe(2);
+    await fixture.smtp.waitFor(emailsBefore + 1);
+    await fixture.slack.waitForFiles(filesBefore + 1);
+    expect(fixture.slack.files.length).toBe(filesBefore + 1);
+    expect(fixture.smtp.messages.length).toBe(emailsBefore + 1);
+    expect(fixture.slack.messages.length).toBe(slackBefore + 1);
+  });
+
+  it('resumes a half-done delivery where it stopped (Slack message posted, chart upload failed)', async () => {
+    // Setup: a channel that fails after "posting" on its first try, leaving the thread to resume.
+    const seen: ResumeState[] = [];
+    const flaky: AlertChannel = {
+      name: 'slack',
+      async send(_message, png, _key, resume) {
+        decodePng(png);
+        seen.push(resume);
+        if (seen.length === 1) {
+          throw new ResumableError('upload failed', { slackThread: { ts: '111.222', channelId: 'C0TEST' } });
+        }
+      },
+    };
+    const flakyDeps: AlertDeps = {
+      processEnv: () => ({}),
+      createChannels: () => ({ get: (name) => (name === 'slack' ? flaky : null), summary: null, close: async () => {} }),
+    };
+    const t = new Date(now.getTime() + 40 * 10 * MINUTE);
+    await seed(fixture, 'quiet', series('quiet', 'orders', t, [...calm(4), 7], [...lowScores(4), 0.99]));
+
+    // When
+    await expect(createAlertBatch(flakyDeps)(fixture.batch('quiet'), fixture.context(t))).rejects.toThrow(/upload failed/);
+    const retry = await createAlertBatch(flakyDeps)(fixture.batch('quiet'), fixture.context(t));
+
+    // Then: the retry was handed the thread of the first try.
+    expect(seen).toEqual([{}, { slackThread: { ts: '111.222', channelId: 'C0TEST' } }]);
+    expect(retry.details).toMatchObject({ deliveries: { sent: 1 } });
   });
 
   it('returns skipped when alerts are disabled', async () => {

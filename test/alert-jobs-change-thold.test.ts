@@ -175,6 +175,23 @@ describe('tholdalert job', () => {
     expect(rows).toHaveLength(4);
   });
 
+  it('writes and sends nothing in a dry run', async () => {
+    // Four normal points after the last breach, then one above the bound.
+    await seed(fixture, 'hosts', series('hosts', 'cpu', later(9), [50, 50, 50, 50, 99]));
+    const before = { emails: emails(), slacks: slacks(), rows: await countRows(fixture, 'hosts', 'tholdalert') };
+    const result = await createTholdalertBatch(deps)(fixture.batch('hosts'), fixture.context(later(9), { dryRun: true }));
+    expect(result.wouldWrite).toEqual([expect.objectContaining({ metric_name: 'cpu', metric_type: 'tholdalert', metric_timestamp: later(9) })]);
+    expect(result.details).toMatchObject({
+      wouldSend: [
+        { metric: 'cpu', channel: 'email' },
+        { metric: 'cpu', channel: 'slack' },
+      ],
+    });
+    expect(await countRows(fixture, 'hosts', 'tholdalert')).toBe(before.rows);
+    expect(emails()).toBe(before.emails);
+    expect(slacks()).toBe(before.slacks);
+  });
+
   it('is skipped when threshold alerts are disabled', async () => {
     const result = await createTholdalertBatch(deps)(fixture.batch('shop'), fixture.context(now));
     expect(result).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/disable_tholdalert/) });

@@ -80,7 +80,9 @@ describe('parity with PyOD (shared/parity)', () => {
   it('matches score_PCA, score_KNN and metric_score to 1e-6 on every row', () => {
     const errors = maxErrors(ours, reference, ['score_PCA', 'score_KNN', 'metric_score']);
     console.info('public.pyod.csv max abs error', errors);
-    for (const error of Object.values(errors)) expect(error).toBeLessThan(TOLERANCE);
+    for (const error of Object.values(errors)) {
+      expect(error).toBeLessThan(TOLERANCE);
+    }
   });
 
   it('raises the same alerts', () => {
@@ -116,7 +118,9 @@ describe('parity with the numpy/sklearn reference (test/fixtures/parity)', () =>
         'metric_score',
       ]);
       console.info(`${name} max abs error`, errors);
-      for (const error of Object.values(errors)) expect(error).toBeLessThan(TOLERANCE);
+      for (const error of Object.values(errors)) {
+        expect(error).toBeLessThan(TOLERANCE);
+      }
     });
   }
 });

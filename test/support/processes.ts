@@ -316,3 +316,18 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
   };
 }
+
+/** Ingest SQL writing one row per run, keyed by the run's slot: rows lost or doubled show in a count. */
+export const SLOT_KEYED_INGEST_SQL = `select 'slot_metric' as metric_name, {{param.now}}::timestamptz as metric_timestamp, 1 as metric_value`;
+
+/** A batch that only ingests (nothing chained after it), for the fault tests. */
+export const ingestOnlyBatch = (table: string): Record<string, unknown> => ({
+  ingest_sql: SLOT_KEYED_INGEST_SQL,
+  table_key: table,
+  disable_score: true,
+  disable_tholdalert: true,
+});
+
+/** `count` slots one minute apart from 2026-01-01, as ISO strings. */
+export const minuteSlots = (count: number, from = Date.UTC(2026, 0, 1)): string[] =>
+  Array.from({ length: count }, (_, i) => new Date(from + i * 60_000).toISOString());

@@ -75,7 +75,12 @@ export async function thresholdBreachesForIngest(
   if (batch.disabled.tholdalert || thresholdMetrics(batch).length === 0 || rows.length === 0) {
     return [];
   }
-  const newest = new Date(Math.max(...rows.map((row) => row.metric_timestamp.getTime())));
+  // A loop, not Math.max(...rows): an ingest can return more rows than fit as arguments.
+  let newestTime = -Infinity;
+  for (const row of rows) {
+    newestTime = Math.max(newestTime, row.metric_timestamp.getTime());
+  }
+  const newest = new Date(newestTime);
   const { existing, history } = await loadThresholdContext(db, batch, newest);
   return detectThresholdBreaches(rows, batch.tholdalertThresholds, {
     batch: batch.name,

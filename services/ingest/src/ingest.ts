@@ -1,9 +1,9 @@
 import { num } from '../../../shared/config/metric-batch.js';
 import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
+import { thresholdBreachesForIngest } from '../../alert/src/tholdalert.js';
 import { runIngestFn } from './ingest-fn/index.js';
 import { runIngestSql } from './ingest-sql.js';
-import { thresholdAlertRows } from './thresholds.js';
 import { validateIngestRows } from './validate-rows.js';
 
 /**
@@ -41,7 +41,9 @@ export const ingestBatch: JobCore = async (batch, context) => {
   for (const warning of warnings) {
     context.log.warn(warning);
   }
-  const alerts = batch.disabled.tholdalert ? [] : await thresholdAlertRows(batch, context.db, rows);
+  // Threshold alerts are judged on what was just ingested, as in the original; the tholdalert
+  // job sends them.
+  const alerts = (await thresholdBreachesForIngest(context.db, batch, rows)).map((breach) => breach.row);
   const toWrite = [...rows, ...alerts];
   const written = context.dryRun ? toWrite.length : await upsertMetricRows(context.db, batch.tableKey, toWrite);
   return {

@@ -160,6 +160,9 @@ def run_job(job):
         del result
         return {"ok": True, "rows": rows}
     except MemoryError as exc:
+        # Free what the function allocated (its frames hold it) before formatting anything.
+        traceback.clear_frames(exc.__traceback__)
+        namespace.clear()
         return {"ok": False, "kind": "memory", "message": str(exc), "traceback": _user_traceback(exc)}
     except BadResult as exc:
         return {"ok": False, "kind": "bad_result", "message": str(exc)}
@@ -267,6 +270,9 @@ def main_serve():
     if problem is not None:
         send({"t": "fatal", "message": problem})
         return 3
+    if not hasattr(os, "pidfd_open"):  # Python < 3.9 or Linux < 5.3: Node falls back to cold runs
+        send({"t": "unsupported", "message": "os.pidfd_open is not available"})
+        return 4
     import numpy as np
     import pandas as pd
 

@@ -1,0 +1,34 @@
+# One image for every anomstack-ts service: `docker run anomstack-ts start <kind>` (see docker-compose.yml).
+FROM node:20-bookworm-slim
+
+# Python ingest functions (ingest_fn) run in the system interpreter with pandas and requests,
+# as the original's examples expect.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 python3-pandas python3-requests ca-certificates \
+  && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    ANOMSTACK_PYTHON=/usr/bin/python3 \
+    ANOMSTACK_METRICS_DIR=/app/metrics \
+    ANOMSTACK_DEFAULTS_DIR=/app/defaults
+
+WORKDIR /app
+
+# tsx is a production dependency: the CLI runs the TypeScript sources through it, so the image
+# needs no build step and no dev dependencies.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY bin ./bin
+COPY shared ./shared
+COPY services ./services
+COPY defaults ./defaults
+COPY metrics ./metrics
+COPY tsconfig.json ./
+
+# Local model files and plots live under /app; the node user owns them.
+RUN mkdir -p /app/models /app/plots && chown node:node /app/models /app/plots
+USER node
+
+ENTRYPOINT ["node", "/app/bin/anomstack.mjs"]
+CMD ["start", "all"]

@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { load, YAML11_SCHEMA } from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { SERVICE_KINDS, WORKER_QUEUES } from '../shared/queues.js';
+import { parseStartArgs } from '../services/start.js';
+import { BIN, ROOT } from './support/processes.js';
+
+// No Docker engine in CI: check the compose file and the Dockerfile against the CLI instead.
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  entrypoint?: unknown;
+  environment?: Record<string, string>;
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+}
+
+// YAML 1.1 schema: compose files use merge keys (`<<: *anchor`).
+const compose = load(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { schema: YAML11_SCHEMA }) as {
+  services: Record<string, ComposeService>;
+};
+const services = compose.services;
+const appServices = Object.entries(services).filter(([, s]) => s.image === 'anomstack-ts');
+const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+const run = promisify(execFile);
+
+describe('docker-compose.yml', () => {
+  it('runs every service kind in a container of its own, from one image built once', () => {
+    const started = appServices.flatMap(([, s]) => (s.command?.[0] === 'start' ? s.command.slice(1) : []));
+    expect(new Set(started)).toEqual(new Set(SERVICE_KINDS));
+    for (const kind of Object.keys(WORKER_QUEUES)) {
+      expect(started).toContain(kind);
+    }
+    expect(appServices.filter(([, s]) => s.build !== undefined).map(([name]) => name)).toEqual(['migrate']);
+    expect(Object.values(services).filter((s) => s.build !== undefined && s.image !== 'anomstack-ts')).toEqual([]);
+  });
+
+  it('gives every command to a CLI that accepts it', async () => {
+    const env = { ...process.env, ANOMSTACK_ADMIN_TOKEN: 'compose-test' };
+    const kinds: string[] = [];
+    for (const [name, service] of appServices) {
+      const command = service.command ?? [];
+      expect(['start', 'migrate'], name).toContain(command[0]);
+      if (command[0] === 'start') {
+        expect(parseStartArgs(command.slice(1)), name).toEqual({ kinds: command.slice(1), check: false });
+        kinds.push(...command.slice(1));
+      }
+    }
+    // And through the real bin, as the containers run it (one process: tsx start-up is slow).
+    const { stdout } = await run(process.execPath, [BIN, 'start', '--check', ...kinds], { cwd: ROOT, env });
+    expect(stdout.trim()).toBe(`ok ${kinds.join(' ')}`);
+    await expect(run(process.execPath, [BIN, 'start', '--check', 'bogus'], { cwd: ROOT, env })).rejects.toMatchObject({ code: 2 });
+  });
+
+  it('starts Redis with noeviction, persistence and a healthcheck', () => {
+    const redis = services.redis;
+    expect(redis?.command?.join(' ')).toMatch(/--maxmemory-policy noeviction/);
+    expect(redis?.command?.join(' ')).toMatch(/--appendonly yes/);
+    expect(redis?.healthcheck?.test.join(' ')).toMatch(/redis-cli ping/);
+    expect(services.postgres?.image).toMatch(/^postgres:16/);
+    expect(services.postgres?.healthcheck?.test.join(' ')).toMatch(/pg_isready/);
+  });
+
+  it('exposes the API on 3000 with a /healthz healthcheck and waits for its dependencies', () => {
+    const api = services.api;
+    expect(api?.ports?.some((p) => /:3000$/.test(p))).toBe(true);
+    expect(api?.healthcheck?.test.join(' ')).toContain('/healthz');
+    for (const [name, service] of appServices) {
+      const deps = service.depends_on ?? {};
+      if (name !== 'migrate') {
+        expect(deps.migrate?.condition, name).toBe('service_completed_successfully');
+        expect(deps.redis?.condition, name).toBe('service_healthy');
+      }
+      expect(deps.postgres?.condition, name).toBe('service_healthy');
+    }
+  });
+
+  it('points every app service at compose Redis, Postgres, the admin token and the mail catcher', () => {
+    for (const [name, service] of appServices) {
+      const env = service.environment ?? {};
+      expect(env.ANOMSTACK_REDIS_URL, name).toBe('redis://redis:6379');
+      expect(env.ANOMSTACK_DATABASE_URL, name).toMatch(/@postgres:5432\//);
+      expect(env.ANOMSTACK_ADMIN_TOKEN, name).toBeTruthy();
+      expect(env.ANOMSTACK_ALERT_EMAIL_SMTP_HOST, name).toMatch(/mailpit/);
+      expect(env.ANOMSTACK_PYTHON, name).toBe('/usr/bin/python3');
+    }
+    expect(services.mailpit?.image).toMatch(/^axllent\/mailpit/);
+  });
+});
+
+describe('Dockerfile', () => {
+  it('builds on node 20 with Python for ingest functions and runs the anomstack bin', () => {
+    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/python3-pandas/);
+    expect(dockerfile).toMatch(/python3-requests/);
+    expect(dockerfile).toMatch(/ANOMSTACK_PYTHON=\/usr\/bin\/python3/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/bin\/anomstack\.mjs"\]$/m);
+    const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
+    expect(packageJson.bin.anomstack).toBe('bin/anomstack.mjs');
+    // The bin runs TypeScript through tsx, which `npm ci --omit=dev` must keep.
+    expect(packageJson.dependencies).toHaveProperty('tsx');
+    // Everything the bin imports at run time is copied into the image.
+    for (const dir of ['bin', 'shared', 'services', 'defaults', 'metrics']) {
+      expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
+    }
+    const ignored = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    expect(ignored).toContain('node_modules');
+    expect(ignored).not.toContain('shared');
+  });
+});
