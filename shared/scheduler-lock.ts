@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 
 // Compare-and-act: only the holder of the token may extend or delete the lock, so a leader that
 // paused past its TTL cannot renew or release the lock its successor now holds.
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/** The two Redis commands the lock needs (an ioredis client satisfies it). */
+export interface LockRedis {
+  set(key: string, value: string, px: 'PX', ttlMs: number, nx: 'NX'): Promise<string | null>;
+  eval(script: string, keys: number, ...args: string[]): Promise<unknown>;
+}
 
 export interface LeaderLockOptions {
   key: string;
@@ -28,7 +33,7 @@ export class LeaderLock {
   private ticking: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: LockRedis,
     private readonly options: LeaderLockOptions,
   ) {}
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBatches } from '../shared/config/load-batches.js';
 import type { JobResult } from '../shared/job.js';

@@ -92,14 +92,7 @@ def to_rows(result):
     if result is None:
         raise BadResult("ingest() returned None; expected a pandas DataFrame or a list of dicts")
     if pd is not None and isinstance(result, pd.DataFrame):
-        columns = [str(c) for c in result.columns]
-        if len(set(columns)) != len(columns):
-            raise BadResult("the returned DataFrame has duplicate column names: " + ", ".join(columns))
-        rows = []
-        # itertuples is much faster than to_dict("records") and keeps Timestamps.
-        for values in result.itertuples(index=False, name=None):
-            rows.append({c: _convert(v, pd, np) for c, v in zip(columns, values)})
-        return rows
+        return frame_columns(result, pd, np)
     if isinstance(result, dict):
         lengths = set()
         for k, v in result.items():
@@ -126,6 +119,39 @@ def to_rows(result):
         "ingest() returned a %s; expected a pandas DataFrame, a list of dicts or a dict of lists"
         % type(result).__name__
     )
+
+
+def frame_columns(df, pd, np):
+    """A DataFrame as {"columns": {name: [values]}, "length": n}, converted a column at a time."""
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        raise BadResult("the returned DataFrame has duplicate column names: " + ", ".join(names))
+    columns = {}
+    for name, (_, series) in zip(names, df.items()):
+        dtype = series.dtype
+        if dtype.kind == "M":
+            # datetime64, naive or tz-aware: vectorised ISO text, milliseconds. A tz-aware column is
+            # written as UTC with "Z" (same instant); a naive one stays naive.
+            aware = getattr(dtype, "tz", None) is not None
+            values = (series.dt.tz_convert("UTC") if aware else series).to_numpy(dtype="datetime64[ns]")
+            text = np.datetime_as_string(values, unit="ms").tolist()
+            suffix = "Z" if aware else ""
+            if series.hasnans:
+                missing = series.isna().to_numpy().tolist()
+                columns[name] = [None if m else t + suffix for t, m in zip(text, missing)]
+            else:
+                columns[name] = [t + suffix for t in text] if suffix else text
+        elif isinstance(dtype, np.dtype) and dtype.kind == "f":
+            values = series.to_numpy()
+            column = values.tolist()
+            if not np.isfinite(values).all():
+                column = [_float(v) for v in column]
+            columns[name] = column
+        elif isinstance(dtype, np.dtype) and dtype.kind in "iub":
+            columns[name] = series.to_numpy().tolist()
+        else:  # object, category, nullable and other extension types: one value at a time
+            columns[name] = [_convert(v, pd, np) for v in series.astype(object).tolist()]
+    return {"columns": columns, "length": len(df)}
 
 
 class BadResult(Exception):
@@ -158,6 +184,8 @@ def run_job(job):
         result = fn(**(job.get("params") or {}))
         rows = to_rows(result)
         del result
+        if isinstance(rows, dict):  # a DataFrame, column by column
+            return {"ok": True, **rows}
         return {"ok": True, "rows": rows}
     except MemoryError as exc:
         # Free what the function allocated (its frames hold it) before formatting anything.
@@ -240,16 +268,37 @@ def main_run():
 # ---------------------------------------------------------------- warm: fork server
 
 
-class Run:
-    __slots__ = ("id", "pid", "pidfd", "fds", "result", "status")
+class Child:
+    """A forked child: first a spare waiting for its job on fd 4, then a run."""
 
-    def __init__(self, run_id, pid, pidfd):
-        self.id = run_id
+    __slots__ = ("id", "pid", "pidfd", "job_w", "fds", "result", "result_sent")
+
+    def __init__(self, pid, job_w, fds):
+        self.id = None
         self.pid = pid
-        self.pidfd = pidfd
-        self.fds = {}
+        self.pidfd = None
+        self.job_w = job_w
+        self.fds = fds  # fd -> "stdout" | "stderr" | "result"
         self.result = []
-        self.status = None
+        self.result_sent = False
+
+
+def warm_up(pd, np):
+    """Runs the common pandas paths once in the server, so each child inherits them initialised."""
+    try:
+        import requests  # noqa: F401  (most ingest functions fetch something; optional)
+    except Exception:
+        pass
+    frame = pd.DataFrame(
+        {
+            "metric_name": ["a", "b"],
+            "metric_value": [1.0, np.nan],
+            "metric_timestamp": pd.date_range("2024-01-01", periods=2, freq="min", tz="UTC"),
+        }
+    )
+    frame["naive"] = pd.Timestamp.utcnow().tz_localize(None)
+    encode_result({"ok": True, **frame_columns(frame, pd, np)})
+    encode_result({"ok": True, "rows": to_rows(frame.to_dict("records"))})
 
 
 def main_serve():
@@ -273,41 +322,58 @@ def main_serve():
     if not hasattr(os, "pidfd_open"):  # Python < 3.9 or Linux < 5.3: Node falls back to cold runs
         send({"t": "unsupported", "message": "os.pidfd_open is not available"})
         return 4
+    import gc
+
     import numpy as np
     import pandas as pd
 
-    send({"t": "ready", "pandas": pd.__version__, "python": sys.version.split()[0], "pid": os.getpid()})
-
+    warm_up(pd, np)
+    # Objects that exist now are never collected in the children, so a child's GC does not touch
+    # (and copy-on-write) the whole inherited heap.
+    gc.collect()
+    gc.freeze()
+    max_fd = max(65536, os.sysconf("SC_OPEN_MAX"))
     sel = selectors.DefaultSelector()
     sel.register(ctl_in, selectors.EVENT_READ, ("ctl", None, None))
     runs = {}
+    spares = []
     pending = bytearray()
 
-    def start(job):
-        run_id = job["id"]
+    def fork_child():
+        job_r, job_w = os.pipe()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
         r_res, w_res = os.pipe()
         pid = os.fork()
-        if pid == 0:  # child
+        if pid == 0:  # child: wait for a job, run it, exit
             code = 0
             try:
                 os.setpgid(0, 0)
                 os.dup2(w_out, 1)
                 os.dup2(w_err, 2)
                 os.dup2(w_res, 3)
-                os.closerange(4, 65536)
+                os.dup2(job_r, 4)
+                os.closerange(5, max_fd)
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
                 prepare_child_stdio()
-                np.random.seed()  # forked children would otherwise share the parent's RNG state
-                os.environ.clear()
-                os.environ.update(job.get("env") or {})
-                set_memory_limit(job.get("memoryMb"))
-                data = encode_result(run_job(job))
-                sys.stdout.flush()
-                sys.stderr.flush()
-                write_all(3, data)
+                chunks = []
+                while True:
+                    chunk = os.read(4, 1 << 20)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                os.close(4)
+                if chunks:  # no job: the server discarded this spare
+                    job = json.loads(b"".join(chunks))
+                    np.random.seed()  # children would otherwise share the server's RNG state
+                    os.environ.clear()
+                    os.environ.update(job.get("env") or {})
+                    set_memory_limit(job.get("memoryMb"))
+                    data = encode_result(run_job(job))
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    write_all(3, data)
             except BaseException:
                 code = 70
             finally:
@@ -315,29 +381,60 @@ def main_serve():
         try:
             os.setpgid(pid, pid)
         except OSError:
-            pass  # the child already did it, or already exited
-        for fd in (w_out, w_err, w_res):
+            pass  # the child did it first
+        for fd in (job_r, w_out, w_err, w_res):
             os.close(fd)
-        pidfd = os.pidfd_open(pid)
-        run = Run(run_id, pid, pidfd)
-        runs[run_id] = run
-        for fd, kind in ((r_out, "stdout"), (r_err, "stderr"), (r_res, "result")):
+        return Child(pid, job_w, {r_out: "stdout", r_err: "stderr", r_res: "result"})
+
+    def discard(child):
+        for fd in [child.job_w, *child.fds]:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(child.pid, 0)
+
+    def start(job):
+        data = json.dumps(job).encode()
+        for _ in range(2):
+            child = spares.pop() if spares else fork_child()
+            try:
+                write_all(child.job_w, data)
+                os.close(child.job_w)
+                break
+            except OSError:  # the spare died (killed from outside): use a fresh one
+                discard(child)
+        else:
+            raise RuntimeError("cannot hand a job to a forked child")
+        child.id = job["id"]
+        child.job_w = None
+        child.pidfd = os.pidfd_open(child.pid)
+        runs[child.id] = child
+        for fd, kind in child.fds.items():
             os.set_blocking(fd, False)
-            run.fds[fd] = kind
-            sel.register(fd, selectors.EVENT_READ, ("pipe", run, kind))
-        sel.register(pidfd, selectors.EVENT_READ, ("pid", run, None))
-        send({"t": "started", "id": run_id, "pid": pid})
+            sel.register(fd, selectors.EVENT_READ, ("pipe", child, kind))
+        sel.register(child.pidfd, selectors.EVENT_READ, ("pid", child, None))
+        send({"t": "started", "id": child.id, "pid": child.pid})
+
+    def close_fd(run, fd):
+        sel.unregister(fd)
+        os.close(fd)
+        del run.fds[fd]
 
     def read_pipe(run, fd, kind, drain):
         while True:
             try:
-                data = os.read(fd, 65536)
+                data = os.read(fd, 1 << 20)
             except BlockingIOError:
                 return
             if not data:
-                sel.unregister(fd)
-                os.close(fd)
-                del run.fds[fd]
+                close_fd(run, fd)
+                if kind == "result":
+                    send_result(run)
                 return
             if kind == "result":
                 run.result.append(data)
@@ -346,7 +443,17 @@ def main_serve():
             if not drain:
                 return
 
-    def finish(run):
+    def send_result(run):
+        # The child flushed its stdout/stderr before writing the result: forward that output
+        # first, then the result, so Node can settle the run without waiting for the exit.
+        for fd, kind in list(run.fds.items()):
+            if kind != "result":
+                read_pipe(run, fd, kind, True)
+        if run.result and not run.result_sent:
+            run.result_sent = True
+            send({"t": "result", "id": run.id}, b"".join(run.result))
+
+    def finish(run, status):
         # Strays the function left behind (subprocesses) die with the run.
         try:
             os.killpg(run.pid, signal.SIGKILL)
@@ -355,28 +462,37 @@ def main_serve():
         for fd, kind in list(run.fds.items()):
             read_pipe(run, fd, kind, True)
         for fd in list(run.fds):
-            sel.unregister(fd)
-            os.close(fd)
-        run.fds.clear()
-        if run.result:
-            send({"t": "result", "id": run.id}, b"".join(run.result))
-        status = run.status
+            close_fd(run, fd)
+        send_result(run)
         code = os.waitstatus_to_exitcode(status)
         send({"t": "exit", "id": run.id, "code": code if code >= 0 else None, "signal": -code if code < 0 else None})
         del runs[run.id]
 
     def kill_all():
-        for run in runs.values():
+        for child in [*runs.values(), *spares]:
             try:
-                os.killpg(run.pid, signal.SIGKILL)
+                os.killpg(child.pid, signal.SIGKILL)
             except OSError:
                 pass
 
+    send({"t": "ready", "pandas": pd.__version__, "python": sys.version.split()[0], "pid": os.getpid()})
+    spares.append(fork_child())
+
     while True:
-        for key, _ in sel.select():
+        # Keep one spare child forked ahead, so a run does not wait for fork() (10-20 ms with
+        # pandas loaded). Fork it when the server is idle: never while a short run's output is
+        # waiting to be forwarded.
+        if spares:
+            events = sel.select()
+        else:
+            events = sel.select(0.002 if runs else 0)
+            if not events:
+                spares.append(fork_child())
+                continue
+        for key, _ in events:
             what, run, kind = key.data
             if what == "ctl":
-                data = os.read(ctl_in, 65536)
+                data = os.read(ctl_in, 1 << 20)
                 if not data:  # Node went away: take every run with us
                     kill_all()
                     return 0
@@ -397,8 +513,8 @@ def main_serve():
             elif what == "pid":
                 sel.unregister(run.pidfd)
                 os.close(run.pidfd)
-                _, run.status = os.waitpid(run.pid, 0)
-                finish(run)
+                _, status = os.waitpid(run.pid, 0)
+                finish(run, status)
 
 
 if __name__ == "__main__":

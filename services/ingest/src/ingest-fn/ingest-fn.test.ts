@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +59,7 @@ afterAll(async () => {
 });
 
 describe.each(['warm', 'cold'] as const)('python ingest functions (%s)', (mode) => {
-  it('returns the rows of a DataFrame, timestamps as ISO text keeping the time zone', async () => {
+  it('returns the rows of a DataFrame, tz-aware timestamps as UTC ISO text and naive ones naive', async () => {
     const { opts } = capture(mode);
     const rows = await runIngestFn(
       python(`
@@ -71,8 +73,8 @@ def ingest():
       opts,
     );
     expect(rows).toEqual([
-      { metric_name: 'a', metric_value: 1.5, metric_timestamp: '2024-05-01T12:00:00+02:00', naive: '2024-05-01T12:00:00' },
-      { metric_name: 'b', metric_value: 2, metric_timestamp: '2024-05-01T12:00:00+02:00', naive: '2024-05-01T12:00:00' },
+      { metric_name: 'a', metric_value: 1.5, metric_timestamp: '2024-05-01T10:00:00.000Z', naive: '2024-05-01T12:00:00.000' },
+      { metric_name: 'b', metric_value: 2, metric_timestamp: '2024-05-01T10:00:00.000Z', naive: '2024-05-01T12:00:00.000' },
     ]);
   });
 
@@ -436,6 +438,41 @@ describe('warm python runner', () => {
 
 describe('typescript and javascript ingest functions', () => {
   const base = { batch: 'test_batch', params: {}, timeoutMs: 20_000, memoryMb: 256 } as const;
+  // Files with relative imports, as a metrics directory would hold them (written here rather
+  // than kept under test/fixtures so that lint and typecheck do not pick them up).
+  const dir = mkdtempSync(join(tmpdir(), 'anomstack-ingest-fn-test-'));
+  const files: Record<string, string> = {
+    'ts_helper.ts': `export function scale(value: number, factor: number): number {
+  return value * factor;
+}
+`,
+    'ts_with_import.ts': `import { scale } from './ts_helper.js';
+
+interface Params {
+  factor: number;
+}
+
+export function ingest(params: Params): { metric_name: string; metric_value: number; metric_timestamp: string }[] {
+  console.error('ts ingest on stderr');
+  return [{ metric_name: 'ts_metric', metric_value: scale(2, params.factor), metric_timestamp: '2024-01-01T00:00:00Z' }];
+}
+`,
+    'js_helper.mjs': `export function makeRows(prefix, n) {
+  return Array.from({ length: n }, (_, i) => ({ metric_name: prefix + '_' + i, metric_value: i + 0.5, metric_timestamp: new Date(Date.UTC(2024, 0, 1, 0, i)) }));
+}
+`,
+    'js_with_import.mjs': `import { makeRows } from './js_helper.mjs';
+
+export async function ingest(params) {
+  console.log('js ingest called with', JSON.stringify(params));
+  return makeRows(params.prefix ?? 'js', params.n ?? 2);
+}
+`,
+  };
+  for (const [name, text] of Object.entries(files)) {
+    writeFileSync(join(dir, name), text);
+  }
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('runs a TypeScript function from source', async () => {
     const { opts, lines } = capture('warm');
@@ -463,7 +500,7 @@ export async function ingest(params: Params): Promise<Record<string, unknown>[]>
 
   it('runs a TypeScript file with a relative import', async () => {
     const { opts, lines } = capture('warm');
-    const path = `${FIXTURES}ts_with_import.ts`;
+    const path = join(dir, 'ts_with_import.ts');
     const rows = await runIngestFn(
       { ...base, language: 'typescript', path, source: readFileSync(path, 'utf8'), params: { factor: 21 } },
       opts,
@@ -474,7 +511,7 @@ export async function ingest(params: Params): Promise<Record<string, unknown>[]>
 
   it('runs a JavaScript file with a relative import, and a JavaScript source', async () => {
     const { opts } = capture('warm');
-    const path = `${FIXTURES}js_with_import.mjs`;
+    const path = join(dir, 'js_with_import.mjs');
     const rows = await runIngestFn(
       { ...base, language: 'javascript', path, source: readFileSync(path, 'utf8'), params: { prefix: 'p', n: 2 } },
       opts,

@@ -1,6 +1,8 @@
 // Runs a user's TypeScript/JavaScript ingest function in its own Node process (see js-runner.ts).
 // The job (JSON) arrives on stdin; the result leaves on fd 3; console output goes to stdout/stderr.
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
+import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 
 function toJson(result) {

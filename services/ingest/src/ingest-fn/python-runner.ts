@@ -38,6 +38,8 @@ interface WarmRun {
   pid: number | undefined;
   resultText: string | undefined;
   killedFor: RunOutcome['killedFor'];
+  /** The promise is settled once the result arrives; the entry stays until the exit is reported. */
+  settled: boolean;
   timer: NodeJS.Timeout;
   confirmTimer: NodeJS.Timeout | undefined;
   onAbort: () => void;
@@ -135,12 +137,16 @@ class PythonForkServer {
       if (!isReady) {
         readyReject(new WarmUnavailableError(`${why}\n${this.stderrTail.join('\n')}`));
       }
-      for (const [id, run] of this.runs) {
+      for (const run of this.runs.values()) {
         killGroup(run.pid);
-        this.settle(id, run, () => {
+        if (run.pid !== undefined) {
+          liveChildren.delete(run.pid);
+        }
+        this.settle(run, () => {
           throw new Error(`batch "${run.spec.batch}": ${why}; the run was lost\n${this.stderrTail.join('\n')}`);
         });
       }
+      this.runs.clear();
     });
   }
 
@@ -163,6 +169,7 @@ class PythonForkServer {
         pid: undefined,
         resultText: undefined,
         killedFor: undefined,
+        settled: false,
         timer: setTimeout(() => this.kill(id, 'timeout'), spec.timeoutMs),
         confirmTimer: undefined,
         onAbort: () => this.kill(id, 'abort'),
@@ -191,15 +198,13 @@ class PythonForkServer {
 
   private kill(id: number, reason: 'timeout' | 'abort'): void {
     const run = this.runs.get(id);
-    if (run === undefined || run.killedFor !== undefined) {
+    if (run === undefined || run.settled || run.killedFor !== undefined) {
       return;
     }
     run.killedFor = reason;
     killGroup(run.pid); // when the pid is not known yet, the 'started' frame kills it
     // The server reports the exit once it has reaped the child; don't wait for ever if it can't.
-    run.confirmTimer = setTimeout(() => {
-      this.finish(id, run, { code: null, signal: 'SIGKILL' });
-    }, EXIT_CONFIRM_MS);
+    run.confirmTimer = setTimeout(() => this.onExited(id, run, { code: null, signal: 'SIGKILL' }), EXIT_CONFIRM_MS);
   }
 
   private onData(chunk: Buffer, onControl: (frame: Frame) => void): void {
@@ -264,24 +269,45 @@ class PythonForkServer {
         }
         return;
       case 'result':
+        // The function's last word (its output was forwarded before it): settle now, the exit
+        // report follows within milliseconds.
         if (run !== undefined) {
           run.resultText = payload.toString('utf8');
+          this.finish(run, { code: 0, signal: null });
         }
         return;
       case 'exit':
         if (run !== undefined && frame.id !== undefined) {
-          this.finish(frame.id, run, { code: frame.code ?? null, signal: frame.signal ?? null });
+          this.onExited(frame.id, run, { code: frame.code ?? null, signal: frame.signal ?? null });
         }
         return;
     }
   }
 
-  private finish(id: number, run: WarmRun, exit: { code: number | null; signal: number | string | null }): void {
+  /** The child is gone (reaped by the server, or presumed so after a kill): forget it. */
+  private onExited(id: number, run: WarmRun, exit: { code: number | null; signal: number | string | null }): void {
+    if (this.runs.get(id) !== run) {
+      return;
+    }
+    this.runs.delete(id);
+    if (run.pid !== undefined) {
+      liveChildren.delete(run.pid);
+    }
+    this.finish(run, exit);
+    if (this.runs.size === 0) {
+      this.setReferenced(false);
+    }
+  }
+
+  private finish(run: WarmRun, exit: { code: number | null; signal: number | string | null }): void {
+    if (run.settled) {
+      return;
+    }
     for (const stream of ['stdout', 'stderr'] as const) {
       run.log.write(stream, run.decoders[stream].end());
     }
     run.log.flush();
-    this.settle(id, run, () =>
+    this.settle(run, () =>
       interpretOutcome(
         run.spec,
         {
@@ -296,20 +322,14 @@ class PythonForkServer {
     );
   }
 
-  private settle(id: number, run: WarmRun, outcome: () => Record<string, unknown>[]): void {
-    if (this.runs.get(id) !== run) {
+  private settle(run: WarmRun, outcome: () => Record<string, unknown>[]): void {
+    if (run.settled) {
       return;
     }
-    this.runs.delete(id);
+    run.settled = true;
     clearTimeout(run.timer);
     clearTimeout(run.confirmTimer);
     run.opts.signal?.removeEventListener('abort', run.onAbort);
-    if (run.pid !== undefined) {
-      liveChildren.delete(run.pid);
-    }
-    if (this.runs.size === 0) {
-      this.setReferenced(false);
-    }
     try {
       run.resolve(outcome());
     } catch (error) {

@@ -81,6 +81,9 @@ export interface RunOutcome {
 interface HarnessResult {
   ok: boolean;
   rows?: unknown;
+  /** A DataFrame arrives column by column (smaller, faster to parse); rows are built here. */
+  columns?: Record<string, unknown[]>;
+  length?: number;
   kind?: 'exception' | 'memory' | 'bad_result' | 'setup';
   message?: string;
   traceback?: string;
@@ -121,6 +124,9 @@ export function interpretOutcome(
     throw new IngestInputError(`${prefix} returned a result that is not valid JSON${tail(outcome.log)}`);
   }
   if (parsed.ok) {
+    if (parsed.columns !== undefined) {
+      return rowsFromColumns(parsed.columns, parsed.length ?? 0);
+    }
     if (!Array.isArray(parsed.rows)) {
       throw new IngestInputError(`${prefix} did not return a list of rows`);
     }
@@ -140,6 +146,19 @@ export function interpretOutcome(
     case undefined:
       throw new IngestInputError(`${prefix} raised ${message}\n${parsed.traceback ?? ''}`.trimEnd());
   }
+}
+
+function rowsFromColumns(columns: Record<string, unknown[]>, length: number): Record<string, unknown>[] {
+  const entries = Object.entries(columns);
+  const rows: Record<string, unknown>[] = new Array<Record<string, unknown>>(length);
+  for (let i = 0; i < length; i++) {
+    const row: Record<string, unknown> = {};
+    for (const [name, values] of entries) {
+      row[name] = values[i];
+    }
+    rows[i] = row;
+  }
+  return rows;
 }
 
 function isKill(signal: NodeJS.Signals | number): boolean {

@@ -1,0 +1,11 @@
+import type { ParamReader } from './params.js';
+import type { FeatureMatrix } from './types.js';
+
+/** One PyOD model: parameter parsing, fit (state + raw training scores) and raw decision scores. */
+export interface Detector<P, S> {
+  readonly name: string;
+  readParams(reader: ParamReader): P;
+  fit(X: FeatureMatrix, params: P): { state: S; trainScores: Float64Array };
+  /** Raw decision scores, higher = more abnormal (PyOD's `decision_function`). */
+  decision(state: S, X: FeatureMatrix, params: P): Float64Array;
+}

@@ -1,0 +1,14 @@
+export { scoreCsv, parseMetricsCsv, formatScoresCsv } from './backtest.js';
+export type { MetricRow, ScoreCsvOptions, ScoreCsvResult, ScoreRow } from './backtest.js';
+export { decodeModel, encodeModel } from './codec.js';
+export { parseFrequency } from './frequency.js';
+export { runScoreTask, runTrainTask } from './model-tasks.js';
+export type { ScoreResult, ScoreTask, TrainResult, TrainTask } from './model-tasks.js';
+export { closeModelPool, POOL_MIN_TASKS, scoreMany, trainMany } from './pool.js';
+export type { ManyOptions } from './pool.js';
+export { packPoints, preprocess } from './preprocess.js';
+export type { PackedSeries, Point } from './preprocess.js';
+export { combineScores, decisionScores, fitModel, MODEL_NAMES, scoreModel, validateModelConfig } from './registry.js';
+export type { ModelName } from './registry.js';
+export { DEFAULT_PREPROCESS, sliceRows } from './types.js';
+export type { CombineMethod, FeatureMatrix, FittedModel, ModelConfig, PreprocessParams } from './types.js';

@@ -1,0 +1,91 @@
+import { preprocess, type PackedSeries, type Point } from './preprocess.js';
+import { combineScores, fitModel, scoreModel } from './registry.js';
+import { sliceRows, type CombineMethod, type FittedModel, type ModelConfig, type PreprocessParams } from './types.js';
+
+/** Train one metric: preprocess its points and fit every config on the newest `trainMaxN` rows. */
+export interface TrainTask {
+  key: string;
+  points: readonly Point[] | PackedSeries;
+  preprocess: PreprocessParams;
+  configs: readonly ModelConfig[];
+  /** @defaultValue all rows */
+  trainMaxN?: number;
+}
+
+export interface TrainResult {
+  key: string;
+  /** Preprocessed rows the models were fitted on. */
+  nTrain: number;
+  /** Fitted models, in config order; a config that failed is missing here and listed in `errors`. */
+  models: FittedModel[];
+  errors: string[];
+}
+
+/** Score one metric: preprocess its points and score the rows at or after `since` with every model. */
+export interface ScoreTask {
+  key: string;
+  points: readonly Point[] | PackedSeries;
+  preprocess: PreprocessParams;
+  models: readonly FittedModel[];
+  /** Epoch ms; rows before it only serve as history for the features. @defaultValue all rows */
+  since?: number;
+  /** @defaultValue 'mean' */
+  combination?: CombineMethod;
+}
+
+export interface ScoreResult {
+  key: string;
+  timestamps: Float64Array;
+  /** 0-1 scores per model, in the order of the task's models; null where that model failed (see errors). */
+  scores: (Float64Array | null)[];
+  /** Combined 0-1 score per row; empty when no model could score (see errors). */
+  combined: Float64Array;
+  errors: string[];
+}
+
+export function runTrainTask(task: TrainTask): TrainResult {
+  const X = preprocess(task.points, task.preprocess);
+  const start = Math.max(0, X.n - (task.trainMaxN ?? X.n));
+  const train = start === 0 ? X : sliceRows(X, start, X.n);
+  const result: TrainResult = { key: task.key, nTrain: train.n, models: [], errors: [] };
+  for (const cfg of task.configs) {
+    try {
+      result.models.push(fitModel(cfg, train));
+    } catch (error) {
+      result.errors.push(withModelName(cfg.model_name, (error as Error).message));
+    }
+  }
+  return result;
+}
+
+export function runScoreTask(task: ScoreTask): ScoreResult {
+  const X = preprocess(task.points, task.preprocess);
+  const since = task.since ?? -Infinity;
+  let first = X.n;
+  while (first > 0 && X.timestamps[first - 1]! >= since) {
+    first--;
+  }
+  const rows = sliceRows(X, first, X.n);
+  const result: ScoreResult = { key: task.key, timestamps: rows.timestamps, scores: [], combined: new Float64Array(0), errors: [] };
+  if (task.models.length === 0) {
+    result.errors.push('no models to score with');
+    return result;
+  }
+  for (const model of task.models) {
+    try {
+      result.scores.push(scoreModel(model, rows));
+    } catch (error) {
+      result.scores.push(null);
+      result.errors.push(withModelName(model.modelName, (error as Error).message));
+    }
+  }
+  // Models that failed are left out of the combination, as the original skips models that fail to load.
+  const usable = result.scores.filter((s): s is Float64Array => s !== null);
+  result.combined = usable.length > 0 ? combineScores(usable, task.combination ?? 'mean') : new Float64Array(0);
+  return result;
+}
+
+/** Model errors mostly start with the model name already; add it where they do not. */
+function withModelName(name: string, message: string): string {
+  return message.startsWith(`${name}:`) ? message : `${name}: ${message}`;
+}

@@ -1,0 +1,45 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { formatScoresCsv, scoreCsv } from './backtest.js';
+
+const USAGE = 'usage: anomstack score-csv IN.csv OUT.csv [--models PCA,KNN] [--score-n 25]';
+
+/** `anomstack score-csv`: reads IN, writes OUT, reports skipped metrics on stderr. Returns the exit code. */
+export async function scoreCsvCommand(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { models: { type: 'string', default: 'PCA,KNN' }, 'score-n': { type: 'string', default: '25' } },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const [input, output] = parsed.positionals;
+  if (input === undefined || output === undefined || parsed.positionals.length > 2) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const scoreN = Number(parsed.values['score-n']);
+  let text: string;
+  try {
+    text = await readFile(input, 'utf8');
+  } catch (error) {
+    process.stderr.write(`cannot read ${input}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const models = parsed.values.models.split(',').map((m) => m.trim()).filter((m) => m !== '');
+    const result = scoreCsv(text, { models, scoreN });
+    for (const { metric_name, reason } of result.skipped) {
+      process.stderr.write(`skipped ${metric_name}: ${reason}\n`);
+    }
+    await writeFile(output, formatScoresCsv(result));
+    return 0;
+  } catch (error) {
+    process.stderr.write(`${input}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
