@@ -128,6 +128,11 @@ class PythonForkServer {
       });
     });
     this.proc.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.proc.pid === undefined) {
+        // Never started (ENOENT, EACCES): no 'exit' follows; the next run tries a new server.
+        this.dead = true;
+        this.onDead(this);
+      }
       readyReject(new IngestRunnerSetupError(missingInterpreter(python, error)));
     });
     this.proc.on('exit', (code, signal) => {
