@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { parseArgs, promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { queueConnection } from '../shared/redis.js';
 import { closeQueues, openQueues } from '../shared/worker.js';
 import { slotJobId } from '../services/scheduler/src/chain.js';

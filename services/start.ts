@@ -166,12 +166,12 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
       redis: producer,
       subscriber,
       prefix,
-      log: logger.child({ service: 'scheduler' }),
+      log: logger.child({ component: 'scheduler' }),
     });
     closers.push({ name: 'scheduler', close: () => scheduler.close() });
   }
   if (kinds.includes('api')) {
-    const api = await startApi({ env, catalog, queues, redis: producer, prefix, db, log: logger.child({ service: 'api' }) });
+    const api = await startApi({ env, catalog, queues, redis: producer, prefix, db, log: logger.child({ component: 'api' }) });
     closers.push({ name: 'api', close: () => api.close() });
   }
 }

@@ -20,18 +20,19 @@ export interface MetricRow {
   metadata: Record<string, unknown> | null;
 }
 
-/** Round half to even, as numpy and pandas round. */
+/**
+ * numpy's `round(x, decimals)`: scale by 10^decimals, round half to even on the scaled double,
+ * scale back, on doubles as numpy does (so 2.675 gives 2.68 like numpy, not 2.67 like Python's round()).
+ */
 export function roundHalfEven(value: number, decimals: number): number {
   const factor = 10 ** decimals;
   const scaled = value * factor;
+  if (!Number.isFinite(scaled) || Math.abs(scaled) >= 2 ** 52) {
+    return value;
+  }
   const floor = Math.floor(scaled);
   const diff = scaled - floor;
-  const epsilon = 1e-9 * Math.max(1, Math.abs(scaled));
-  let rounded: number;
-  if (Math.abs(diff - 0.5) < epsilon) {
-    rounded = floor % 2 === 0 ? floor : floor + 1;
-  } else {
-    rounded = Math.round(scaled);
-  }
-  return rounded / factor;
+  const rounded = diff < 0.5 ? floor : diff > 0.5 ? floor + 1 : floor % 2 === 0 ? floor : floor + 1;
+  const result = rounded / factor;
+  return result === 0 ? 0 : result; // no -0
 }

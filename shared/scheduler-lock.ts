@@ -60,7 +60,8 @@ export class LeaderLock {
     }
     await this.ticking;
     if (this.leader) {
-      this.setLeader(false);
+      // A hand-over, not a loss: no onLost.
+      this.leader = false;
       await this.redis.eval(RELEASE, 1, this.options.key, this.token).catch(() => {});
     }
   }

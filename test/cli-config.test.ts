@@ -88,7 +88,7 @@ describe('anomstack migrate', () => {
     const env = { ANOMSTACK_DATABASE_URL: `${SERVER_URL}/${name}` };
     const first = await anomstack(['migrate'], env);
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)).toMatchObject({ created: true, tables: ['metrics', 'metrics_python_ingest_simple'] });
+    expect(JSON.parse(first.stdout)).toMatchObject({ created: true, tables: ['metrics', 'metrics_hackernews', 'metrics_python_ingest_simple'] });
     const schema = async () =>
       admin(async () => {
         const client = new pg.Client({ connectionString: env.ANOMSTACK_DATABASE_URL });
@@ -113,7 +113,7 @@ describe('anomstack migrate', () => {
       'metadata jsonb',
     ]);
     expect(new Set(before.map((c) => c.table_name))).toEqual(
-      new Set(['metrics', 'metrics_python_ingest_simple', 'anomstack_models', 'anomstack_job_runs', 'anomstack_alert_deliveries']),
+      new Set(['metrics', 'metrics_hackernews', 'metrics_python_ingest_simple', 'anomstack_models', 'anomstack_job_runs', 'anomstack_alert_deliveries']),
     );
     const second = await anomstack(['migrate'], env);
     expect(second.code).toBe(0);

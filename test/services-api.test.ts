@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv, type AppEnv } from '../shared/config/env.js';
 import { createDb } from '../shared/db/db.js';
@@ -7,6 +9,7 @@ import { closePool } from '../shared/db/pool.js';
 import { logger } from '../shared/logger.js';
 import { queueConnection, workerConnection } from '../shared/redis.js';
 import { closeQueues, createBatchCatalog, loadAppBatches, openQueues, type QueueMap } from '../shared/worker.js';
+import { createApp } from '../services/api/src/app.js';
 import { adminToken, startApi, type ApiHandle } from '../services/api/src/main.js';
 import { tokenMatches } from '../services/api/src/auth.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
@@ -87,6 +90,28 @@ describe('admin API', () => {
     const response = await fetch(`${base}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ ok: true });
+  });
+
+  it('answers /healthz with 503 when Postgres does not answer', async () => {
+    const app = createApp({
+      token: TOKEN,
+      catalog: createBatchCatalog(env),
+      queues,
+      redis: producer,
+      prefix,
+      pingDatabase: () => Promise.reject(new Error('connection refused')),
+      metrics: new Registry(),
+      log: logger,
+    });
+    const server = app.listen(0);
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ ok: false, redis: true, postgres: false });
+    } finally {
+      server.close();
+    }
   });
 
   it('rejects a missing or wrong token with 401 and enqueues nothing', async () => {

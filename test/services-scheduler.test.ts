@@ -66,16 +66,28 @@ describe('desired schedules (pure)', () => {
     }
     const slot = '2026-01-01T00:00:00.000Z';
     const id = '2026-01-01T000000.000Z';
-    const result = (job: JobResult['job'], status: JobResult['status'], rows: number): JobResult => ({ batch: 'a_batch', job, status, rows });
+    const result = (job: JobResult['job'], status: JobResult['status'], rows: number, details?: JobResult['details']): JobResult => ({
+      batch: 'a_batch',
+      job,
+      status,
+      rows,
+      ...(details ? { details } : {}),
+    });
+    const noModel = { skipped: { m1: 'no model yet' } };
     expect(followUps('ingest', 'x', batch, slot, result('ingest', 'ok', 3))).toEqual([{ queue: 'score', jobId: `score:a_batch:${id}` }]);
     expect(followUps('ingest', 'x', batch, slot, result('ingest', 'ok', 0))).toEqual([]);
     expect(followUps('score', 'x', batch, slot, result('score', 'ok', 2))).toEqual([{ queue: 'alert', jobId: `alert:a_batch:${id}` }]);
-    expect(followUps('score', 'x', batch, slot, result('score', 'skipped', 0))).toEqual([{ queue: 'train', jobId: `train:a_batch:${id}` }]);
+    expect(followUps('score', `score:a_batch:${id}`, batch, slot, result('score', 'skipped', 0, noModel))).toEqual([
+      { queue: 'train', jobId: `train:a_batch:${id}` },
+    ]);
+    // Nothing new to score, or a scheduled score: no training.
+    expect(followUps('score', `score:a_batch:${id}`, batch, slot, result('score', 'skipped', 0))).toEqual([]);
+    expect(followUps('score', 'repeat:score:a_batch:1767225600000', batch, slot, result('score', 'skipped', 0, noModel))).toEqual([]);
     expect(followUps('train', `train:a_batch:${id}`, batch, slot, result('train', 'ok', 2))).toEqual([
       { queue: 'score', jobId: `score:a_batch:${id}+after-train` },
     ]);
     // No loop: the score after a training never asks for another training.
-    expect(followUps('score', `score:a_batch:${id}+after-train`, batch, slot, result('score', 'skipped', 0))).toEqual([]);
+    expect(followUps('score', `score:a_batch:${id}+after-train`, batch, slot, result('score', 'skipped', 0, noModel))).toEqual([]);
     // Scheduled trainings do not chain.
     expect(followUps('train', 'repeat:train:a_batch:1', batch, slot, result('train', 'ok', 2))).toEqual([]);
   });

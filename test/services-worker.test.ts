@@ -75,9 +75,10 @@ describe('job processor on a real queue', () => {
 
   const finished = async (queue: JobName, id: string) =>
     waitFor(async () => {
-      const job = await queues[queue].getJob(id);
-      const state = await job?.getState();
-      return state === 'completed' || state === 'failed' ? { job: job!, state } : undefined;
+      const state = await queues[queue].getJobState(id);
+      // Read the job after its state is final: a copy read while it ran has no result yet.
+      const job = state === 'completed' || state === 'failed' ? await queues[queue].getJob(id) : undefined;
+      return job ? { job, state } : undefined;
     }, 10_000, `${queue} job ${id} to finish`);
 
   it('runs the core with now = the slot and returns its result as the job value', async () => {

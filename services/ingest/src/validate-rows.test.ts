@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { IngestInputError } from './ingest-fn/errors.js';
-import { parseIsoTimestamp, roundHalfEvenExact, validateIngestRows } from './validate-rows.js';
+import { parseIsoTimestamp, validateIngestRows } from './validate-rows.js';
 
 const T = '2024-01-01T00:00:00Z';
 
@@ -154,16 +154,3 @@ describe('parseIsoTimestamp', () => {
   });
 });
 
-describe('roundHalfEvenExact', () => {
-  it('rounds as numpy does', () => {
-    expect(roundHalfEvenExact(0.125, 2)).toBe(0.12); // exact half: to even
-    expect(roundHalfEvenExact(0.375, 2)).toBe(0.38);
-    expect(roundHalfEvenExact(2.5, 0)).toBe(2);
-    expect(roundHalfEvenExact(-2.5, 0)).toBe(-2);
-    expect(roundHalfEvenExact(2.675, 2)).toBe(2.68); // numpy too (2.675 * 100 is exactly 267.5); Python's round() says 2.67
-    expect(roundHalfEvenExact(1.23456, 4)).toBe(1.2346);
-    expect(roundHalfEvenExact(-0.00001, 4)).toBe(0);
-    expect(Object.is(roundHalfEvenExact(-0.00001, 4), -0)).toBe(false);
-    expect(roundHalfEvenExact(1e300, 4)).toBe(1e300);
-  });
-});

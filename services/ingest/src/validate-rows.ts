@@ -1,4 +1,4 @@
-import type { MetricRow } from '../../../shared/metric-row.js';
+import { roundHalfEven, type MetricRow } from '../../../shared/metric-row.js';
 import { IngestInputError } from './ingest-fn/errors.js';
 
 export type { MetricRow } from '../../../shared/metric-row.js';
@@ -148,7 +148,7 @@ export function validateIngestRows(
       metric_batch: batch,
       metric_name: group.name,
       metric_type: 'metric',
-      metric_value: roundHalfEvenExact(group.sum / group.count, opts.rounding),
+      metric_value: roundHalfEven(group.sum / group.count, opts.rounding),
       metadata: group.metadata,
     });
   }
@@ -287,22 +287,6 @@ function checkMetadata(value: unknown, problem: (text: string) => void): Record<
   return undefined;
 }
 
-/**
- * numpy's `round(x, decimals)`: scale by 10^decimals, round half to even on the scaled double,
- * scale back, on doubles as numpy does (so 2.675 gives 2.68 like numpy, not 2.67 like Python's round()).
- */
-export function roundHalfEvenExact(value: number, decimals: number): number {
-  const factor = 10 ** decimals;
-  const scaled = value * factor;
-  if (!Number.isFinite(scaled) || Math.abs(scaled) >= 2 ** 52) {
-    return value;
-  }
-  const floor = Math.floor(scaled);
-  const diff = scaled - floor;
-  const rounded = diff < 0.5 ? floor : diff > 0.5 ? floor + 1 : floor % 2 === 0 ? floor : floor + 1;
-  const result = rounded / factor;
-  return result === 0 ? 0 : result; // no -0
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);

@@ -18,12 +18,18 @@ export const slotJobId = (job: JobName, batch: string, slot: string, suffix = ''
 /** Suffix of the score run that follows a first training. */
 const AFTER_TRAIN = '+after-train';
 
+/** The score named metrics it could not score (as opposed to finding nothing new to score). */
+const hasSkippedMetrics = (result: JobResult): boolean => {
+  const skipped = result.details?.skipped;
+  return typeof skipped === 'object' && skipped !== null && Object.keys(skipped).length > 0;
+};
+
 /**
  * The whole job graph in one place (as Immich's onDone switch). After a slot's ingest writes rows,
  * its score and threshold check follow at once, and its alert follows the score, so a fresh point
- * is alerted on within seconds instead of waiting for the next score and alert crons. When a score
- * finds nothing to score (no model yet, the newcomer's first run), train follows, then one more
- * score. Disabled jobs are never chained; schedule status (RUNNING/STOPPED) only governs crons.
+ * is alerted on within seconds instead of waiting for the next score and alert crons. When a chained
+ * score leaves metrics unscored (no model yet, the newcomer's first run), train follows, then one
+ * more score. Disabled jobs are never chained; schedule status (RUNNING/STOPPED) only governs crons.
  */
 export function followUps(job: JobName, jobId: string, batch: MetricBatch, slot: string, result: JobResult): FollowUp[] {
   const next = (queue: JobName, suffix = ''): FollowUp[] =>
@@ -35,8 +41,11 @@ export function followUps(job: JobName, jobId: string, batch: MetricBatch, slot:
       if (result.rows > 0) {
         return next('alert');
       }
-      // Nothing scored right after new rows: most likely no model yet. One train, one more score.
-      return result.status === 'skipped' && !jobId.endsWith(AFTER_TRAIN) ? next('train') : [];
+      // A chained score that left metrics unscored (no model yet: the newcomer's first run) gets
+      // one training and one more score. Scheduled scores with nothing new never train.
+      return jobId === slotJobId('score', batch.name, slot) && result.status === 'skipped' && hasSkippedMetrics(result)
+        ? next('train')
+        : [];
     case 'train':
       return result.status === 'ok' && result.rows > 0 && jobId === slotJobId('train', batch.name, slot)
         ? next('score', AFTER_TRAIN)

@@ -107,7 +107,9 @@ export async function startScheduler(deps: SchedulerDeps): Promise<SchedulerHand
       deps.subscriber.off('message', onMessage);
       await deps.subscriber.unsubscribe(channel).catch(() => {});
       await chain;
+      const led = lock.isLeader;
       await lock.stop();
+      deps.log.info(led ? 'scheduler stopped: leader lock released for a standby' : 'scheduler stopped');
     },
   };
 }

@@ -5,14 +5,17 @@ Two modes, chosen by argv[1]:
   run    one run per process (the cold path). The job (JSON) arrives on stdin; the result
          (JSON) leaves on fd 3; the function's own print() output goes to stdout/stderr.
   serve  a fork server (the warm path). It imports pandas once, then reads one JSON command per
-         line on stdin and forks a child per run, each with its own process group, memory limit
-         and stdout/stderr/result pipes. Everything it reports to Node goes on stdout as frames:
-         a JSON header line, followed by `n` raw bytes when the header has `n`.
+         line on stdin and hands each run to a forked child (one spare is kept forked ahead),
+         each with its own process group, memory limit and stdout/stderr/result pipes.
+         Everything it reports to Node goes on its stdout as frames: a JSON header line,
+         followed by `n` raw bytes when the header has `n`.
 
-The result is always {"ok": true, "rows": [...]} or
-{"ok": false, "kind": "exception"|"memory"|"bad_result"|"setup", "message": ..., "traceback": ...}.
-Non-finite floats become the strings "NaN", "Infinity" and "-Infinity" so the validator in
-Node can reject them by name (JSON has no NaN).
+The result is {"ok": true, "rows": [...]}, or for a DataFrame {"ok": true, "columns": {name:
+[values]}, "length": n}, or {"ok": false, "kind": "exception"|"memory"|"bad_result"|"setup",
+"message": ..., "traceback": ...}. Non-finite floats become the strings "NaN", "Infinity" and
+"-Infinity" so the validator in Node can reject them by name (JSON has no NaN). Timestamps
+become ISO 8601 text: naive stays naive; tz-aware keeps its offset (single values) or is written
+in UTC with "Z" (DataFrame datetime columns, vectorised); both keep the instant.
 """
 
 import datetime
@@ -86,7 +89,7 @@ def _convert(v, pd, np):
 
 
 def to_rows(result):
-    """Turns what ingest() returned into a list of plain dicts, or raises BadResult."""
+    """Turns what ingest() returned into plain rows (or columns, for a DataFrame), or raises BadResult."""
     pd = sys.modules.get("pandas")
     np = sys.modules.get("numpy")
     if result is None:
@@ -247,7 +250,18 @@ def import_pandas():
 # ---------------------------------------------------------------- cold: one process per run
 
 
+def die_with_parent():
+    # If the Node worker dies, this run must not go on without a time limit.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def main_run():
+    die_with_parent()
     result_fd = os.dup(3)  # private copy (not inheritable); fd 3 itself is closed below
     os.close(3)
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
