@@ -5,7 +5,7 @@ import { loadBatches } from '../shared/config/load-batches.js';
 import type { JobResult } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
 import { pausedSchedulesKey, queueConnection, reloadChannel, startedSchedulesKey, workerConnection } from '../shared/redis.js';
-import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
+import { closeQueues, openQueues, slotOf, type QueueMap } from '../shared/worker.js';
 import { followUps } from '../services/scheduler/src/chain.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
 import { existingSchedules, reconcileSchedules } from '../services/scheduler/src/scheduler.processor.js';
@@ -143,6 +143,10 @@ describe('scheduler against Redis', () => {
     expect(await ids()).toEqual(['alert:a_batch', 'ingest:a_batch', 'ingest:b_batch', 'score:a_batch', 'summary:a_batch', 'train:a_batch']);
     const [ingest] = (await queues.ingest.getJobSchedulers()).filter((s) => s.key === 'ingest:a_batch');
     expect(ingest).toMatchObject({ pattern: '*/3 * * * *', tz: 'UTC', template: { data: { batch: 'a_batch' } } });
+    // Its first run is delayed until the next slot, and the worker reads that slot from the run's id.
+    const [firstRun] = (await queues.ingest.getDelayed()).filter((job) => job.data.batch === 'a_batch');
+    expect(firstRun && slotOf(firstRun).getTime()).toBe(ingest?.next);
+    expect(slotOf(firstRun!).getUTCMinutes() % 3).toBe(0);
     // Running it again changes nothing.
     expect(await reconcileSchedules(queues, producer, prefix, load(dir))).toMatchObject({ upserted: [], removed: [] });
   });

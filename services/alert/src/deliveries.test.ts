@@ -1,19 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeResume, deliveryKeyText, encodeFailure } from './deliveries.js';
-
-describe('delivery resume state', () => {
-  it('round-trips through last_error', () => {
-    const text = encodeFailure('upload failed', { slackThread: { ts: '1.2', channelId: 'C1' } });
-    expect(text.startsWith('upload failed')).toBe(true);
-    expect(decodeResume(text)).toEqual({ slackThread: { ts: '1.2', channelId: 'C1' } });
-  });
-
-  it('is empty for a plain error or none', () => {
-    expect(encodeFailure('boom', undefined)).toBe('boom');
-    expect(decodeResume('boom')).toEqual({});
-    expect(decodeResume(null)).toEqual({});
-  });
-});
+import { deliveryKeyText } from './deliveries.js';
 
 describe('deliveryKeyText', () => {
   it('names every part of the key', () => {

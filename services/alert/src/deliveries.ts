@@ -47,25 +47,6 @@ export function deliveryKeyText(key: DeliveryKey): string {
   return `${key.batch}|${key.metricName}|${key.metricType}|${key.timestamp.toISOString()}|${key.channel}`;
 }
 
-// Resume state rides on the last line of last_error (the table has no column for it).
-const RESUME_MARK = '\n[resume] ';
-
-export function encodeFailure(error: string, resume: ResumeState | undefined): string {
-  return resume === undefined || Object.keys(resume).length === 0 ? error : `${error}${RESUME_MARK}${JSON.stringify(resume)}`;
-}
-
-export function decodeResume(lastError: string | null | undefined): ResumeState {
-  const at = lastError?.lastIndexOf(RESUME_MARK) ?? -1;
-  if (lastError === null || lastError === undefined || at < 0) {
-    return {};
-  }
-  try {
-    return JSON.parse(lastError.slice(at + RESUME_MARK.length)) as ResumeState;
-  } catch {
-    return {};
-  }
-}
-
 /** Records deliveries as pending; already recorded ones (pending or sent) are left as they are. */
 export async function recordPending(db: Db, keys: readonly DeliveryKey[]): Promise<void> {
   for (const key of keys) {
@@ -107,7 +88,7 @@ export async function deliverOnce(
 ): Promise<DeliveryOutcome> {
   return db.transaction(async (tx) => {
     await tx.run('claim_delivery', deliveryKeyParams(key));
-    const [row] = await tx.run<{ status: string; last_error: string | null }>('lock_delivery', deliveryKeyParams(key));
+    const [row] = await tx.run<{ status: string; resume: ResumeState | null }>('lock_delivery', deliveryKeyParams(key));
     if (row === undefined) {
       return { status: 'busy' };
     }
@@ -115,11 +96,11 @@ export async function deliverOnce(
       return { status: 'already-sent' };
     }
     try {
-      await send(decodeResume(row.last_error));
+      await send(row.resume ?? {});
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      const resume = error instanceof ResumableError ? error.resume : undefined;
-      await tx.run('mark_delivery_failed', [...deliveryKeyParams(key), encodeFailure(message, resume)]);
+      const resume = error instanceof ResumableError ? error.resume : null;
+      await tx.run('mark_delivery_failed', [...deliveryKeyParams(key), message, resume]);
       return { status: 'failed', error: message };
     }
     await tx.run('mark_delivery_sent', deliveryKeyParams(key));

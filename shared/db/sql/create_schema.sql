@@ -34,6 +34,8 @@ create table if not exists anomstack_alert_deliveries (
   status text not null default 'pending' check (status in ('pending', 'sent')),
   attempts integer not null default 0,
   last_error text,
+  -- What a retry needs to finish a half-done send (the Slack thread a message went to).
+  resume jsonb,
   created_at timestamptz not null default now(),
   sent_at timestamptz,
   primary key (metric_batch, metric_name, metric_type, metric_timestamp, channel)
