@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { parseArgs, promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { queueConnection } from '../shared/redis.js';
 import { closeQueues, openQueues } from '../shared/worker.js';
 import { slotJobId } from '../services/scheduler/src/chain.js';
 import { startSmtpServer } from '../test/support/smtp-server.js';
 import {
   BIN,
+  cleanRedisPrefix,
   createMetricsDir,
   createTestDatabase,
   randomPrefix,
@@ -127,7 +127,7 @@ export async function run(args: string[]): Promise<void> {
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
     await closeQueues(queues);
     producer.disconnect();
-    await cleanPrefix(prefix);
+    await cleanRedisPrefix(prefix);
     await queued.drop();
     await smtp.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -138,13 +138,4 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-async function cleanPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) {
-    await redis.del(...keys);
-  }
-  redis.disconnect();
 }

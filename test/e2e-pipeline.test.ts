@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp-server.js';
 import {
+  cleanRedisPrefix,
   createMetricsDir,
   createTestDatabase,
   freePort,
@@ -76,6 +77,7 @@ describe('pipeline across service processes', () => {
   afterAll(async () => {
     await client?.end();
     await stopAll();
+    await cleanRedisPrefix(prefix);
     await smtp?.close();
     await database?.drop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import type { BatchJobData } from '../shared/queues.js';
 import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
 import { slotJobId } from '../services/scheduler/src/chain.js';
 import {
+  cleanRedisPrefix,
   createMetricsDir,
   createTestDatabase,
   ingestOnlyBatch,
@@ -54,6 +55,7 @@ describe('Postgres unreachable for a while', () => {
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
     await closeQueues(queues);
     producer.disconnect();
+    await cleanRedisPrefix(prefix);
     await proxy.close();
     await database.drop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -83,17 +85,17 @@ describe('Postgres unreachable for a while', () => {
     let upAt: number;
     try {
       await waitFor(
-        async () => (await queues.ingest.getDelayed()).some((job) => job.attemptsMade >= 2),
+        async () => worker.child.exitCode !== null || (await queues.ingest.getDelayed()).some((job) => job.attemptsMade >= 2),
         30_000,
         'a job to fail its retry too',
       );
-    } catch (error) {
-      // The worker's own account, for the failure message (it crashes on an unhandled pg error).
-      console.info(worker.logs().split('\n').filter((line) => !line.includes('job done')).join('\n').slice(-4000));
-      throw error;
     } finally {
       proxy.restore();
       upAt = Date.now();
+    }
+    if (worker.child.exitCode !== null) {
+      const crash = worker.logs().split('\n').filter((line) => !line.startsWith('{')).join('\n');
+      throw new Error(`the worker crashed during the outage instead of retrying:\n${crash.slice(-2000)}`);
     }
 
     // Then

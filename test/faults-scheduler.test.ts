@@ -5,6 +5,7 @@ import { queueConnection } from '../shared/redis.js';
 import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
 import { existingSchedules } from '../services/scheduler/src/scheduler.processor.js';
 import {
+  cleanRedisPrefix,
   createMetricsDir,
   createTestDatabase,
   randomPrefix,
@@ -34,12 +35,9 @@ describe('two scheduler processes', () => {
   afterAll(async () => {
     await stopAll();
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    const keys = await producer.keys(`${prefix}:*`);
-    if (keys.length > 0) {
-      await producer.del(...keys);
-    }
     await closeQueues(queues);
     producer.disconnect();
+    await cleanRedisPrefix(prefix);
     await database.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -6,6 +6,7 @@ import { queueConnection } from '../shared/redis.js';
 import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
 import { slotJobId } from '../services/scheduler/src/chain.js';
 import {
+  cleanRedisPrefix,
   createMetricsDir,
   createTestDatabase,
   ingestOnlyBatch,
@@ -53,6 +54,7 @@ describe('a worker killed with SIGKILL in the middle of 1,000 jobs', () => {
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
     await closeQueues(queues);
     producer.disconnect();
+    await cleanRedisPrefix(prefix);
     await database.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });

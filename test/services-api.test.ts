@@ -14,7 +14,7 @@ import { adminToken, startApi, type ApiHandle } from '../services/api/src/main.j
 import { tokenMatches } from '../services/api/src/auth.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
 import { existingSchedules } from '../services/scheduler/src/scheduler.processor.js';
-import { createMetricsDir, createTestDatabase, randomPrefix, REDIS_URL, removeBatch, serviceEnv, waitFor, type TestDatabase } from './support/processes.js';
+import { cleanRedisPrefix, createMetricsDir, createTestDatabase, randomPrefix, REDIS_URL, removeBatch, serviceEnv, waitFor, type TestDatabase } from './support/processes.js';
 
 const TOKEN = 'test-token-0123456789';
 
@@ -67,12 +67,9 @@ describe('admin API', () => {
     await api.close();
     await scheduler.close();
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    const keys = await producer.keys(`${prefix}:*`);
-    if (keys.length > 0) {
-      await producer.del(...keys);
-    }
     await closeQueues(queues);
     producer.disconnect();
+    await cleanRedisPrefix(prefix);
     subscriber.disconnect();
     await closePool();
     await database.drop();

@@ -10,7 +10,7 @@ import { followUps } from '../services/scheduler/src/chain.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
 import { existingSchedules, reconcileSchedules } from '../services/scheduler/src/scheduler.processor.js';
 import { definedSchedules, desiredSchedules, NO_OVERRIDES, planReconcile } from '../services/scheduler/src/scheduler.js';
-import { createMetricsDir, DEFAULTS_DIR, randomPrefix, REDIS_URL, removeBatch, waitFor, writeBatch } from './support/processes.js';
+import { cleanRedisPrefix, createMetricsDir, DEFAULTS_DIR, randomPrefix, REDIS_URL, removeBatch, waitFor, writeBatch } from './support/processes.js';
 
 const RUNNING = {
   ingest_default_schedule_status: 'RUNNING',
@@ -123,12 +123,9 @@ describe('scheduler against Redis', () => {
   afterAll(async () => {
     await Promise.all(handles.map((h) => h.close()));
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    const keys = await producer.keys(`${prefix}:*`);
-    if (keys.length > 0) {
-      await producer.del(...keys);
-    }
     await closeQueues(queues);
     producer.disconnect();
+    await cleanRedisPrefix(prefix);
     subscribers.forEach((s) => s.disconnect());
     fs.rmSync(dir, { recursive: true, force: true });
   });

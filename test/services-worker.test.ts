@@ -11,7 +11,7 @@ import { InputError } from '../shared/errors.js';
 import type { JobCore, JobResult } from '../shared/job.js';
 import { queueConnection, workerConnection } from '../shared/redis.js';
 import { closeQueues, createBatchCatalog, createJobProcessor, openQueues, slotOf, startWorker, type QueueMap } from '../shared/worker.js';
-import { createMetricsDir, createTestDatabase, randomPrefix, REDIS_URL, serviceEnv, waitFor, type TestDatabase } from './support/processes.js';
+import { cleanRedisPrefix, createMetricsDir, createTestDatabase, randomPrefix, REDIS_URL, serviceEnv, waitFor, type TestDatabase } from './support/processes.js';
 
 describe('job processor on a real queue', () => {
   const prefix = randomPrefix();
@@ -68,6 +68,7 @@ describe('job processor on a real queue', () => {
     await closeQueues(queues);
     producer.disconnect();
     consumer.disconnect();
+    await cleanRedisPrefix(prefix);
     await closePool();
     await database.drop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,8 +10,10 @@ export function getPool(url: string): pg.Pool {
   let pool = pools.get(url);
   if (!pool) {
     pool = new pg.Pool({ connectionString: url, max: Number(process.env.ANOMSTACK_DB_POOL_MAX ?? 10) });
-    // An idle client losing its connection (Postgres restarted) must not crash the process.
+    // A client losing its connection (Postgres restarted) must not crash the process: idle
+    // ones report on the pool, checked-out ones on themselves. The query in flight still rejects.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     pools.set(url, pool);
   }
   return pool;

@@ -1,5 +1,5 @@
 import type { Detector } from './detector.js';
-import { buildNeighborIndex, forEachKNearest, type NeighborIndex } from './neighbors.js';
+import { kNearest, kNearestOthers, partition } from './neighbors.js';
 
 export type KnnMethod = 'largest' | 'mean' | 'median';
 
@@ -9,21 +9,9 @@ export interface KnnParams {
 }
 
 export interface KnnState {
-  /** Training rows, row-major n x d. */
+  /** Training rows, row-major n x d, in any order (only their distances matter; fit stores them in tree order). */
   train: Float64Array;
   n: number;
-}
-
-/** Index per state, so scoring many batches with one decoded model builds the tree once. */
-const indexCache = new WeakMap<KnnState, NeighborIndex>();
-
-function indexFor(state: KnnState, d: number): NeighborIndex {
-  let index = indexCache.get(state);
-  if (index === undefined) {
-    index = buildNeighborIndex(state.train, state.n, d);
-    indexCache.set(state, index);
-  }
-  return index;
 }
 
 /** PyOD KNN: distance to the k-th nearest training row ('largest'), or the mean/median of the k distances. */
@@ -44,33 +32,35 @@ export const knnDetector: Detector<KnnParams, KnnState> = {
     if (X.n <= p.nNeighbors) {
       throw new Error(`KNN: n_neighbors=${p.nNeighbors} needs more than ${p.nNeighbors} training rows, got ${X.n}`);
     }
-    const state: KnnState = { train: X.data.slice(), n: X.n };
-    const index = indexFor(state, X.d);
-    // A training row's own distance (0) is the nearest one: ask for k+1 and skip it, as sklearn's kneighbors(X=None).
-    const trainScores = new Float64Array(X.n);
-    forEachKNearest(index, X.data, X.n, p.nNeighbors + 1, (row, distances) => {
-      trainScores[row] = aggregate(distances, 1, p.method);
-    });
-    return { state, trainScores };
+    // The tree-ordered copy doubles as the state's own copy of the training rows.
+    const rows = partition(X.data, X.n, X.d);
+    const state: KnnState = { train: rows.rows, n: X.n };
+    return { state, trainScores: aggregateRows(kNearestOthers(rows, p.nNeighbors), X.n, p) };
   },
   decision(state, X, p) {
-    const scores = new Float64Array(X.n);
-    forEachKNearest(indexFor(state, X.d), X.data, X.n, p.nNeighbors, (row, distances) => {
-      scores[row] = aggregate(distances, 0, p.method);
-    });
-    return scores;
+    const nearest = kNearest(partition(state.train, state.n, X.d), partition(X.data, X.n, X.d), p.nNeighbors);
+    return aggregateRows(nearest, X.n, p);
   },
 };
 
-/** Aggregates `distances[from..]` (sorted ascending; `from` skips the row itself) without allocating. */
-function aggregate(distances: Float64Array, from: number, method: KnnMethod): number {
-  const k = distances.length - from;
+/** One score per row of m x k ascending distances. */
+function aggregateRows(distances: Float64Array, m: number, p: KnnParams): Float64Array {
+  const k = p.nNeighbors;
+  const scores = new Float64Array(m);
+  for (let row = 0; row < m; row++) {
+    scores[row] = aggregate(distances, row * k, k, p.method);
+  }
+  return scores;
+}
+
+/** Aggregates the k ascending distances at [from, from + k) without allocating. */
+function aggregate(distances: Float64Array, from: number, k: number, method: KnnMethod): number {
   switch (method) {
     case 'largest':
-      return distances[distances.length - 1]!;
+      return distances[from + k - 1]!;
     case 'mean': {
       let sum = 0;
-      for (let i = from; i < distances.length; i++) {
+      for (let i = from; i < from + k; i++) {
         sum += distances[i]!;
       }
       return sum / k;

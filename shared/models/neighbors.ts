@@ -1,94 +1,74 @@
 /**
- * Exact k-nearest-neighbour distances (Euclidean) from query rows to reference rows.
- * A KD-tree serves low dimensions; brute force the rest. Both compute every distance the same way
- * (sum of squared differences in column order, then sqrt), so they return identical values.
+ * Exact k-nearest-neighbour distances (Euclidean), computed leaf block by leaf block.
+ *
+ * Rows are split into the leaves of a KD-tree. For each leaf of query rows, the tree is walked nearer
+ * node first; a node is skipped once the gap between its bounding box and the query leaf's box is no
+ * less than the k-th distance found so far for every query row of the leaf, and each leaf reached is
+ * compared with the query leaf row by row. Every distance is the sum of squared differences in column
+ * order, then sqrt, and pruning only skips rows that could not enter the k nearest, so the result is
+ * the brute-force result bit for bit, whatever the leaves.
  */
 
-const LEAF_SIZE = 16;
-/** Above this many features a KD-tree prunes too little to pay for itself (sklearn switches at 15). */
-const TREE_MAX_D = 15;
-const TREE_MIN_N = 64;
+/** Rows per leaf: small enough to prune well, large enough that a block outweighs the walk to it. */
+const LEAF_SIZE = 32;
 
-export interface NeighborIndex {
-  readonly data: Float64Array;
+/** Rows split into KD-tree leaves, stored leaf after leaf so that every node covers a contiguous range. */
+export interface Partition {
   readonly n: number;
   readonly d: number;
-  /** null: brute force. */
-  readonly tree: KdTree | null;
-  /** Brute force only: the reference rows column by column (d x n), so the distance loop runs over contiguous memory. */
-  readonly columns: Float64Array | null;
-}
-
-interface KdTree {
-  /** Row ids permuted so that every node covers a contiguous range. */
-  order: Int32Array;
-  start: Int32Array;
-  end: Int32Array;
-  /** Split feature, -1 for a leaf; children of node i are left[i] and right[i]. */
-  splitDim: Int32Array;
-  left: Int32Array;
-  right: Int32Array;
+  /** The rows in tree order, row-major n x d. */
+  readonly rows: Float64Array;
+  /** Original row of each position in `rows`. */
+  readonly order: Int32Array;
+  /** Node i covers positions [start[i], end[i]); children left[i] and right[i], or -1 for a leaf. */
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  readonly left: Int32Array;
+  readonly right: Int32Array;
   /** Bounding box of node i: lower corner at [2·i·d, 2·i·d + d), upper corner right after. */
-  box: Float64Array;
+  readonly box: Float64Array;
+  /** Leaf number of node i (dense, 0-based), -1 for an inner node. */
+  readonly leaf: Int32Array;
+  readonly leaves: number;
 }
 
-export function buildNeighborIndex(
-  data: Float64Array,
-  n: number,
-  d: number,
-  strategy: 'auto' | 'tree' | 'brute' = 'auto',
-): NeighborIndex {
-  const useTree = strategy === 'tree' || (strategy === 'auto' && d <= TREE_MAX_D && n >= TREE_MIN_N);
-  return { data, n, d, tree: useTree ? buildTree(data, n, d) : null, columns: useTree ? null : transpose(data, n, d) };
-}
-
-function transpose(data: Float64Array, n: number, d: number): Float64Array {
-  const columns = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) {
-      columns[j * n + i] = data[i * d + j]!;
-    }
-  }
-  return columns;
-}
-
-function buildTree(data: Float64Array, n: number, d: number): KdTree {
-  const capacity = 2 * Math.ceil(n / LEAF_SIZE) * 2 + 1;
-  const tree: KdTree = {
-    order: Int32Array.from({ length: n }, (_, i) => i),
-    start: new Int32Array(capacity),
-    end: new Int32Array(capacity),
-    splitDim: new Int32Array(capacity),
-    left: new Int32Array(capacity),
-    right: new Int32Array(capacity),
-    box: new Float64Array(capacity * 2 * d),
-  };
-  let count = 0;
+export function partition(data: Float64Array, n: number, d: number): Partition {
+  const capacity = 4 * Math.ceil(n / LEAF_SIZE) + 1;
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const start = new Int32Array(capacity);
+  const end = new Int32Array(capacity);
+  const left = new Int32Array(capacity).fill(-1);
+  const right = new Int32Array(capacity).fill(-1);
+  const box = new Float64Array(capacity * 2 * d);
+  const leaf = new Int32Array(capacity).fill(-1);
+  let nodes = 0;
+  let leaves = 0;
   const build = (lo: number, hi: number): number => {
-    const node = count++;
-    tree.start[node] = lo;
-    tree.end[node] = hi;
-    tree.splitDim[node] = -1;
-    const dim = boundNode(data, d, tree, node, lo, hi);
-    if (hi - lo <= LEAF_SIZE) {
+    const node = nodes++;
+    start[node] = lo;
+    end[node] = hi;
+    const dim = boundNode(data, d, order, box, node, lo, hi);
+    // A leaf when small enough, or when all its rows are identical (nothing to split on).
+    if (hi - lo <= LEAF_SIZE || dim < 0) {
+      leaf[node] = leaves++;
       return node;
     }
-    if (dim < 0) {
-      return node; // all rows identical: nothing to split
-    }
     const mid = (lo + hi) >> 1;
-    selectNth(data, d, tree.order, lo, hi - 1, mid, dim);
-    tree.splitDim[node] = dim;
-    tree.left[node] = build(lo, mid);
-    tree.right[node] = build(mid, hi);
+    selectNth(data, d, order, lo, hi - 1, mid, dim);
+    left[node] = build(lo, mid);
+    right[node] = build(mid, hi);
     return node;
   };
   build(0, n);
-  return tree;
+  const rows = new Float64Array(n * d);
+  for (let p = 0; p < n; p++) {
+    rows.set(data.subarray(order[p]! * d, order[p]! * d + d), p * d);
+  }
+  return { n, d, rows, order, start, end, left, right, box, leaf, leaves };
 }
 
 /** Stores the node's bounding box and returns its widest feature (-1 when all rows are identical). */
-function boundNode(data: Float64Array, d: number, tree: KdTree, node: number, lo: number, hi: number): number {
+function boundNode(data: Float64Array, d: number, order: Int32Array, box: Float64Array, node: number, lo: number, hi: number): number {
   let best = -1;
   let bestSpread = 0;
   const base = 2 * node * d;
@@ -96,7 +76,7 @@ function boundNode(data: Float64Array, d: number, tree: KdTree, node: number, lo
     let min = Infinity;
     let max = -Infinity;
     for (let i = lo; i < hi; i++) {
-      const v = data[tree.order[i]! * d + j]!;
+      const v = data[order[i]! * d + j]!;
       if (v < min) {
         min = v;
       }
@@ -104,28 +84,14 @@ function boundNode(data: Float64Array, d: number, tree: KdTree, node: number, lo
         max = v;
       }
     }
-    tree.box[base + j] = min;
-    tree.box[base + d + j] = max;
+    box[base + j] = min;
+    box[base + d + j] = max;
     if (max - min > bestSpread) {
       bestSpread = max - min;
       best = j;
     }
   }
   return best;
-}
-
-/** Squared distance from the query to the node's bounding box: a lower bound for every row inside. */
-function boxDistance(tree: KdTree, node: number, d: number, queries: Float64Array, qi: number): number {
-  const base = 2 * node * d;
-  let sum = 0;
-  for (let j = 0; j < d; j++) {
-    const q = queries[qi + j]!;
-    const below = tree.box[base + j]! - q;
-    const above = q - tree.box[base + d + j]!;
-    const gap = below > 0 ? below : above > 0 ? above : 0;
-    sum += gap * gap;
-  }
-  return sum;
 }
 
 /** Quickselect on `order[lo..hi]` by feature `dim` so that position k holds the k-th smallest. */
@@ -159,199 +125,231 @@ function selectNth(data: Float64Array, d: number, order: Int32Array, lo: number,
   }
 }
 
-/** Bounded max-heap of the k smallest squared distances seen so far. */
-class KSmallest {
-  readonly values: Float64Array;
-  size = 0;
-
-  constructor(readonly k: number) {
-    this.values = new Float64Array(k);
+/**
+ * The k smallest distances from each row of `P` to the *other* rows of `P` (sklearn's kneighbors(X=None)),
+ * as rows of k ascending distances in the original row order.
+ */
+export function kNearestOthers(P: Partition, k: number): Float64Array {
+  if (k >= P.n) {
+    throw new Error(`need more than ${k} rows for ${k} neighbours, got ${P.n}`);
   }
+  return search(P, P, k, true);
+}
 
-  /** Current k-th smallest, or Infinity while fewer than k were seen. */
-  bound(): number {
-    return this.size < this.k ? Infinity : this.values[0]!;
+/** The k smallest distances from each row of `queries` to the rows of `reference`, as rows of k ascending distances in query order. */
+export function kNearest(reference: Partition, queries: Partition, k: number): Float64Array {
+  if (k > reference.n) {
+    throw new Error(`need at least ${k} reference rows for ${k} neighbours, got ${reference.n}`);
   }
-
-  push(value: number): void {
-    const v = this.values;
-    if (this.size < this.k) {
-      let i = this.size++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (v[parent]! >= value) {
-          break;
-        }
-        v[i] = v[parent]!;
-        i = parent;
-      }
-      v[i] = value;
-    } else if (value < v[0]!) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= this.k) {
-          break;
-        }
-        const r = l + 1;
-        const c = r < this.k && v[r]! > v[l]! ? r : l;
-        if (v[c]! <= value) {
-          break;
-        }
-        v[i] = v[c]!;
-        i = c;
-      }
-      v[i] = value;
-    }
-  }
-
-  /** Empties the heap into `out` as ascending distances (sqrt applied), without allocating. */
-  drainSorted(out: Float64Array): void {
-    const v = this.values;
-    while (this.size > 0) {
-      const last = --this.size;
-      out[last] = Math.sqrt(v[0]!);
-      const value = v[last]!;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= last) {
-          break;
-        }
-        const r = l + 1;
-        const c = r < last && v[r]! > v[l]! ? r : l;
-        if (v[c]! <= value) {
-          break;
-        }
-        v[i] = v[c]!;
-        i = c;
-      }
-      v[i] = value;
-    }
-  }
+  return search(reference, queries, k, false);
 }
 
 /**
- * Squared distance, abandoned as soon as it reaches `bound` (the row could not enter the k nearest then).
- * Completed sums always add the columns in the same order, so tree and brute force agree bit for bit.
+ * Per query row, the k smallest squared distances so far, ascending, at [row·k, row·k + k) (row in tree
+ * order); Infinity while fewer than k were seen.
  */
-function squaredDistanceBelow(a: Float64Array, ai: number, b: Float64Array, bi: number, d: number, bound: number): number {
+type Nearest = Float64Array;
+
+function search(R: Partition, Q: Partition, k: number, self: boolean): Float64Array {
+  const nearest: Nearest = new Float64Array(Q.n * k).fill(Infinity);
+  const stack = new Int32Array(R.start.length + 1);
+  const gaps = new Float64Array(R.start.length + 1);
+  const scratch = new Float64Array(Math.max(largestLeaf(R), largestLeaf(Q)));
+  for (let node = 0; node < Q.start.length; node++) {
+    if (Q.leaf[node]! >= 0) {
+      if (self) {
+        compareWithin(Q.rows, Q.start[node]!, Q.end[node]!, Q.d, k, nearest, scratch);
+      }
+      searchLeaf(R, Q, node, k, nearest, self, stack, gaps, scratch);
+    }
+  }
+  const out = new Float64Array(Q.n * k);
+  for (let p = 0; p < Q.n; p++) {
+    const o = Q.order[p]! * k;
+    for (let c = 0; c < k; c++) {
+      out[o + c] = Math.sqrt(nearest[p * k + c]!);
+    }
+  }
+  return out;
+}
+
+/**
+ * Walks R for the query rows of leaf `q` of Q, nearer node first, comparing every leaf that is not ruled out.
+ * Self-search: the query leaf itself was compared already (compareWithin).
+ */
+function searchLeaf(
+  R: Partition,
+  Q: Partition,
+  q: number,
+  k: number,
+  nearest: Nearest,
+  self: boolean,
+  stack: Int32Array,
+  gaps: Float64Array,
+  scratch: Float64Array,
+): void {
+  const q0 = Q.start[q]!;
+  const q1 = Q.end[q]!;
+  let bound = largestKth(nearest, k, q0, q1);
+  stack[0] = 0;
+  gaps[0] = boxGap(Q, q, R, 0);
+  let top = 1;
+  while (top > 0) {
+    top--;
+    if (gaps[top]! >= bound) {
+      continue;
+    }
+    const node = stack[top]!;
+    if (R.leaf[node]! >= 0) {
+      if (!self || node !== q) {
+        compareBlock(Q.rows, q0, q1, R, node, k, nearest, scratch);
+        bound = largestKth(nearest, k, q0, q1);
+      }
+      continue;
+    }
+    const left = R.left[node]!;
+    const right = R.right[node]!;
+    const leftGap = boxGap(Q, q, R, left);
+    const rightGap = boxGap(Q, q, R, right);
+    // Push the farther child first so the nearer one is searched first and tightens the bound.
+    const leftFirst = leftGap <= rightGap;
+    stack[top] = leftFirst ? right : left;
+    gaps[top++] = leftFirst ? rightGap : leftGap;
+    stack[top] = leftFirst ? left : right;
+    gaps[top++] = leftFirst ? leftGap : rightGap;
+  }
+}
+
+function largestLeaf(P: Partition): number {
+  let largest = 0;
+  for (let node = 0; node < P.start.length; node++) {
+    if (P.leaf[node]! >= 0) {
+      largest = Math.max(largest, P.end[node]! - P.start[node]!);
+    }
+  }
+  return largest;
+}
+
+/** The largest k-th squared distance among query positions [p0, p1): no farther row can matter to any of them. */
+function largestKth(nearest: Nearest, k: number, p0: number, p1: number): number {
+  let bound = 0;
+  for (let p = p0; p < p1; p++) {
+    const kth = nearest[p * k + k - 1]!;
+    if (kth > bound) {
+      bound = kth;
+    }
+  }
+  return bound;
+}
+
+/**
+ * Squared gap between the boxes of node `a` of A and node `b` of B: a lower bound on every squared distance
+ * between their rows (also after rounding, which is monotonic).
+ */
+function boxGap(A: Partition, a: number, B: Partition, b: number): number {
+  const d = A.d;
+  const ab = 2 * a * d;
+  const bb = 2 * b * d;
   let sum = 0;
   for (let j = 0; j < d; j++) {
-    const delta = a[ai + j]! - b[bi + j]!;
-    sum += delta * delta;
-    if (sum >= bound) {
-      return bound;
-    }
+    const below = B.box[bb + j]! - A.box[ab + d + j]!;
+    const above = A.box[ab + j]! - B.box[bb + d + j]!;
+    const gap = below > 0 ? below : above > 0 ? above : 0;
+    sum += gap * gap;
+  }
+  return sum;
+}
+
+/** Squared gap between the row at `xi` and the box of node `b` of B (a lower bound, as boxGap). */
+function rowGap(x: Float64Array, xi: number, B: Partition, b: number): number {
+  const d = B.d;
+  const bb = 2 * b * d;
+  let sum = 0;
+  for (let j = 0; j < d; j++) {
+    const v = x[xi + j]!;
+    const below = B.box[bb + j]! - v;
+    const above = v - B.box[bb + d + j]!;
+    const gap = below > 0 ? below : above > 0 ? above : 0;
+    sum += gap * gap;
   }
   return sum;
 }
 
 /**
- * For each query row, calls `visit(row, distances)` with its k smallest distances, ascending.
- * `distances` is reused between rows.
+ * Squared distances from the row at position `p` of `x` to the rows at positions [r0, r1) of `y`, into
+ * `out[0..r1 - r0)`. Columns are added in order, as on every path. d = 6 (the default 5 lags) is spelled
+ * out: about twice as fast as the loop.
  */
-export function forEachKNearest(
-  index: NeighborIndex,
-  queries: Float64Array,
-  m: number,
-  k: number,
-  visit: (row: number, distances: Float64Array) => void,
-): void {
-  if (k > index.n) {
-    throw new Error(`need at least ${k} reference rows for ${k} neighbours, got ${index.n}`);
-  }
-  const { data, d, tree, columns } = index;
-  const heap = new KSmallest(k);
-  const distances = new Float64Array(k);
-  const squared = new Float64Array(tree === null ? index.n : 0);
-  const stack = tree === null ? null : { nodes: new Int32Array(tree.left.length + 1), lower: new Float64Array(tree.left.length + 1) };
-  // Self-queries (training scores) go in tree order: consecutive queries then walk the same nodes.
-  const visitOrder = tree !== null && queries === data ? tree.order : null;
-  for (let step = 0; step < m; step++) {
-    const q = visitOrder === null ? step : visitOrder[step]!;
-    const qi = q * d;
-    if (tree === null) {
-      bruteForce(columns!, index.n, d, queries, qi, squared, heap);
-    } else {
-      searchTree(tree, data, d, queries, qi, heap, stack!);
+function squaredDistances(x: Float64Array, p: number, y: Float64Array, r0: number, r1: number, d: number, out: Float64Array): void {
+  const xi = p * d;
+  if (d === 6) {
+    const x0 = x[xi]!;
+    const x1 = x[xi + 1]!;
+    const x2 = x[xi + 2]!;
+    const x3 = x[xi + 3]!;
+    const x4 = x[xi + 4]!;
+    const x5 = x[xi + 5]!;
+    for (let r = r0, yi = r0 * 6; r < r1; r++, yi += 6) {
+      const d0 = x0 - y[yi]!;
+      const d1 = x1 - y[yi + 1]!;
+      const d2 = x2 - y[yi + 2]!;
+      const d3 = x3 - y[yi + 3]!;
+      const d4 = x4 - y[yi + 4]!;
+      const d5 = x5 - y[yi + 5]!;
+      out[r - r0] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3 + d4 * d4 + d5 * d5;
     }
-    heap.drainSorted(distances);
-    visit(q, distances);
+    return;
+  }
+  for (let r = r0; r < r1; r++) {
+    let sum = 0;
+    for (let j = 0; j < d; j++) {
+      const delta = x[xi + j]! - y[r * d + j]!;
+      sum += delta * delta;
+    }
+    out[r - r0] = sum;
   }
 }
 
-/** Squared distances to every reference row, summed column by column (same order as squaredDistanceBelow). */
-function bruteForce(
-  columns: Float64Array,
-  n: number,
-  d: number,
-  queries: Float64Array,
-  qi: number,
-  squared: Float64Array,
-  heap: KSmallest,
-): void {
-  squared.fill(0);
-  for (let j = 0; j < d; j++) {
-    const q = queries[qi + j]!;
-    const offset = j * n;
-    for (let i = 0; i < n; i++) {
-      const delta = q - columns[offset + i]!;
-      squared[i]! += delta * delta;
-    }
-  }
-  for (let i = 0; i < n; i++) {
-    if (squared[i]! < heap.bound()) {
-      heap.push(squared[i]!);
-    }
-  }
-}
-
-interface SearchStack {
-  nodes: Int32Array;
-  /** Lower bound on the squared distance to any row under the node (its box distance). */
-  lower: Float64Array;
-}
-
-/** Depth-first, nearer child first; a node is skipped once its box is no closer than the k-th distance so far. */
-function searchTree(
-  tree: KdTree,
-  data: Float64Array,
-  d: number,
-  queries: Float64Array,
-  qi: number,
-  heap: KSmallest,
-  stack: SearchStack,
-): void {
-  const { nodes, lower } = stack;
-  nodes[0] = 0;
-  lower[0] = 0;
-  let top = 1;
-  while (top > 0) {
-    top--;
-    if (lower[top]! >= heap.bound()) {
+/** Query positions [q0, q1) against the rows of leaf `leaf` of R, skipping the query rows the leaf's box is too far from. */
+function compareBlock(queries: Float64Array, q0: number, q1: number, R: Partition, leaf: number, k: number, nearest: Nearest, scratch: Float64Array): void {
+  const r0 = R.start[leaf]!;
+  const r1 = R.end[leaf]!;
+  for (let p = q0; p < q1; p++) {
+    const kth = p * k + k - 1;
+    if (rowGap(queries, p * R.d, R, leaf) >= nearest[kth]!) {
       continue;
     }
-    const node = nodes[top]!;
-    if (tree.splitDim[node]! < 0) {
-      for (let i = tree.start[node]!; i < tree.end[node]!; i++) {
-        const bound = heap.bound();
-        const squared = squaredDistanceBelow(queries, qi, data, tree.order[i]! * d, d, bound);
-        if (squared < bound) {
-          heap.push(squared);
-        }
+    squaredDistances(queries, p, R.rows, r0, r1, R.d, scratch);
+    for (let i = 0; i < r1 - r0; i++) {
+      if (scratch[i]! < nearest[kth]!) {
+        insert(nearest, p * k, k, scratch[i]!);
       }
-      continue;
     }
-    const left = tree.left[node]!;
-    const right = tree.right[node]!;
-    const leftLower = boxDistance(tree, left, d, queries, qi);
-    const rightLower = boxDistance(tree, right, d, queries, qi);
-    // Push the farther child first so the nearer one is searched first and tightens the bound.
-    const leftFirst = leftLower <= rightLower;
-    nodes[top] = leftFirst ? right : left;
-    lower[top++] = leftFirst ? rightLower : leftLower;
-    nodes[top] = leftFirst ? left : right;
-    lower[top++] = leftFirst ? leftLower : rightLower;
   }
+}
+
+/** Every pair of distinct positions in [p0, p1), each distance entered for both rows. */
+function compareWithin(rows: Float64Array, p0: number, p1: number, d: number, k: number, nearest: Nearest, scratch: Float64Array): void {
+  for (let p = p0; p < p1; p++) {
+    squaredDistances(rows, p, rows, p + 1, p1, d, scratch);
+    for (let r = p + 1; r < p1; r++) {
+      const squared = scratch[r - p - 1]!;
+      if (squared < nearest[p * k + k - 1]!) {
+        insert(nearest, p * k, k, squared);
+      }
+      if (squared < nearest[r * k + k - 1]!) {
+        insert(nearest, r * k, k, squared);
+      }
+    }
+  }
+}
+
+/** Inserts into the ascending run [base, base + k), dropping its largest value. */
+function insert(nearest: Nearest, base: number, k: number, value: number): void {
+  let i = base + k - 1;
+  while (i > base && nearest[i - 1]! > value) {
+    nearest[i] = nearest[i - 1]!;
+    i--;
+  }
+  nearest[i] = value;
 }

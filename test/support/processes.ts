@@ -331,3 +331,21 @@ export const ingestOnlyBatch = (table: string): Record<string, unknown> => ({
 /** `count` slots one minute apart from 2026-01-01, as ISO strings. */
 export const minuteSlots = (count: number, from = Date.UTC(2026, 0, 1)): string[] =>
   Array.from({ length: count }, (_, i) => new Date(from + i * 60_000).toISOString());
+
+/** Deletes every Redis key under a test's queue prefix (queues, schedulers, locks, sets). */
+export async function cleanRedisPrefix(prefix: string, redisUrl = REDIS_URL): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) {
+        await redis.del(...keys);
+      }
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
