@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ecodDetector } from './ecod.js';
 import { averagePathLength } from './iforest.js';
 import { symmetricEigen } from './jacobi.js';
-import { buildNeighborIndex, forEachKNearest } from './neighbors.js';
+import { kNearest, kNearestOthers, partition } from './neighbors.js';
 import { Random } from './random.js';
 import { decisionScores, fitModel, scoreModel } from './registry.js';
 import type { FeatureMatrix } from './types.js';
@@ -93,18 +93,37 @@ describe('KNN', () => {
     expect(Array.from(decisionScores(median, matrix([[0]])))).toEqual([1.5]); // 0, 1, 2, 3
   });
 
-  it('gives bit-identical distances from the KD-tree and brute force, duplicates included', () => {
-    const X = randomMatrix(700, 6, 5);
-    X.data.copyWithin(6 * 100, 0, 6 * 50); // 50 exact duplicate rows
-    const queries = randomMatrix(300, 6, 6);
-    const run = (strategy: 'tree' | 'brute', Q: FeatureMatrix, k: number): Float64Array => {
-      const index = buildNeighborIndex(X.data, X.n, X.d, strategy);
-      const out = new Float64Array(Q.n * k);
-      forEachKNearest(index, Q.data, Q.n, k, (row, distances) => out.set(distances, row * k));
-      return out;
-    };
-    expect(run('tree', queries, 5)).toEqual(run('brute', queries, 5));
-    expect(run('tree', X, 6)).toEqual(run('brute', X, 6));
+  /** Brute force: every distance summed in column order, sorted, the k smallest (skipping the row itself for self). */
+  function bruteNearest(R: FeatureMatrix, Q: FeatureMatrix, k: number, self: boolean): Float64Array {
+    const out = new Float64Array(Q.n * k);
+    for (let q = 0; q < Q.n; q++) {
+      const distances: number[] = [];
+      for (let r = 0; r < R.n; r++) {
+        if (self && r === q) {
+          continue;
+        }
+        let sum = 0;
+        for (let j = 0; j < R.d; j++) {
+          const delta = Q.data[q * Q.d + j]! - R.data[r * R.d + j]!;
+          sum += delta * delta;
+        }
+        distances.push(sum);
+      }
+      distances.sort((a, b) => a - b);
+      out.set(distances.slice(0, k).map(Math.sqrt), q * k);
+    }
+    return out;
+  }
+
+  it('gives the brute-force distances bit for bit, duplicates and both distance kernels included', () => {
+    for (const [n, d, k] of [[700, 6, 5], [700, 3, 6], [20, 6, 5], [300, 2, 1]] as const) {
+      const X = randomMatrix(n, d, n + d);
+      X.data.copyWithin(d * (n >> 1), 0, d * (n >> 3)); // exact duplicate rows
+      const queries = randomMatrix(150, d, 6);
+      const reference = partition(X.data, X.n, X.d);
+      expect(kNearestOthers(reference, k)).toEqual(bruteNearest(X, X, k, true));
+      expect(kNearest(reference, partition(queries.data, queries.n, d), k)).toEqual(bruteNearest(X, queries, k, false));
+    }
   });
 
   it('needs more training rows than neighbours', () => {

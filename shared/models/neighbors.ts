@@ -34,7 +34,10 @@ export interface Partition {
 
 export function partition(data: Float64Array, n: number, d: number): Partition {
   const capacity = 4 * Math.ceil(n / LEAF_SIZE) + 1;
-  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    order[i] = i;
+  }
   const start = new Int32Array(capacity);
   const end = new Int32Array(capacity);
   const left = new Int32Array(capacity).fill(-1);
@@ -62,7 +65,9 @@ export function partition(data: Float64Array, n: number, d: number): Partition {
   build(0, n);
   const rows = new Float64Array(n * d);
   for (let p = 0; p < n; p++) {
-    rows.set(data.subarray(order[p]! * d, order[p]! * d + d), p * d);
+    for (let j = 0; j < d; j++) {
+      rows[p * d + j] = data[order[p]! * d + j]!;
+    }
   }
   return { n, d, rows, order, start, end, left, right, box, leaf, leaves };
 }
@@ -320,9 +325,10 @@ function compareBlock(queries: Float64Array, q0: number, q1: number, R: Partitio
       continue;
     }
     squaredDistances(queries, p, R.rows, r0, r1, R.d, scratch);
+    let worst = nearest[kth]!;
     for (let i = 0; i < r1 - r0; i++) {
-      if (scratch[i]! < nearest[kth]!) {
-        insert(nearest, p * k, k, scratch[i]!);
+      if (scratch[i]! < worst) {
+        worst = insert(nearest, p * k, k, scratch[i]!);
       }
     }
   }
@@ -332,10 +338,11 @@ function compareBlock(queries: Float64Array, q0: number, q1: number, R: Partitio
 function compareWithin(rows: Float64Array, p0: number, p1: number, d: number, k: number, nearest: Nearest, scratch: Float64Array): void {
   for (let p = p0; p < p1; p++) {
     squaredDistances(rows, p, rows, p + 1, p1, d, scratch);
+    let worst = nearest[p * k + k - 1]!;
     for (let r = p + 1; r < p1; r++) {
       const squared = scratch[r - p - 1]!;
-      if (squared < nearest[p * k + k - 1]!) {
-        insert(nearest, p * k, k, squared);
+      if (squared < worst) {
+        worst = insert(nearest, p * k, k, squared);
       }
       if (squared < nearest[r * k + k - 1]!) {
         insert(nearest, r * k, k, squared);
@@ -344,12 +351,13 @@ function compareWithin(rows: Float64Array, p0: number, p1: number, d: number, k:
   }
 }
 
-/** Inserts into the ascending run [base, base + k), dropping its largest value. */
-function insert(nearest: Nearest, base: number, k: number, value: number): void {
+/** Inserts into the ascending run [base, base + k), dropping its largest value; returns the new largest. */
+function insert(nearest: Nearest, base: number, k: number, value: number): number {
   let i = base + k - 1;
   while (i > base && nearest[i - 1]! > value) {
     nearest[i] = nearest[i - 1]!;
     i--;
   }
   nearest[i] = value;
+  return nearest[base + k - 1]!;
 }
