@@ -38,8 +38,7 @@ export const knnDetector: Detector<KnnParams, KnnState> = {
     return { state, trainScores: aggregateRows(kNearestOthers(rows, p.nNeighbors), X.n, p) };
   },
   decision(state, X, p) {
-    const nearest = kNearest(partition(state.train, state.n, X.d), partition(X.data, X.n, X.d), p.nNeighbors);
-    return aggregateRows(nearest, X.n, p);
+    return aggregateRows(kNearest(state.train, state.n, X.data, X.n, X.d, p.nNeighbors), X.n, p);
   },
 };
 

@@ -122,7 +122,9 @@ describe('KNN', () => {
       const queries = randomMatrix(150, d, 6);
       const reference = partition(X.data, X.n, X.d);
       expect(kNearestOthers(reference, k)).toEqual(bruteNearest(X, X, k, true));
-      expect(kNearest(reference, partition(queries.data, queries.n, d), k)).toEqual(bruteNearest(X, queries, k, false));
+      // 150 queries take the tree, 20 the direct comparison.
+      expect(kNearest(X.data, X.n, queries.data, queries.n, d, k)).toEqual(bruteNearest(X, queries, k, false));
+      expect(kNearest(X.data, X.n, queries.data, 20, d, k)).toEqual(bruteNearest(X, { ...queries, n: 20 }, k, false));
     }
   });
 

@@ -34,6 +34,8 @@ export interface Partition {
 
 export function partition(data: Float64Array, n: number, d: number): Partition {
   const capacity = 4 * Math.ceil(n / LEAF_SIZE) + 1;
+  // Rows are moved as the tree is built, so every node reads contiguous memory.
+  const rows = data.slice(0, n * d);
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     order[i] = i;
@@ -50,44 +52,34 @@ export function partition(data: Float64Array, n: number, d: number): Partition {
     const node = nodes++;
     start[node] = lo;
     end[node] = hi;
-    const dim = boundNode(data, d, order, box, node, lo, hi);
+    const dim = boundNode(rows, d, box, node, lo, hi);
     // A leaf when small enough, or when all its rows are identical (nothing to split on).
     if (hi - lo <= LEAF_SIZE || dim < 0) {
       leaf[node] = leaves++;
       return node;
     }
     const mid = (lo + hi) >> 1;
-    selectNth(data, d, order, lo, hi - 1, mid, dim);
+    selectNth(rows, d, order, lo, hi - 1, mid, dim);
     left[node] = build(lo, mid);
     right[node] = build(mid, hi);
     return node;
   };
   build(0, n);
-  const rows = new Float64Array(n * d);
-  for (let p = 0; p < n; p++) {
-    for (let j = 0; j < d; j++) {
-      rows[p * d + j] = data[order[p]! * d + j]!;
-    }
-  }
   return { n, d, rows, order, start, end, left, right, box, leaf, leaves };
 }
 
-/** Stores the node's bounding box and returns its widest feature (-1 when all rows are identical). */
-function boundNode(data: Float64Array, d: number, order: Int32Array, box: Float64Array, node: number, lo: number, hi: number): number {
+/** Stores the bounding box of rows [lo, hi) as the node's and returns its widest feature (-1 when all rows are identical). */
+function boundNode(rows: Float64Array, d: number, box: Float64Array, node: number, lo: number, hi: number): number {
   let best = -1;
   let bestSpread = 0;
   const base = 2 * node * d;
   for (let j = 0; j < d; j++) {
     let min = Infinity;
     let max = -Infinity;
-    for (let i = lo; i < hi; i++) {
-      const v = data[order[i]! * d + j]!;
-      if (v < min) {
-        min = v;
-      }
-      if (v > max) {
-        max = v;
-      }
+    for (let i = lo * d + j; i < hi * d; i += d) {
+      const v = rows[i]!;
+      min = v < min ? v : min;
+      max = v > max ? v : max;
     }
     box[base + j] = min;
     box[base + d + j] = max;
@@ -99,23 +91,21 @@ function boundNode(data: Float64Array, d: number, order: Int32Array, box: Float6
   return best;
 }
 
-/** Quickselect on `order[lo..hi]` by feature `dim` so that position k holds the k-th smallest. */
-function selectNth(data: Float64Array, d: number, order: Int32Array, lo: number, hi: number, k: number, dim: number): void {
+/** Quickselect of rows [lo, hi] by feature `dim` so that row k holds the k-th smallest; `order` follows the rows. */
+function selectNth(rows: Float64Array, d: number, order: Int32Array, lo: number, hi: number, k: number, dim: number): void {
   while (hi > lo) {
-    const pivot = data[order[(lo + hi) >> 1]! * d + dim]!;
+    const pivot = rows[((lo + hi) >> 1) * d + dim]!;
     let i = lo;
     let j = hi;
     while (i <= j) {
-      while (data[order[i]! * d + dim]! < pivot) {
+      while (rows[i * d + dim]! < pivot) {
         i++;
       }
-      while (data[order[j]! * d + dim]! > pivot) {
+      while (rows[j * d + dim]! > pivot) {
         j--;
       }
       if (i <= j) {
-        const tmp = order[i]!;
-        order[i] = order[j]!;
-        order[j] = tmp;
+        swapRows(rows, d, order, i, j);
         i++;
         j--;
       }
@@ -130,6 +120,17 @@ function selectNth(data: Float64Array, d: number, order: Int32Array, lo: number,
   }
 }
 
+function swapRows(rows: Float64Array, d: number, order: Int32Array, a: number, b: number): void {
+  for (let j = 0; j < d; j++) {
+    const tmp = rows[a * d + j]!;
+    rows[a * d + j] = rows[b * d + j]!;
+    rows[b * d + j] = tmp;
+  }
+  const tmp = order[a]!;
+  order[a] = order[b]!;
+  order[b] = tmp;
+}
+
 /**
  * The k smallest distances from each row of `P` to the *other* rows of `P` (sklearn's kneighbors(X=None)),
  * as rows of k ascending distances in the original row order.
@@ -141,12 +142,24 @@ export function kNearestOthers(P: Partition, k: number): Float64Array {
   return search(P, P, k, true);
 }
 
-/** The k smallest distances from each row of `queries` to the rows of `reference`, as rows of k ascending distances in query order. */
-export function kNearest(reference: Partition, queries: Partition, k: number): Float64Array {
-  if (k > reference.n) {
-    throw new Error(`need at least ${k} reference rows for ${k} neighbours, got ${reference.n}`);
+/**
+ * The k smallest distances from each of the m query rows to the n reference rows (row-major, d features),
+ * as rows of k ascending distances in query order.
+ */
+export function kNearest(reference: Float64Array, n: number, queries: Float64Array, m: number, d: number, k: number): Float64Array {
+  if (k > n) {
+    throw new Error(`need at least ${k} reference rows for ${k} neighbours, got ${n}`);
   }
-  return search(reference, queries, k, false);
+  // A leaf's worth of queries (scoring the newest rows): building a tree costs more than comparing them all.
+  if (m <= LEAF_SIZE) {
+    const nearest: Nearest = new Float64Array(m * k).fill(Infinity);
+    const scratch = new Float64Array(n);
+    for (let p = 0; p < m; p++) {
+      compareRow(queries, p, reference, 0, n, d, k, nearest, scratch);
+    }
+    return squareRoots(nearest);
+  }
+  return search(partition(reference, n, d), partition(queries, m, d), k, false);
 }
 
 /**
@@ -176,6 +189,10 @@ function search(R: Partition, Q: Partition, k: number, self: boolean): Float64Ar
     }
   }
   return out;
+}
+
+function squareRoots(nearest: Nearest): Float64Array {
+  return nearest.map(Math.sqrt);
 }
 
 /**
@@ -317,19 +334,30 @@ function squaredDistances(x: Float64Array, p: number, y: Float64Array, r0: numbe
 
 /** Query positions [q0, q1) against the rows of leaf `leaf` of R, skipping the query rows the leaf's box is too far from. */
 function compareBlock(queries: Float64Array, q0: number, q1: number, R: Partition, leaf: number, k: number, nearest: Nearest, scratch: Float64Array): void {
-  const r0 = R.start[leaf]!;
-  const r1 = R.end[leaf]!;
   for (let p = q0; p < q1; p++) {
-    const kth = p * k + k - 1;
-    if (rowGap(queries, p * R.d, R, leaf) >= nearest[kth]!) {
-      continue;
+    if (rowGap(queries, p * R.d, R, leaf) < nearest[p * k + k - 1]!) {
+      compareRow(queries, p, R.rows, R.start[leaf]!, R.end[leaf]!, R.d, k, nearest, scratch);
     }
-    squaredDistances(queries, p, R.rows, r0, r1, R.d, scratch);
-    let worst = nearest[kth]!;
-    for (let i = 0; i < r1 - r0; i++) {
-      if (scratch[i]! < worst) {
-        worst = insert(nearest, p * k, k, scratch[i]!);
-      }
+  }
+}
+
+/** Query position p against reference positions [r0, r1). */
+function compareRow(
+  queries: Float64Array,
+  p: number,
+  reference: Float64Array,
+  r0: number,
+  r1: number,
+  d: number,
+  k: number,
+  nearest: Nearest,
+  scratch: Float64Array,
+): void {
+  squaredDistances(queries, p, reference, r0, r1, d, scratch);
+  let worst = nearest[p * k + k - 1]!;
+  for (let i = 0; i < r1 - r0; i++) {
+    if (scratch[i]! < worst) {
+      worst = insert(nearest, p * k, k, scratch[i]!);
     }
   }
 }

@@ -11,15 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dump as dumpYaml } from 'js-yaml';
-import pg from 'pg';
-import { createDb } from '../../shared/db/db.js';
-import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULTS_DIR = path.join(ROOT, 'defaults');
 export const BIN = path.join(ROOT, 'bin/anomstack.mjs');
 
-export const POSTGRES_URL = process.env.ANOMSTACK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
 export const REDIS_URL = process.env.ANOMSTACK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const randomName = (stem: string): string => `${stem}_${randomBytes(5).toString('hex')}`;
@@ -27,30 +23,7 @@ export const randomName = (stem: string): string => `${stem}_${randomBytes(5).to
 /** A random BullMQ prefix: the file's queues, locks and sets never meet another file's. */
 export const randomPrefix = (): string => randomName('anomstack_test');
 
-export interface TestDatabase {
-  url: string;
-  drop(): Promise<void>;
-}
-
-/** `anomstack_test_<random>`, created and migrated; `drop()` removes it (closing any sessions). */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = randomName('anomstack_test');
-  const url = `${POSTGRES_URL}/${name}`;
-  await createDatabaseIfMissing(url);
-  await migrate(createDb(url), []);
-  return {
-    url,
-    async drop() {
-      const admin = new pg.Client({ connectionString: `${POSTGRES_URL}/postgres` });
-      await admin.connect();
-      try {
-        await admin.query(`drop database if exists "${name}" with (force)`);
-      } finally {
-        await admin.end();
-      }
-    },
-  };
-}
+export { createTestDatabase, type TestDatabase } from './db.js';
 
 /** A temporary metrics directory with one `<batch>/<batch>.yaml` per entry. */
 export function createMetricsDir(batches: Record<string, Record<string, unknown>>): string {

@@ -388,7 +388,8 @@ def ingest():
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const port = (server.address() as AddressInfo).port;
-      const path = `${FIXTURES}hn_top_stories_scores.py`;
+      // The example batch's own file, as users get it.
+      const path = fileURLToPath(new URL('../../../../metrics/examples/hackernews/hn_top_stories_scores.py', import.meta.url));
       const { opts } = capture(mode, {
         env: { ...process.env, HN_API_URL: `http://127.0.0.1:${port}/v0`, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' },
       });
