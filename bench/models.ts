@@ -8,6 +8,7 @@ import { DEFAULT_PREPROCESS, type ModelConfig } from '../shared/models/types.js'
 /**
  * `npm run bench -- models [--sizes 1000x500,100x2500] [--models PCA,KNN] [--score-n 25] [--modes in-process,pool]`
  * Metrics per second for train and score, in-process and with the worker pool, plus peak RSS.
+ * CPU seconds (all threads) are printed next to wall time: on a shared machine they move less with load.
  * Train fits on every preprocessed row; score preprocesses the whole series and scores its newest rows.
  * Reference (the Python original, PyOD PCA+KNN, whole processes): 1,000x500 in ~10 s, 100x2,500 in
  * ~3.4 s, at 240-280 MiB peak.
@@ -35,14 +36,14 @@ export async function run(args: string[]): Promise<void> {
     const tasks = makeTasks(metrics, points, configs, 7);
     for (const mode of values.modes.split(',') as ('in-process' | 'pool')[]) {
       if (mode === 'pool') {
-        const started = performance.now();
+        const started = startClock();
         // Start the threads and warm their JIT outside the timing, as the in-process run was warmed.
         await trainMany(makeTasks(64, points, configs, 3), { mode });
-        report(`${size} pool start-up + warm-up`, metrics, performance.now() - started, false);
+        report(`${size} pool start-up + warm-up`, metrics, started, false);
       }
-      let started = performance.now();
+      let started = startClock();
       const trained = await trainMany(tasks, { mode });
-      report(`${size} train ${mode}`, metrics, performance.now() - started);
+      report(`${size} train ${mode}`, metrics, started);
       const scoreTasks: ScoreTask[] = tasks.map((task, i) => ({
         key: task.key,
         points: task.points,
@@ -50,9 +51,9 @@ export async function run(args: string[]): Promise<void> {
         models: trained[i]!.models,
         since: (points - scoreN) * STEP_MS,
       }));
-      started = performance.now();
+      started = startClock();
       await scoreMany(scoreTasks, { mode });
-      report(`${size} score ${mode}`, metrics, performance.now() - started);
+      report(`${size} score ${mode}`, metrics, started);
     }
   }
   await closeModelPool();
@@ -78,7 +79,19 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-function report(label: string, metrics: number, ms: number, rate = true): void {
+interface Clock {
+  wallMs: number;
+  cpu: NodeJS.CpuUsage;
+}
+
+function startClock(): Clock {
+  return { wallMs: performance.now(), cpu: process.cpuUsage() };
+}
+
+function report(label: string, metrics: number, started: Clock, rate = true): void {
+  const ms = performance.now() - started.wallMs;
+  const cpu = process.cpuUsage(started.cpu);
   const perSecond = rate ? `  ${((metrics / ms) * 1000).toFixed(0)} metrics/s` : '';
-  console.log(`${label.padEnd(40)} ${(ms / 1000).toFixed(3)} s${perSecond}`);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  console.log(`${label.padEnd(40)} ${(ms / 1000).toFixed(3)} s${perSecond}  (CPU ${cpuSeconds.toFixed(3)} s)`);
 }

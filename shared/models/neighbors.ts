@@ -1,35 +1,39 @@
 /**
- * Exact k-nearest-neighbour distances (Euclidean), computed leaf block by leaf block.
+ * Exact k-nearest-neighbour distances (Euclidean), computed block by block.
  *
- * Rows are split into the leaves of a KD-tree. For each leaf of query rows, the tree is walked nearer
- * node first; a node is skipped once the gap between its bounding box and the query leaf's box is no
- * less than the k-th distance found so far for every query row of the leaf, and each leaf reached is
- * compared with the query leaf row by row. Every distance is the sum of squared differences in column
- * order, then sqrt, and pruning only skips rows that could not enter the k nearest, so the result is
- * the brute-force result bit for bit, whatever the leaves.
+ * Query and reference rows are split by KD-trees. For each leaf of query rows, the reference tree is
+ * walked nearer node first; a node is skipped once the gap between its bounding box and the query leaf's
+ * is no less than the k-th distance found so far for every row of the leaf, and a small enough node is
+ * compared with each query row whose own gap to it is below that row's k-th distance. Every distance is
+ * the sum of squared differences in column order, then sqrt, and pruning only skips rows that could not
+ * enter the k nearest, so the result is the brute-force result bit for bit, whatever the trees.
  */
 
-/** Rows per leaf: small enough to prune well, large enough that a block outweighs the walk to it. */
-const LEAF_SIZE = 32;
+/** Rows per leaf: query rows walk the tree a leaf at a time, so a small leaf keeps their common bound tight. */
+const LEAF_SIZE = 16;
+/**
+ * Reference rows are compared a whole node at a time from this size down: walking further and testing
+ * each query row against smaller boxes costs more than the distances it saves (measured, d = 6).
+ */
+const BLOCK_SIZE = 64;
 
 /** Rows split into KD-tree leaves, stored leaf after leaf so that every node covers a contiguous range. */
 export interface Partition {
   readonly n: number;
   readonly d: number;
+  /** Nodes in use; node 0 is the root. */
+  readonly nodes: number;
   /** The rows in tree order, row-major n x d. */
   readonly rows: Float64Array;
   /** Original row of each position in `rows`. */
   readonly order: Int32Array;
-  /** Node i covers positions [start[i], end[i]); children left[i] and right[i], or -1 for a leaf. */
+  /** Node i covers positions [start[i], end[i]); children left[i] and right[i], both -1 for a leaf. */
   readonly start: Int32Array;
   readonly end: Int32Array;
   readonly left: Int32Array;
   readonly right: Int32Array;
   /** Bounding box of node i: lower corner at [2·i·d, 2·i·d + d), upper corner right after. */
   readonly box: Float64Array;
-  /** Leaf number of node i (dense, 0-based), -1 for an inner node. */
-  readonly leaf: Int32Array;
-  readonly leaves: number;
 }
 
 export function partition(data: Float64Array, n: number, d: number): Partition {
@@ -45,9 +49,7 @@ export function partition(data: Float64Array, n: number, d: number): Partition {
   const left = new Int32Array(capacity).fill(-1);
   const right = new Int32Array(capacity).fill(-1);
   const box = new Float64Array(capacity * 2 * d);
-  const leaf = new Int32Array(capacity).fill(-1);
   let nodes = 0;
-  let leaves = 0;
   const build = (lo: number, hi: number): number => {
     const node = nodes++;
     start[node] = lo;
@@ -55,7 +57,6 @@ export function partition(data: Float64Array, n: number, d: number): Partition {
     const dim = boundNode(rows, d, box, node, lo, hi);
     // A leaf when small enough, or when all its rows are identical (nothing to split on).
     if (hi - lo <= LEAF_SIZE || dim < 0) {
-      leaf[node] = leaves++;
       return node;
     }
     const mid = (lo + hi) >> 1;
@@ -65,7 +66,7 @@ export function partition(data: Float64Array, n: number, d: number): Partition {
     return node;
   };
   build(0, n);
-  return { n, d, rows, order, start, end, left, right, box, leaf, leaves };
+  return { n, d, nodes, rows, order, start, end, left, right, box };
 }
 
 /** Stores the bounding box of rows [lo, hi) as the node's and returns its widest feature (-1 when all rows are identical). */
@@ -150,14 +151,13 @@ export function kNearest(reference: Float64Array, n: number, queries: Float64Arr
   if (k > n) {
     throw new Error(`need at least ${k} reference rows for ${k} neighbours, got ${n}`);
   }
-  // A leaf's worth of queries (scoring the newest rows): building a tree costs more than comparing them all.
-  if (m <= LEAF_SIZE) {
+  // A block's worth of queries (scoring the newest rows): building trees costs more than comparing them all.
+  if (m <= BLOCK_SIZE) {
     const nearest: Nearest = new Float64Array(m * k).fill(Infinity);
-    const scratch = new Float64Array(n);
     for (let p = 0; p < m; p++) {
-      compareRow(queries, p, reference, 0, n, d, k, nearest, scratch);
+      compareRow(queries, p, reference, 0, n, d, k, nearest);
     }
-    return squareRoots(nearest);
+    return nearest.map(Math.sqrt);
   }
   return search(partition(reference, n, d), partition(queries, m, d), k, false);
 }
@@ -170,15 +170,11 @@ type Nearest = Float64Array;
 
 function search(R: Partition, Q: Partition, k: number, self: boolean): Float64Array {
   const nearest: Nearest = new Float64Array(Q.n * k).fill(Infinity);
-  const stack = new Int32Array(R.start.length + 1);
-  const gaps = new Float64Array(R.start.length + 1);
-  const scratch = new Float64Array(Math.max(largestLeaf(R), largestLeaf(Q)));
-  for (let node = 0; node < Q.start.length; node++) {
-    if (Q.leaf[node]! >= 0) {
-      if (self) {
-        compareWithin(Q.rows, Q.start[node]!, Q.end[node]!, Q.d, k, nearest, scratch);
-      }
-      searchLeaf(R, Q, node, k, nearest, self, stack, gaps, scratch);
+  const stack = new Int32Array(R.nodes + 1);
+  const gaps = new Float64Array(R.nodes + 1);
+  for (let node = 0; node < Q.nodes; node++) {
+    if (Q.left[node]! < 0) {
+      searchLeaf(R, Q, node, k, nearest, self, stack, gaps);
     }
   }
   const out = new Float64Array(Q.n * k);
@@ -191,13 +187,9 @@ function search(R: Partition, Q: Partition, k: number, self: boolean): Float64Ar
   return out;
 }
 
-function squareRoots(nearest: Nearest): Float64Array {
-  return nearest.map(Math.sqrt);
-}
-
 /**
- * Walks R for the query rows of leaf `q` of Q, nearer node first, comparing every leaf that is not ruled out.
- * Self-search: the query leaf itself was compared already (compareWithin).
+ * Walks R for the query rows of leaf `q` of Q, nearer node first, comparing them with every block that is
+ * not ruled out.
  */
 function searchLeaf(
   R: Partition,
@@ -208,11 +200,10 @@ function searchLeaf(
   self: boolean,
   stack: Int32Array,
   gaps: Float64Array,
-  scratch: Float64Array,
 ): void {
   const q0 = Q.start[q]!;
   const q1 = Q.end[q]!;
-  let bound = largestKth(nearest, k, q0, q1);
+  let bound = Infinity;
   stack[0] = 0;
   gaps[0] = boxGap(Q, q, R, 0);
   let top = 1;
@@ -222,11 +213,9 @@ function searchLeaf(
       continue;
     }
     const node = stack[top]!;
-    if (R.leaf[node]! >= 0) {
-      if (!self || node !== q) {
-        compareBlock(Q.rows, q0, q1, R, node, k, nearest, scratch);
-        bound = largestKth(nearest, k, q0, q1);
-      }
+    if (R.end[node]! - R.start[node]! <= BLOCK_SIZE || R.left[node]! < 0) {
+      compareBlock(Q.rows, q0, q1, R, node, k, nearest, self);
+      bound = largestKth(nearest, k, q0, q1);
       continue;
     }
     const left = R.left[node]!;
@@ -240,16 +229,6 @@ function searchLeaf(
     stack[top] = leftFirst ? left : right;
     gaps[top++] = leftFirst ? leftGap : rightGap;
   }
-}
-
-function largestLeaf(P: Partition): number {
-  let largest = 0;
-  for (let node = 0; node < P.start.length; node++) {
-    if (P.leaf[node]! >= 0) {
-      largest = Math.max(largest, P.end[node]! - P.start[node]!);
-    }
-  }
-  return largest;
 }
 
 /** The largest k-th squared distance among query positions [p0, p1): no farther row can matter to any of them. */
@@ -298,83 +277,62 @@ function rowGap(x: Float64Array, xi: number, B: Partition, b: number): number {
 }
 
 /**
- * Squared distances from the row at position `p` of `x` to the rows at positions [r0, r1) of `y`, into
- * `out[0..r1 - r0)`. Columns are added in order, as on every path. d = 6 (the default 5 lags) is spelled
- * out: about twice as fast as the loop.
+ * Query positions [q0, q1) against the rows of node `node` of R, skipping the query rows its box is too far
+ * from. Self-search (Q is R) leaves out each row's own distance.
  */
-function squaredDistances(x: Float64Array, p: number, y: Float64Array, r0: number, r1: number, d: number, out: Float64Array): void {
-  const xi = p * d;
+function compareBlock(queries: Float64Array, q0: number, q1: number, R: Partition, node: number, k: number, nearest: Nearest, self: boolean): void {
+  const r0 = R.start[node]!;
+  const r1 = R.end[node]!;
+  for (let p = q0; p < q1; p++) {
+    if (rowGap(queries, p * R.d, R, node) >= nearest[p * k + k - 1]!) {
+      continue;
+    }
+    if (self && p >= r0 && p < r1) {
+      compareRow(queries, p, R.rows, r0, p, R.d, k, nearest);
+      compareRow(queries, p, R.rows, p + 1, r1, R.d, k, nearest);
+    } else {
+      compareRow(queries, p, R.rows, r0, r1, R.d, k, nearest);
+    }
+  }
+}
+
+/**
+ * Query position p against reference positions [r0, r1). Each squared distance adds the columns in order,
+ * as on every path; d = 6 (the default 5 lags) is spelled out, about twice as fast as the loop.
+ */
+function compareRow(queries: Float64Array, p: number, reference: Float64Array, r0: number, r1: number, d: number, k: number, nearest: Nearest): void {
+  const base = p * k;
+  let worst = nearest[base + k - 1]!;
+  const qi = p * d;
   if (d === 6) {
-    const x0 = x[xi]!;
-    const x1 = x[xi + 1]!;
-    const x2 = x[xi + 2]!;
-    const x3 = x[xi + 3]!;
-    const x4 = x[xi + 4]!;
-    const x5 = x[xi + 5]!;
-    for (let r = r0, yi = r0 * 6; r < r1; r++, yi += 6) {
-      const d0 = x0 - y[yi]!;
-      const d1 = x1 - y[yi + 1]!;
-      const d2 = x2 - y[yi + 2]!;
-      const d3 = x3 - y[yi + 3]!;
-      const d4 = x4 - y[yi + 4]!;
-      const d5 = x5 - y[yi + 5]!;
-      out[r - r0] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3 + d4 * d4 + d5 * d5;
+    const q0 = queries[qi]!;
+    const q1 = queries[qi + 1]!;
+    const q2 = queries[qi + 2]!;
+    const q3 = queries[qi + 3]!;
+    const q4 = queries[qi + 4]!;
+    const q5 = queries[qi + 5]!;
+    for (let ri = r0 * 6; ri < r1 * 6; ri += 6) {
+      const d0 = q0 - reference[ri]!;
+      const d1 = q1 - reference[ri + 1]!;
+      const d2 = q2 - reference[ri + 2]!;
+      const d3 = q3 - reference[ri + 3]!;
+      const d4 = q4 - reference[ri + 4]!;
+      const d5 = q5 - reference[ri + 5]!;
+      const squared = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3 + d4 * d4 + d5 * d5;
+      if (squared < worst) {
+        worst = insert(nearest, base, k, squared);
+      }
     }
     return;
   }
-  for (let r = r0; r < r1; r++) {
-    let sum = 0;
+  for (let ri = r0 * d; ri < r1 * d; ri += d) {
+    let squared = 0;
     for (let j = 0; j < d; j++) {
-      const delta = x[xi + j]! - y[r * d + j]!;
-      sum += delta * delta;
+      const delta = queries[qi + j]! - reference[ri + j]!;
+      squared += delta * delta;
     }
-    out[r - r0] = sum;
-  }
-}
-
-/** Query positions [q0, q1) against the rows of leaf `leaf` of R, skipping the query rows the leaf's box is too far from. */
-function compareBlock(queries: Float64Array, q0: number, q1: number, R: Partition, leaf: number, k: number, nearest: Nearest, scratch: Float64Array): void {
-  for (let p = q0; p < q1; p++) {
-    if (rowGap(queries, p * R.d, R, leaf) < nearest[p * k + k - 1]!) {
-      compareRow(queries, p, R.rows, R.start[leaf]!, R.end[leaf]!, R.d, k, nearest, scratch);
-    }
-  }
-}
-
-/** Query position p against reference positions [r0, r1). */
-function compareRow(
-  queries: Float64Array,
-  p: number,
-  reference: Float64Array,
-  r0: number,
-  r1: number,
-  d: number,
-  k: number,
-  nearest: Nearest,
-  scratch: Float64Array,
-): void {
-  squaredDistances(queries, p, reference, r0, r1, d, scratch);
-  let worst = nearest[p * k + k - 1]!;
-  for (let i = 0; i < r1 - r0; i++) {
-    if (scratch[i]! < worst) {
-      worst = insert(nearest, p * k, k, scratch[i]!);
-    }
-  }
-}
-
-/** Every pair of distinct positions in [p0, p1), each distance entered for both rows. */
-function compareWithin(rows: Float64Array, p0: number, p1: number, d: number, k: number, nearest: Nearest, scratch: Float64Array): void {
-  for (let p = p0; p < p1; p++) {
-    squaredDistances(rows, p, rows, p + 1, p1, d, scratch);
-    let worst = nearest[p * k + k - 1]!;
-    for (let r = p + 1; r < p1; r++) {
-      const squared = scratch[r - p - 1]!;
-      if (squared < worst) {
-        worst = insert(nearest, p * k, k, squared);
-      }
-      if (squared < nearest[r * k + k - 1]!) {
-        insert(nearest, r * k, k, squared);
-      }
+    if (squared < worst) {
+      worst = insert(nearest, base, k, squared);
     }
   }
 }

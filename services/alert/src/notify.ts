@@ -74,6 +74,14 @@ export async function notify(batch: MetricBatch, context: JobContext, deps: Aler
       };
     }
     const written = await writeRowsAndRecordDeliveries(context.db, batch.tableKey, plan.rows, keys);
+    // Every new alert reaches the log too, so one shows even with no channel configured.
+    const kind = { alert: 'anomaly', change: 'change', tholdalert: 'threshold' }[plan.metricType];
+    for (const row of plan.rows) {
+      context.log.warn(
+        { metric: row.metric_name, metricTimestamp: row.metric_timestamp.toISOString(), metricType: plan.metricType, channels: details.channels },
+        `[${batch.name}] ${row.metric_name} ${kind}`,
+      );
+    }
     const report = await sendPending(context.db, {
       batch: batch.name,
       metricType: plan.metricType,
