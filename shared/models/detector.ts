@@ -6,6 +6,6 @@ export interface Detector<P, S> {
   readonly name: string;
   readParams(reader: ParamReader): P;
   fit(X: FeatureMatrix, params: P): { state: S; trainScores: Float64Array };
-  /** Raw decision scores, higher = more abnormal (PyOD's `decision_function`). */
+  /** Raw decision scores, higher = more abnormal (PyOD's `decision_function`), in a new array the caller owns. */
   decision(state: S, X: FeatureMatrix, params: P): Float64Array;
 }

@@ -40,20 +40,23 @@ export function preprocess(points: readonly Point[] | PackedSeries, p: Preproces
   if (p.freq !== null) {
     ({ times, values } = resample(times, values, parseFrequency(p.freq), p.freq_agg));
   }
-  let series = values;
+  // `values` is this call's own array (dedupe and resample build new ones), so diff and smoothing reuse it.
   if (p.diff_n > 0) {
-    series = diff(series, p.diff_n);
+    diffInPlace(values, p.diff_n);
   }
   if (p.smooth_n > 0) {
-    series = rollingMean(series, p.smooth_n);
+    rollingMeanInPlace(values, p.smooth_n);
   }
-  return lagMatrix(series, times, p.lags_n);
+  return lagMatrix(values, times, p.lags_n);
 }
 
 /** Sorts by time and averages values sharing a timestamp (non-finite values are ignored, as pandas' mean skips NaN). */
 function dedupe(series: PackedSeries): { times: Float64Array; values: Float64Array } {
   const { t, v } = series;
-  const order = Uint32Array.from(t.keys());
+  const order = new Uint32Array(t.length);
+  for (let i = 0; i < t.length; i++) {
+    order[i] = i;
+  }
   if (!isAscending(t)) {
     order.sort((a, b) => t[a]! - t[b]! || a - b);
   }
@@ -123,46 +126,50 @@ function resample(
   return { times: binTimes, values: sums };
 }
 
-function diff(x: Float64Array, lag: number): Float64Array {
-  const out = new Float64Array(x.length).fill(NaN);
-  for (let i = lag; i < x.length; i++) {
-    out[i] = x[i]! - x[i - lag]!;
+/** x[i] − x[i − lag], NaN for the first `lag`; backwards, so every x[i − lag] read is still the input. */
+function diffInPlace(x: Float64Array, lag: number): void {
+  for (let i = x.length - 1; i >= lag; i--) {
+    x[i] = x[i]! - x[i - lag]!;
   }
-  return out;
+  x.fill(NaN, 0, Math.min(lag, x.length));
 }
 
-/** Trailing mean with min_periods = window: NaN until a full window of non-missing values. */
-function rollingMean(x: Float64Array, window: number): Float64Array {
-  const out = new Float64Array(x.length).fill(NaN);
-  for (let i = window - 1; i < x.length; i++) {
+/**
+ * Trailing mean with min_periods = window: NaN until a full window of non-missing values. Backwards, so
+ * every window read is still the input.
+ */
+function rollingMeanInPlace(x: Float64Array, window: number): void {
+  for (let i = x.length - 1; i >= window - 1; i--) {
     let sum = 0;
     for (let j = i - window + 1; j <= i; j++) {
       sum += x[j]!;
     }
-    out[i] = sum / window;
+    x[i] = sum / window;
   }
-  return out;
+  x.fill(NaN, 0, Math.min(window - 1, x.length));
 }
 
 function lagMatrix(series: Float64Array, times: Float64Array, lags: number): FeatureMatrix {
   const d = lags + 1;
-  const kept: number[] = [];
+  const kept = new Uint32Array(Math.max(0, series.length - lags));
+  let n = 0;
   for (let i = lags; i < series.length; i++) {
     let complete = true;
     for (let k = 0; k <= lags && complete; k++) {
       complete = Number.isFinite(series[i - k]!);
     }
     if (complete) {
-      kept.push(i);
+      kept[n++] = i;
     }
   }
-  const data = new Float64Array(kept.length * d);
-  const timestamps = new Float64Array(kept.length);
-  kept.forEach((i, row) => {
+  const data = new Float64Array(n * d);
+  const timestamps = new Float64Array(n);
+  for (let row = 0; row < n; row++) {
+    const i = kept[row]!;
     timestamps[row] = times[i]!;
     for (let k = 0; k < d; k++) {
       data[row * d + k] = series[i - k]!;
     }
-  });
-  return { n: kept.length, d, data, timestamps };
+  }
+  return { n, d, data, timestamps };
 }

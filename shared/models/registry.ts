@@ -93,9 +93,13 @@ export function decisionScores(model: FittedModel, X: FeatureMatrix): Float64Arr
 
 /** PyOD's predict_proba(method='linear')[:, 1]: min-max scaled by the training scores, clipped to [0, 1]. */
 export function scoreModel(model: FittedModel, X: FeatureMatrix): Float64Array {
-  const raw = decisionScores(model, X);
+  const scores = decisionScores(model, X);
   const range = model.trainMax - model.trainMin;
-  return raw.map((s) => (range > 0 ? Math.min(1, Math.max(0, (s - model.trainMin) / range)) : 0));
+  // In place (decision returns a new array), in a plain loop: TypedArray.map calls back per element and copies.
+  for (let i = 0; i < scores.length; i++) {
+    scores[i] = range > 0 ? Math.min(1, Math.max(0, (scores[i]! - model.trainMin) / range)) : 0;
+  }
+  return scores;
 }
 
 /** Combines per-model 0-1 scores row by row. */
