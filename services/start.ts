@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import { loadEnv, parseBoolean, type AppEnv } from '../shared/config/env.js';
+import { loadEnv, type AppEnv } from '../shared/config/env.js';
 import { createDb, type Db } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { closePool } from '../shared/db/pool.js';
@@ -116,12 +116,11 @@ function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => voi
 
 /** `anomstack migrate` at start, so `npm start` works on an empty Postgres (ANOMSTACK_MIGRATE_ON_START=no skips it). */
 async function prepareDatabase(env: AppEnv): Promise<Db> {
-  const migrateOnStart = parseBoolean(process.env.ANOMSTACK_MIGRATE_ON_START ?? 'yes') !== false;
-  if (migrateOnStart) {
+  if (env.migrateOnStart) {
     await createDatabaseIfMissing(env.databaseUrl);
   }
   const db = createDb(env.databaseUrl);
-  if (migrateOnStart) {
+  if (env.migrateOnStart) {
     const load = loadAppBatches(env);
     const { tables } = await migrate(db, load.batches);
     logger.info({ tables }, 'database migrated');
@@ -150,7 +149,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     await subscriber.subscribe(channel);
     const connection = workerConnection(env.redisUrl);
     closers.push({ name: 'redis workers', close: () => closeConnection(connection) });
-    const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(queues) };
+    const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(env, queues) };
     const workers: Worker[] = [];
     for (const kind of workerKinds) {
       for (const queue of WORKER_QUEUES[kind]) {
@@ -166,6 +165,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
       redis: producer,
       subscriber,
       prefix,
+      lockTtlMs: env.schedulerLockMs,
       log: logger.child({ component: 'scheduler' }),
     });
     closers.push({ name: 'scheduler', close: () => scheduler.close() });
@@ -177,8 +177,8 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
 }
 
 /** Chained jobs (services/scheduler/src/chain.ts), unless ANOMSTACK_CHAIN_JOBS=no. */
-function chainer(queues: QueueMap): ProcessorDeps['onResult'] {
-  if (parseBoolean(process.env.ANOMSTACK_CHAIN_JOBS ?? 'yes') === false) {
+function chainer(env: AppEnv, queues: QueueMap): ProcessorDeps['onResult'] {
+  if (!env.chainJobs) {
     return undefined;
   }
   return async ({ queue, jobId, batch, slot, result }) => {

@@ -13,6 +13,12 @@ export interface AppEnv {
   apiPort: number;
   /** Where the plot job writes PNGs for the dashboard. */
   plotsDir: string;
+  /** `anomstack start` creates or updates the schema first. @defaultValue true */
+  migrateOnStart: boolean;
+  /** Enqueue a slot's score and alert as soon as its ingest is done. @defaultValue true */
+  chainJobs: boolean;
+  /** A standby scheduler takes over this long after the leader dies. @defaultValue 15000 */
+  schedulerLockMs: number;
 }
 
 export class EnvError extends Error {
@@ -34,10 +40,16 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     }
     return parsed;
   };
-  const port = Number(env.ANOMSTACK_API_PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    problems.push(`ANOMSTACK_API_PORT: "${env.ANOMSTACK_API_PORT}" is not a port number`);
-  }
+  const integer = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name];
+    const value = raw === undefined || raw === '' ? fallback : Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const port = integer('ANOMSTACK_API_PORT', 3000, 0, 65535);
   const result: AppEnv = {
     databaseUrl: env.ANOMSTACK_DATABASE_URL || env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/anomstack',
     redisUrl: env.ANOMSTACK_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379',
@@ -49,6 +61,9 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     adminAuth: flag('ANOMSTACK_ADMIN_AUTH', true),
     apiPort: port,
     plotsDir: path.resolve(env.ANOMSTACK_PLOTS_DIR || './plots'),
+    migrateOnStart: flag('ANOMSTACK_MIGRATE_ON_START', true),
+    chainJobs: flag('ANOMSTACK_CHAIN_JOBS', true),
+    schedulerLockMs: integer('ANOMSTACK_SCHEDULER_LOCK_MS', 15_000, 1000),
   };
   for (const [name, value] of [
     ['ANOMSTACK_DATABASE_URL', result.databaseUrl],

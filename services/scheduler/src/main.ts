@@ -75,7 +75,7 @@ export async function startScheduler(deps: SchedulerDeps): Promise<SchedulerHand
 
   const lock = new LeaderLock(deps.redis, {
     key: schedulerLockKey(deps.prefix),
-    ttlMs: deps.lockTtlMs ?? Number(process.env.ANOMSTACK_SCHEDULER_LOCK_MS ?? 15_000),
+    ttlMs: deps.lockTtlMs ?? 15_000,
     onAcquired: () => {
       deps.log.info('scheduler leads: reconciling schedules');
       // The config may have changed while this instance stood by.
