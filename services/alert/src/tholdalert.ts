@@ -13,7 +13,7 @@ import type { MetricRow } from '../../../shared/metric-row.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { detectThresholdBreaches, type ThresholdBreach, type ThresholdInputRow } from './threshold-detect.js';
-import { groupByMetric, lastN, sameTime, smoothScores, type WindowRow } from './window.js';
+import { groupByMetric, lastN, sameTime, toChartPoints, type WindowRow } from './window.js';
 
 export { detectThresholdBreaches } from './threshold-detect.js';
 export type { ThresholdBreach, ThresholdDetectOptions, ThresholdInputRow, Thresholds } from './threshold-detect.js';
@@ -166,18 +166,9 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
         return null;
       }
       const row = rows[index]!;
-      const smooth = smoothScores(rows, smoothN);
       const breach =
         facts.get(`${metricName}\u0000${timestamp.getTime()}`) ?? breachFacts(row.tholdalert_metadata) ?? null;
-      const points = rows.map((r, i) => ({
-        t: r.metric_timestamp,
-        value: r.metric_value,
-        score: r.metric_score,
-        scoreSmooth: smooth[i] ?? null,
-        alert: r.metric_alert > 0,
-        change: r.metric_change > 0,
-        tholdalert: r.metric_tholdalert > 0,
-      }));
+      const points = toChartPoints(rows, smoothN);
       const bounds = batch.tholdalertThresholds[metricName] ?? {};
       const details: Record<string, string | number> = {};
       if (breach !== null) {
@@ -197,7 +188,7 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
         timestamp: row.metric_timestamp,
         value: row.metric_value,
         score: row.metric_score,
-        scoreSmooth: smooth[index] ?? null,
+        scoreSmooth: points[index]?.scoreSmooth ?? null,
         threshold: null,
         tags: { ...batch.metricTags[metricName] },
         details,
