@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChangeBatch } from '../services/alert/src/change.js';
 import type { AlertDeps } from '../services/alert/src/channels.js';
-import { createTholdalertBatch, thresholdBreachesForIngest } from '../services/alert/src/tholdalert.js';
+import { createTholdalertBatch } from '../services/alert/src/tholdalert.js';
+import { thresholdBreachesForIngest } from '../services/alert/src/threshold-context.js';
 import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import {
   MINUTE,

@@ -7,90 +7,13 @@
  */
 import type { AlertMessage } from '../../../shared/alerts/message.js';
 import { names, num, type MetricBatch } from '../../../shared/config/metric-batch.js';
-import type { Db } from '../../../shared/db/db.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
-import { detectThresholdBreaches, type ThresholdBreach, type ThresholdInputRow } from './threshold-detect.js';
+import { thresholdMetrics } from './threshold-context.js';
+import { detectThresholdBreaches } from './threshold-detect.js';
 import { groupByMetric, lastN, sameTime, toChartPoints, type WindowRow } from './window.js';
-
-export { detectThresholdBreaches } from './threshold-detect.js';
-export type { ThresholdBreach, ThresholdDetectOptions, ThresholdInputRow, Thresholds } from './threshold-detect.js';
-
-/** The metrics of a batch that have thresholds, less `tholdalert_exclude_metrics`. */
-export function thresholdMetrics(batch: MetricBatch): string[] {
-  const excluded = new Set(names(batch, 'tholdalert_exclude_metrics'));
-  return Object.keys(batch.tholdalertThresholds)
-    .filter((name) => !excluded.has(name))
-    .sort();
-}
-
-/** What the snooze needs from the table: per metric, its newest points and tholdalert rows. */
-export interface ThresholdContext {
-  /** Timestamps of the tholdalert rows among the points read. */
-  existing: Map<string, Date[]>;
-  /** Timestamps of the points read. */
-  history: Map<string, Date[]>;
-}
-
-/**
- * Reads, for each thresholded metric of the batch, its newest points (enough for
- * `tholdalert_recent_n` + `tholdalert_snooze_n`, with room for rows ingested out of order) up
- * to `now`, and which of them have a tholdalert row. Pass the result as `existing`/`history`
- * to `detectThresholdBreaches`.
- */
-export async function loadThresholdContext(db: Db, batch: MetricBatch, now: Date): Promise<ThresholdContext> {
-  const metrics = thresholdMetrics(batch);
-  const existing = new Map<string, Date[]>();
-  const history = new Map<string, Date[]>();
-  if (metrics.length === 0) {
-    return { existing, history };
-  }
-  const n = 2 * (num(batch, 'tholdalert_recent_n') + num(batch, 'tholdalert_snooze_n')) + 10;
-  const rows = await db.run<WindowRow>(
-    'select_metric_window',
-    [batch.name, metrics, now, num(batch, 'alert_metric_timestamp_max_days_ago'), n],
-    { table: batch.tableKey },
-  );
-  for (const row of rows) {
-    history.set(row.metric_name, [...(history.get(row.metric_name) ?? []), row.metric_timestamp]);
-    if (row.metric_tholdalert > 0) {
-      existing.set(row.metric_name, [...(existing.get(row.metric_name) ?? []), row.metric_timestamp]);
-    }
-  }
-  return { existing, history };
-}
-
-/**
- * For the ingest job: the threshold breaches among `rows` (the metric rows it has just
- * ingested), snoozed by the tholdalert rows already in the table. Empty when threshold alerts
- * are disabled or the batch has no thresholds. Upsert `breach.row` for each.
- */
-export async function thresholdBreachesForIngest(
-  db: Db,
-  batch: MetricBatch,
-  rows: readonly ThresholdInputRow[],
-): Promise<ThresholdBreach[]> {
-  if (batch.disabled.tholdalert || thresholdMetrics(batch).length === 0 || rows.length === 0) {
-    return [];
-  }
-  // A loop, not Math.max(...rows): an ingest can return more rows than fit as arguments.
-  let newestTime = -Infinity;
-  for (const row of rows) {
-    newestTime = Math.max(newestTime, row.metric_timestamp.getTime());
-  }
-  const newest = new Date(newestTime);
-  const { existing, history } = await loadThresholdContext(db, batch, newest);
-  return detectThresholdBreaches(rows, batch.tholdalertThresholds, {
-    batch: batch.name,
-    recentN: num(batch, 'tholdalert_recent_n'),
-    snoozeN: num(batch, 'tholdalert_snooze_n'),
-    existing,
-    history,
-    exclude: names(batch, 'tholdalert_exclude_metrics'),
-  });
-}
 
 interface BreachFacts {
   type: string;

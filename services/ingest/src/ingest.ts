@@ -1,7 +1,7 @@
 import { num } from '../../../shared/config/metric-batch.js';
 import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
-import { thresholdBreachesForIngest } from '../../alert/src/tholdalert.js';
+import { thresholdBreachesForIngest } from '../../alert/src/threshold-context.js';
 import { runIngestFn } from './ingest-fn/index.js';
 import { runIngestSql } from './ingest-sql.js';
 import { validateIngestRows } from './validate-rows.js';
