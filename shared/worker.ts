@@ -221,7 +221,7 @@ export function createJobProcessor(queue: JobName, deps: ProcessorDeps): Process
 
 /** Bad input (config, templates, user SQL or functions) is not retried; anything else is. */
 export function toQueueError(error: unknown, batch: string, queue: JobName): Error {
-  if (isInputError(error) || (error instanceof Error && error.name === 'TemplateError')) {
+  if (isInputError(error)) {
     return new UnrecoverableError(`${batch} ${queue}: ${error.message}`);
   }
   return error instanceof Error ? error : new Error(String(error));
