@@ -85,6 +85,14 @@ describe('delete job', () => {
     await seed(fixture, 'alpha', series('alpha', 'visits', old, Array.from({ length: 40 }, (_, i) => i), Array.from({ length: 40 }, () => 0.1), 30 * MINUTE));
     await seed(fixture, 'alpha', series('alpha', 'visits', now, [1, 2, 3, 4, 5]));
     const before = await countRows(fixture, 'alpha', 'metric');
+    const db = fixture.database.db;
+    await db.query({
+      text: `insert into anomstack_job_runs (metric_batch, job, status, started_at) values
+             ('alpha', 'ingest', 'ok', $1), ('alpha', 'ingest', 'ok', $2), ('beta', 'ingest', 'ok', $1)`,
+      values: [old, now],
+    });
+    const jobRuns = async (batch: string) =>
+      (await db.query<{ n: number }>({ text: 'select count(*)::int as n from anomstack_job_runs where metric_batch = $1', values: [batch] }))[0]?.n;
 
     // When: a dry run
     const dry = await createDeleteBatch({ chunkSize: 7 })(fixture.batch('alpha'), fixture.context(now, { dryRun: true }));
@@ -102,6 +110,9 @@ describe('delete job', () => {
     expect(await countRows(fixture, 'alpha', 'alert')).toBe(2);
     // Other batches are untouched.
     expect(await countRows(fixture, 'beta', 'metric')).toBe(1);
+    // Job-run records of that age go too, only the batch's own.
+    expect(result.details).toMatchObject({ jobRunsDeleted: 1 });
+    expect([await jobRuns('alpha'), await jobRuns('beta')]).toEqual([1, 1]);
     // Again: nothing left to delete.
     expect((await createDeleteBatch({ chunkSize: 7 })(fixture.batch('alpha'), fixture.context(now))).rows).toBe(0);
   });

@@ -271,6 +271,7 @@ export const KEY_SPECS: Readonly<Record<string, KeySpec>> = {
   score_metric_rounding: spec('number', integerAtLeast(0)),
   summary_metric_timestamp_max_days_ago: spec('number', numberAtLeast(0)),
   delete_after_n_days: spec('number', numberAtLeast(0)),
+  delete_chunk_n: spec('number', integerAtLeast(1), true),
   metric_tags: spec('json', objectOfObjects, true),
   gcp_project_id: spec('string', string, true),
 };

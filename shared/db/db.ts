@@ -17,6 +17,7 @@ export type SqlName =
   | 'insert_model'
   | 'select_current_models'
   | 'delete_old_models'
+  | 'delete_old_job_runs'
   | 'claim_delivery'
   | 'lock_delivery'
   | 'mark_delivery_sent'

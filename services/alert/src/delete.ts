@@ -1,7 +1,7 @@
 /**
  * The delete job: the batch's rows older than delete_after_n_days (measured back from the run's
  * slot), removed in chunks of `delete_chunk_n` rows by delete.sql until none is left, so a large
- * purge never holds one long lock; the batch's delivery records of that age go with them.
+ * purge never holds one long lock; the batch's delivery and job-run records of that age go with them.
  */
 import type { MetricBatch } from '../../../shared/config/metric-batch.js';
 import { num } from '../../../shared/config/metric-batch.js';
@@ -51,13 +51,14 @@ export function createDeleteBatch(deps: DeleteDeps = {}): JobCore {
       chunks += 1;
     }
     const deliveries = await context.db.execute('delete_old_deliveries', [batch.name, context.now, days]);
+    const jobRuns = await context.db.execute('delete_old_job_runs', [batch.name, context.now, days]);
     context.log.info({ deleted, chunks, olderThan: cutoff.toISOString() }, 'old rows deleted');
     return {
       batch: batch.name,
       job: 'delete',
       status: 'ok',
       rows: deleted,
-      details: { deleted, chunks, chunkSize, olderThan: cutoff.toISOString(), deliveriesDeleted: deliveries },
+      details: { deleted, chunks, chunkSize, olderThan: cutoff.toISOString(), deliveriesDeleted: deliveries, jobRunsDeleted: jobRuns },
     };
   };
 }
