@@ -1,41 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderAlertChart } from '../shared/alerts/chart.js';
-import type { ChartPoint } from '../shared/alerts/chart.js';
 import { createEmailSender, emailSettingsFromEnv, sanitizeHeaderValue } from '../shared/alerts/email.js';
 import type { EmailSettings } from '../shared/alerts/email.js';
 import { formatSummary } from '../shared/alerts/message.js';
-import type { AlertMessage } from '../shared/alerts/message.js';
 import { startSmtpServer } from './support/smtp-server.js';
 import type { TestSmtpServer } from './support/smtp-server.js';
+import { sampleAlertMessage, spikePoints } from './support/alert-message.js';
 
-function points(n: number): ChartPoint[] {
-  const start = Date.UTC(2026, 10, 24, 0, 0);
-  return Array.from({ length: n }, (_, i) => ({
-    t: new Date(start + i * 600_000),
-    value: 50 + (i === n - 1 ? 40 : Math.sin(i)),
-    score: 0.1,
-    scoreSmooth: i === n - 1 ? 0.91 : 0.1,
-    alert: i === n - 1,
-    change: false,
-  }));
-}
-
-function alertMessage(overrides: Partial<AlertMessage> = {}): AlertMessage {
-  return {
-    kind: 'anomaly',
-    batch: 'batch_one',
-    metric: 'cpu_usage',
-    timestamp: new Date(Date.UTC(2026, 10, 24, 3, 0)),
-    value: 91.25,
-    score: 0.9731,
-    scoreSmooth: 0.9104,
-    threshold: 0.8,
-    tags: { team: 'infra', env: 'prod' },
-    details: {},
-    points: points(30),
-    ...overrides,
-  };
-}
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -111,7 +82,7 @@ describe('email sender', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpServer();
-    png = await renderAlertChart({ title: '[batch_one] cpu_usage anomaly', threshold: 0.8, points: points(30) });
+    png = await renderAlertChart({ title: '[batch_one] cpu_usage anomaly', threshold: 0.8, points: spikePoints(30) });
   });
 
   afterAll(async () => {
@@ -138,7 +109,7 @@ describe('email sender', () => {
     const sender = createEmailSender(settings);
 
     // When
-    const result = await sender.send(alertMessage(), png);
+    const result = await sender.send(sampleAlertMessage(), png);
     await sender.close();
 
     // Then
@@ -182,7 +153,7 @@ describe('email sender', () => {
     const metric = 'cpu\r\nBcc: evil@x\r\nX-Injected: yes <script>alert(1)</script>';
 
     // When
-    await sender.send(alertMessage({ metric, tags: { note: '<img src=x onerror=alert(1)>' }, details: { why: 'a & b' } }), png);
+    await sender.send(sampleAlertMessage({ metric, tags: { note: '<img src=x onerror=alert(1)>' }, details: { why: 'a & b' } }), png);
     await sender.close();
 
     // Then: no extra recipient, no extra header, one-line subject
@@ -206,9 +177,9 @@ describe('email sender', () => {
   it('gives a stable Message-ID and delivery header for the same delivery key', async () => {
     const sender = createEmailSender(settings);
     const key = 'batch_one|cpu_usage|alert|2026-11-24T03:00:00.000Z|email';
-    const first = await sender.send(alertMessage(), png, key);
-    const second = await sender.send(alertMessage(), png, key);
-    const other = await sender.send(alertMessage(), png, `${key}x`);
+    const first = await sender.send(sampleAlertMessage(), png, key);
+    const second = await sender.send(sampleAlertMessage(), png, key);
+    const other = await sender.send(sampleAlertMessage(), png, `${key}x`);
     await sender.close();
 
     const mails = await smtp.waitFor(3);
@@ -241,7 +212,7 @@ describe('email sender', () => {
   it('rejects with a clear error when the server refuses or is gone', async () => {
     const sender = createEmailSender(settings);
     smtp.failNext(1);
-    await expect(sender.send(alertMessage(), png)).rejects.toThrow(
+    await expect(sender.send(sampleAlertMessage(), png)).rejects.toThrow(
       new RegExp(`email to ops@example.com, oncall@example.com via 127.0.0.1:${smtp.port} failed: .*451`),
     );
     await sender.close();
@@ -250,7 +221,7 @@ describe('email sender', () => {
     const port = gone.port;
     await gone.close();
     const unreachable = createEmailSender({ ...settings, port });
-    await expect(unreachable.send(alertMessage(), png)).rejects.toThrow(new RegExp(`via 127.0.0.1:${port} failed: .*ECONNREFUSED`));
+    await expect(unreachable.send(sampleAlertMessage(), png)).rejects.toThrow(new RegExp(`via 127.0.0.1:${port} failed: .*ECONNREFUSED`));
     await unreachable.close();
   });
 });

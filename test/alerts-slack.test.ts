@@ -1,41 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderAlertChart } from '../shared/alerts/chart.js';
-import type { ChartPoint } from '../shared/alerts/chart.js';
 import { alertSlackBlocks } from '../shared/alerts/message.js';
-import type { AlertMessage } from '../shared/alerts/message.js';
 import { createSlackSender, DEFAULT_SLACK_API_URL, SlackDeliveryError, slackSettingsFromEnv } from '../shared/alerts/slack.js';
 import type { SlackSettings } from '../shared/alerts/slack.js';
 import { startSlackStub } from './support/slack-stub.js';
 import type { SlackStub } from './support/slack-stub.js';
+import { sampleAlertMessage, spikePoints } from './support/alert-message.js';
 
-function points(n: number): ChartPoint[] {
-  const start = Date.UTC(2026, 10, 24, 0, 0);
-  return Array.from({ length: n }, (_, i) => ({
-    t: new Date(start + i * 600_000),
-    value: 50 + Math.sin(i),
-    score: 0.1,
-    scoreSmooth: 0.1,
-    alert: i === n - 1,
-    change: false,
-  }));
-}
-
-function alertMessage(overrides: Partial<AlertMessage> = {}): AlertMessage {
-  return {
-    kind: 'anomaly',
-    batch: 'batch_one',
-    metric: 'cpu_usage',
-    timestamp: new Date(Date.UTC(2026, 10, 24, 3, 0)),
-    value: 91.25,
-    score: 0.9731,
-    scoreSmooth: 0.9104,
-    threshold: 0.8,
-    tags: { team: 'infra' },
-    details: {},
-    points: points(20),
-    ...overrides,
-  };
-}
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -73,7 +44,7 @@ describe('slackSettingsFromEnv', () => {
 
 describe('alertSlackBlocks', () => {
   it('escapes metric data for mrkdwn and keeps Slack limits', () => {
-    const blocks = alertSlackBlocks(alertMessage({ metric: `<!channel> & ${'x'.repeat(300)}` }));
+    const blocks = alertSlackBlocks(sampleAlertMessage({ metric: `<!channel> & ${'x'.repeat(300)}` }));
     // mrkdwn would turn <!channel> into a mention; the header is plain_text, shown as written.
     const json = JSON.stringify(blocks.filter((block) => block.type !== 'header'));
     expect(json).not.toContain('<!channel>');
@@ -91,7 +62,7 @@ describe('Slack sender', () => {
 
   beforeAll(async () => {
     slack = await startSlackStub({ token: 'xoxb-test', channelId: 'C0ALERTS' });
-    png = await renderAlertChart({ title: '[batch_one] cpu_usage anomaly', threshold: 0.8, points: points(20) });
+    png = await renderAlertChart({ title: '[batch_one] cpu_usage anomaly', threshold: 0.8, points: spikePoints(20) });
   });
 
   afterAll(async () => {
@@ -113,7 +84,7 @@ describe('Slack sender', () => {
 
   it('posts the blocks and uploads the PNG into the same thread', async () => {
     // When
-    const { ts } = await createSlackSender(settings).send(alertMessage(), png);
+    const { ts } = await createSlackSender(settings).send(sampleAlertMessage(), png);
 
     // Then: the message
     expect(slack.messages).toHaveLength(1);
@@ -142,7 +113,7 @@ describe('Slack sender', () => {
   it('rejects with a clear error when Slack is down, without retrying inside the client', async () => {
     slack.setDown(true);
     const started = Date.now();
-    const sending = createSlackSender(settings).send(alertMessage(), png);
+    const sending = createSlackSender(settings).send(sampleAlertMessage(), png);
     await expect(sending).rejects.toThrow(/Slack chat\.postMessage to Slack channel alerts via http:\/\/127\.0\.0\.1:\d+\/api\/ failed: .*503/);
     await expect(sending).rejects.toBeInstanceOf(SlackDeliveryError);
     expect(Date.now() - started).toBeLessThan(3_000);
@@ -150,21 +121,21 @@ describe('Slack sender', () => {
   });
 
   it('rejects on a Slack API error such as a bad token', async () => {
-    await expect(createSlackSender({ ...settings, token: 'xoxb-wrong' }).send(alertMessage(), png)).rejects.toThrow(/invalid_auth/);
+    await expect(createSlackSender({ ...settings, token: 'xoxb-wrong' }).send(sampleAlertMessage(), png)).rejects.toThrow(/invalid_auth/);
   });
 
   it('rejects when nothing listens', async () => {
     const gone = await startSlackStub();
     const url = gone.url;
     await gone.close();
-    await expect(createSlackSender({ ...settings, apiUrl: url }).send(alertMessage(), png)).rejects.toThrow(/Slack chat\.postMessage .* failed/);
+    await expect(createSlackSender({ ...settings, apiUrl: url }).send(sampleAlertMessage(), png)).rejects.toThrow(/Slack chat\.postMessage .* failed/);
   });
 
   it('reports the thread when only the upload failed, and can finish the upload there', async () => {
     // Given: the message goes through, the upload URL request fails
     const sender = createSlackSender(settings);
     slack.failNext(1, 500, 'files.getUploadURLExternal');
-    const error = await sender.send(alertMessage(), png).catch((caught: unknown) => caught);
+    const error = await sender.send(sampleAlertMessage(), png).catch((caught: unknown) => caught);
 
     // Then
     expect(error).toBeInstanceOf(SlackDeliveryError);
@@ -173,7 +144,7 @@ describe('Slack sender', () => {
     expect(failure.thread?.ts).toBe(slack.messages[0]?.ts);
 
     // When: the retry passes the thread
-    await sender.send(alertMessage(), png, failure.thread);
+    await sender.send(sampleAlertMessage(), png, failure.thread);
 
     // Then: one message, one file in its thread
     expect(slack.messages).toHaveLength(1);
