@@ -1,27 +1,17 @@
-import fs from 'node:fs';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueConnection } from '../shared/redis.js';
 import type { BatchJobData } from '../shared/queues.js';
-import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
+import { closeQueues, openQueues } from '../shared/worker.js';
 import { slotJobId } from '../services/scheduler/src/chain.js';
 import {
-  cleanRedisPrefix,
-  createMetricsDir,
-  createTestDatabase,
-  ingestOnlyBatch,
   minuteSlots,
-  randomPrefix,
-  REDIS_URL,
   serviceEnv,
+  startFaultRig,
   startService,
   startTcpProxy,
-  stopAll,
   waitFor,
+  type FaultRig,
   type TcpProxy,
-  type TestDatabase,
 } from './support/processes.js';
 
 const JOBS = 300;
@@ -30,54 +20,37 @@ const BATCH = 'pg_fault_batch';
 // Postgres is cut off behind a TCP proxy (open connections reset, new ones refused), which is
 // what a stopped server looks like to the workers, while the other test files keep using it.
 describe('Postgres unreachable for a while', () => {
-  const prefix = randomPrefix();
+  let rig: FaultRig;
   let proxy: TcpProxy;
-  let database: TestDatabase;
-  let dir: string;
-  let producer: Redis;
-  let queues: QueueMap;
-  let client: pg.Client;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    proxy = await startTcpProxy(Number(new URL(database.url).port || 5432));
-    dir = createMetricsDir({ [BATCH]: ingestOnlyBatch('pg_fault_metrics') });
-    producer = queueConnection(REDIS_URL);
-    queues = openQueues(producer, prefix);
-    client = new pg.Client({ connectionString: database.url });
-    await client.connect();
+    rig = await startFaultRig({ batch: BATCH, table: 'pg_fault_metrics' });
+    proxy = await startTcpProxy(Number(new URL(rig.database.url).port || 5432));
   });
 
   afterAll(async () => {
     proxy.restore();
-    await stopAll();
-    await client.end();
-    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    await closeQueues(queues);
-    producer.disconnect();
-    await cleanRedisPrefix(prefix);
+    await rig.close();
     await proxy.close();
-    await database.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('fails jobs while it is down, retries them with backoff, and loses nothing', async () => {
-    const proxied = new URL(database.url);
+    const proxied = new URL(rig.database.url);
     proxied.host = `127.0.0.1:${proxy.port}`;
     const env = serviceEnv({
       databaseUrl: proxied.toString(),
-      metricsDir: dir,
-      prefix,
+      metricsDir: rig.dir,
+      prefix: rig.prefix,
       // Backoff 100 ms doubling over 10 attempts: about 50 s of patience, far more than the outage.
       extra: { ANOMSTACK_WORKER_CONCURRENCY: '2', ANOMSTACK_JOB_BACKOFF_MS: '100', ANOMSTACK_JOB_ATTEMPTS: '10' },
     });
     const worker = await startService(['ingest'], env);
     // The producer sets the retry policy, as the API and the scheduler do.
-    const retrying = openQueues(producer, prefix, { ANOMSTACK_JOB_BACKOFF_MS: '100', ANOMSTACK_JOB_ATTEMPTS: '10' });
+    const retrying = openQueues(rig.producer, rig.prefix, { ANOMSTACK_JOB_BACKOFF_MS: '100', ANOMSTACK_JOB_ATTEMPTS: '10' });
     const slots = minuteSlots(JOBS);
     await retrying.ingest.addBulk(slots.map((slot) => ({ name: 'ingest', data: { batch: BATCH, slot }, opts: { jobId: slotJobId('ingest', BATCH, slot) } })));
     await closeQueues(retrying);
-    await waitFor(async () => (await queues.ingest.getCompletedCount()) >= JOBS / 4, 60_000, 'a quarter of the jobs');
+    await waitFor(async () => (await rig.queues.ingest.getCompletedCount()) >= JOBS / 4, 60_000, 'a quarter of the jobs');
 
     // When: Postgres goes away until jobs have failed, and failed again on their first retry
     const downAt = Date.now();
@@ -85,7 +58,7 @@ describe('Postgres unreachable for a while', () => {
     let upAt: number;
     try {
       await waitFor(
-        async () => worker.child.exitCode !== null || (await queues.ingest.getDelayed()).some((job) => job.attemptsMade >= 2),
+        async () => worker.child.exitCode !== null || (await rig.queues.ingest.getDelayed()).some((job) => job.attemptsMade >= 2),
         30_000,
         'a job to fail its retry too',
       );
@@ -99,14 +72,14 @@ describe('Postgres unreachable for a while', () => {
     }
 
     // Then
-    await waitFor(async () => (await queues.ingest.getCompletedCount()) === JOBS, 60_000, `all ${JOBS} jobs completed`);
+    await waitFor(async () => (await rig.queues.ingest.getCompletedCount()) === JOBS, 60_000, `all ${JOBS} jobs completed`);
     const doneAt = Date.now();
-    expect(await queues.ingest.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
-    const { rows } = await client.query<{ n: number; distinct_slots: number }>(
+    expect(await rig.queues.ingest.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
+    const { rows } = await rig.client.query<{ n: number; distinct_slots: number }>(
       'select count(*)::int as n, count(distinct metric_timestamp)::int as distinct_slots from pg_fault_metrics',
     );
     expect(rows[0]).toEqual({ n: JOBS, distinct_slots: JOBS });
-    const completed: Job<BatchJobData>[] = await queues.ingest.getCompleted(0, JOBS);
+    const completed: Job<BatchJobData>[] = await rig.queues.ingest.getCompleted(0, JOBS);
     const retried = completed.filter((job) => job.attemptsMade > 1);
     expect(retried.length).toBeGreaterThanOrEqual(2);
     // The worker rode it out: no crash, no restart needed.

@@ -1,24 +1,15 @@
-import fs from 'node:fs';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueConnection } from '../shared/redis.js';
-import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
-import { slotJobId } from '../services/scheduler/src/chain.js';
 import {
-  createMetricsDir,
-  createTestDatabase,
-  ingestOnlyBatch,
   minuteSlots,
-  randomPrefix,
   serviceEnv,
+  startFaultRig,
   startRedisServer,
   startService,
-  stopAll,
   waitFor,
+  type FaultRig,
   type RedisServer,
-  type TestDatabase,
 } from './support/processes.js';
 
 const JOBS = 400;
@@ -27,46 +18,34 @@ const BATCH = 'redis_fault_batch';
 // A private redis-server: restarting the machine's Redis would break the test files running
 // beside this one. It persists as compose's does (appendonly yes), so a restart keeps the queues.
 describe('Redis restarted while jobs run', () => {
-  const prefix = randomPrefix();
   let redis: RedisServer;
-  let database: TestDatabase;
-  let dir: string;
-  let producer: Redis;
-  let queues: QueueMap;
-  let client: pg.Client;
+  let rig: FaultRig;
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    database = await createTestDatabase();
-    dir = createMetricsDir({ [BATCH]: ingestOnlyBatch('redis_fault_metrics') });
-    producer = queueConnection(redis.url);
-    queues = openQueues(producer, prefix);
-    client = new pg.Client({ connectionString: database.url });
-    await client.connect();
+    rig = await startFaultRig({ batch: BATCH, table: 'redis_fault_metrics', redisUrl: redis.url });
   });
 
   afterAll(async () => {
-    await stopAll();
-    await client.end();
-    await closeQueues(queues);
-    producer.disconnect();
-    await redis.stop();
-    await database.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      await rig?.close();
+    } finally {
+      await redis?.stop();
+    }
   });
 
   it('workers reconnect and finish every job; producers fail fast while it is down', async () => {
     const env = serviceEnv({
-      databaseUrl: database.url,
-      metricsDir: dir,
-      prefix,
+      databaseUrl: rig.database.url,
+      metricsDir: rig.dir,
+      prefix: rig.prefix,
       redisUrl: redis.url,
       extra: { ANOMSTACK_WORKER_LOCK_MS: '2000', ANOMSTACK_WORKER_CONCURRENCY: '2', ANOMSTACK_JOB_BACKOFF_MS: '200' },
     });
     const worker = await startService(['ingest'], env);
     const slots = minuteSlots(JOBS);
-    await queues.ingest.addBulk(slots.map((slot) => ({ name: 'ingest', data: { batch: BATCH, slot }, opts: { jobId: slotJobId('ingest', BATCH, slot) } })));
-    await waitFor(async () => (await queues.ingest.getCompletedCount()) >= JOBS / 4, 60_000, 'a quarter of the jobs');
+    await rig.enqueueSlots(slots);
+    await waitFor(async () => (await rig.queues.ingest.getCompletedCount()) >= JOBS / 4, 60_000, 'a quarter of the jobs');
 
     // When: Redis goes away and comes back
     let failFastMs = Number.NaN;
@@ -75,7 +54,7 @@ describe('Redis restarted while jobs run', () => {
       downtime: async () => {
         // A producer (the API, the scheduler) gets an error at once instead of hanging.
         const offline = queueConnection(redis.url);
-        const queue = new Queue('ingest', { connection: offline, prefix, skipWaitingForReady: true });
+        const queue = new Queue('ingest', { connection: offline, prefix: rig.prefix, skipWaitingForReady: true });
         queue.on('error', () => {});
         const before = Date.now();
         await expect(queue.add('ingest', { batch: BATCH, slot: 'x' })).rejects.toThrow();
@@ -88,13 +67,13 @@ describe('Redis restarted while jobs run', () => {
       },
     });
     const upAt = Date.now();
-    const completedAtRestart = await waitFor(() => queues.ingest.getCompletedCount(), 10_000, 'the producer to reconnect');
+    const completedAtRestart = await waitFor(() => rig.queues.ingest.getCompletedCount(), 10_000, 'the producer to reconnect');
 
     // Then
-    await waitFor(async () => (await queues.ingest.getCompletedCount()) === JOBS, 60_000, `all ${JOBS} jobs completed`);
+    await waitFor(async () => (await rig.queues.ingest.getCompletedCount()) === JOBS, 60_000, `all ${JOBS} jobs completed`);
     const doneAt = Date.now();
-    expect(await queues.ingest.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
-    const { rows } = await client.query<{ n: number; distinct_slots: number }>(
+    expect(await rig.queues.ingest.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
+    const { rows } = await rig.client.query<{ n: number; distinct_slots: number }>(
       'select count(*)::int as n, count(distinct metric_timestamp)::int as distinct_slots from redis_fault_metrics',
     );
     expect(rows[0]).toEqual({ n: JOBS, distinct_slots: JOBS });

@@ -1,62 +1,26 @@
-import fs from 'node:fs';
-import type { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueConnection } from '../shared/redis.js';
-import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
-import { slotJobId } from '../services/scheduler/src/chain.js';
-import {
-  cleanRedisPrefix,
-  createMetricsDir,
-  createTestDatabase,
-  ingestOnlyBatch,
-  minuteSlots,
-  randomPrefix,
-  REDIS_URL,
-  serviceEnv,
-  startService,
-  stopAll,
-  waitFor,
-  type TestDatabase,
-} from './support/processes.js';
+import { minuteSlots, serviceEnv, startFaultRig, startService, waitFor, type FaultRig } from './support/processes.js';
 
 const JOBS = 1000;
 const BATCH = 'kill_batch';
 
 describe('a worker killed with SIGKILL in the middle of 1,000 jobs', () => {
-  const prefix = randomPrefix();
-  let database: TestDatabase;
-  let dir: string;
-  let producer: Redis;
-  let queues: QueueMap;
-  let client: pg.Client;
+  let rig: FaultRig;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    dir = createMetricsDir({ [BATCH]: ingestOnlyBatch('kill_metrics') });
+    rig = await startFaultRig({ batch: BATCH, table: 'kill_metrics' });
     env = serviceEnv({
-      databaseUrl: database.url,
-      metricsDir: dir,
-      prefix,
+      databaseUrl: rig.database.url,
+      metricsDir: rig.dir,
+      prefix: rig.prefix,
       // A dead worker's jobs come back after 2 s instead of 30.
       extra: { ANOMSTACK_WORKER_LOCK_MS: '2000', ANOMSTACK_WORKER_CONCURRENCY: '4' },
     });
-    producer = queueConnection(REDIS_URL);
-    queues = openQueues(producer, prefix);
-    client = new pg.Client({ connectionString: database.url });
-    await client.connect();
   });
 
   afterAll(async () => {
-    await stopAll();
-    await client.end();
-    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    await closeQueues(queues);
-    producer.disconnect();
-    await cleanRedisPrefix(prefix);
-    await database.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   });
 
   it('completes every job once the stalled ones are taken over; no row lost or doubled', async () => {
@@ -64,22 +28,22 @@ describe('a worker killed with SIGKILL in the middle of 1,000 jobs', () => {
     const [victim, survivor] = await Promise.all([startService(['ingest'], env), startService(['ingest'], env)]);
     const slots = minuteSlots(JOBS);
     const started = Date.now();
-    await queues.ingest.addBulk(slots.map((slot) => ({ name: 'ingest', data: { batch: BATCH, slot }, opts: { jobId: slotJobId('ingest', BATCH, slot) } })));
+    await rig.enqueueSlots(slots);
 
     // When: SIGKILL one worker while both are busy
-    await waitFor(async () => (await queues.ingest.getCompletedCount()) >= JOBS / 5, 60_000, 'a fifth of the jobs');
+    await waitFor(async () => (await rig.queues.ingest.getCompletedCount()) >= JOBS / 5, 60_000, 'a fifth of the jobs');
     const killedAt = Date.now();
     expect(await victim.kill9()).toBe('SIGKILL');
-    const completedAtKill = await queues.ingest.getCompletedCount();
+    const completedAtKill = await rig.queues.ingest.getCompletedCount();
     // compose restarts it (restart: unless-stopped)
     const replacement = await startService(['ingest'], env);
 
     // Then
-    await waitFor(async () => (await queues.ingest.getCompletedCount()) === JOBS, 90_000, `all ${JOBS} jobs completed`);
+    await waitFor(async () => (await rig.queues.ingest.getCompletedCount()) === JOBS, 90_000, `all ${JOBS} jobs completed`);
     const finishedAt = Date.now();
-    const counts = await queues.ingest.getJobCounts('failed', 'active', 'waiting', 'delayed');
+    const counts = await rig.queues.ingest.getJobCounts('failed', 'active', 'waiting', 'delayed');
     expect(counts).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
-    const { rows } = await client.query<{ n: number; distinct_slots: number; min: Date; max: Date }>(
+    const { rows } = await rig.client.query<{ n: number; distinct_slots: number; min: Date; max: Date }>(
       'select count(*)::int as n, count(distinct metric_timestamp)::int as distinct_slots, min(metric_timestamp), max(metric_timestamp) from kill_metrics',
     );
     expect(rows[0]).toMatchObject({ n: JOBS, distinct_slots: JOBS });
@@ -87,7 +51,7 @@ describe('a worker killed with SIGKILL in the middle of 1,000 jobs', () => {
     expect(rows[0]?.max.toISOString()).toBe(slots[JOBS - 1]);
 
     // Runs the killed worker left unfinished were run again by the others.
-    const { rows: runs } = await client.query<{ status: string; n: number }>(
+    const { rows: runs } = await rig.client.query<{ status: string; n: number }>(
       "select status, count(*)::int as n from anomstack_job_runs where job = 'ingest' group by status order by status",
     );
     const byStatus = Object.fromEntries(runs.map((r) => [r.status, r.n]));

@@ -10,7 +10,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
 import { dump as dumpYaml } from 'js-yaml';
+import pg from 'pg';
+import { slotJobId } from '../../services/scheduler/src/chain.js';
+import { queueConnection } from '../../shared/redis.js';
+import { closeQueues, openQueues, type QueueMap } from '../../shared/worker.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULTS_DIR = path.join(ROOT, 'defaults');
@@ -23,7 +28,9 @@ export const randomName = (stem: string): string => `${stem}_${randomBytes(5).to
 /** A random BullMQ prefix: the file's queues, locks and sets never meet another file's. */
 export const randomPrefix = (): string => randomName('anomstack_test');
 
-export { createTestDatabase, type TestDatabase } from './db.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+
+export { createTestDatabase, type TestDatabase };
 
 /** A temporary metrics directory with one `<batch>/<batch>.yaml` per entry. */
 export function createMetricsDir(batches: Record<string, Record<string, unknown>>): string {
@@ -188,9 +195,9 @@ export async function startRedisServer(): Promise<RedisServer> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'];
   let child: ChildProcess | null = null;
   const launch = async (): Promise<void> => {
+    // Not in `running`: stopAll() stops the services, and the test stops its Redis after
+    // cleaning up through it.
     child = spawn('redis-server', args, { stdio: 'ignore' });
-    running.add(child);
-    child.once('exit', () => running.delete(child!));
     await waitFor(() => canConnect(port), 10_000, `redis-server on ${port}`);
   };
   const shutdown = async (): Promise<void> => {
@@ -321,4 +328,55 @@ export async function cleanRedisPrefix(prefix: string, redisUrl = REDIS_URL): Pr
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * What every fault test stands on: its own database, a metrics dir holding one slot-keyed ingest
+ * batch, a queue prefix, producer queues and a Postgres client to count rows; `close()` undoes it
+ * all (after stopping the service processes).
+ */
+export interface FaultRig {
+  prefix: string;
+  database: TestDatabase;
+  dir: string;
+  producer: Redis;
+  queues: QueueMap;
+  client: pg.Client;
+  /** Enqueues one ingest per slot, with the chained job id so a slot runs once. */
+  enqueueSlots(slots: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFaultRig(options: { batch: string; table: string; redisUrl?: string }): Promise<FaultRig> {
+  const redisUrl = options.redisUrl ?? REDIS_URL;
+  const prefix = randomPrefix();
+  const database = await createTestDatabase();
+  const dir = createMetricsDir({ [options.batch]: ingestOnlyBatch(options.table) });
+  const producer = queueConnection(redisUrl);
+  const queues = openQueues(producer, prefix);
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  return {
+    prefix,
+    database,
+    dir,
+    producer,
+    queues,
+    client,
+    async enqueueSlots(slots) {
+      await queues.ingest.addBulk(
+        slots.map((slot) => ({ name: 'ingest', data: { batch: options.batch, slot }, opts: { jobId: slotJobId('ingest', options.batch, slot) } })),
+      );
+    },
+    async close() {
+      await stopAll();
+      await client.end();
+      await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
+      await closeQueues(queues);
+      producer.disconnect();
+      await cleanRedisPrefix(prefix, redisUrl);
+      await database.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
