@@ -12,7 +12,7 @@ import { DEFAULT_PREPROCESS, sliceRows, type FeatureMatrix, type FittedModel, ty
 
 /**
  * `npm run bench -- nab [--models PCA,KNN] [--retrain-every 288] [--train-max-n 2500]`
- * Detection quality on the labelled NAB sample (../shared/nab beside the repo): each series is
+ * Detection quality on the labelled NAB sample (test/fixtures/nab): each series is
  * replayed as production would see it, point by point, with the default preprocess and alerts
  * (smoothed score >= 0.8 over the point and 3 before, snooze 3), and the alerts are scored
  * against NAB's anomaly windows.
@@ -110,10 +110,10 @@ function positiveInt(text: string, name: string): number {
   return n;
 }
 
-/** CI clones the repo with the reference folder beside it, so NAB is ../shared/nab from the repo root. */
+/** The NAB development sample ships in the repo (test/fixtures/nab, with its licence). */
 function nabDir(): string {
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const dir = path.resolve(repoRoot, '..', 'shared', 'nab');
+  const dir = path.join(repoRoot, 'test', 'fixtures', 'nab');
   if (!existsSync(path.join(dir, 'labels', 'combined_windows.json'))) {
     throw new Error(`NAB sample not found at ${dir}: expected data/**/*.csv and labels/combined_windows.json there`);
   }

@@ -1,18 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatUtcTimestamp } from '../shared/models/csv.js';
 import { scoreCsv, type ScoreCsvResult } from '../shared/models/index.js';
 
-// Reference scores: shared/parity/ holds PyOD's own output; test/fixtures/parity/ holds the output
-// of scripts/parity/reference.py (numpy + sklearn), which reproduces PyOD's on shared/parity.
+// Reference scores: test/fixtures/pyod/ holds PyOD's own output; test/fixtures/parity/ holds the output
+// of scripts/parity/reference.py (numpy + sklearn), which reproduces PyOD's on test/fixtures/pyod.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const sharedParity = path.resolve(repoRoot, '..', 'shared', 'parity');
+const pyodParity = path.join(repoRoot, 'test', 'fixtures', 'pyod');
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'parity');
-if (!existsSync(path.join(sharedParity, 'public.pyod.csv'))) {
-  throw new Error(`parity data not found at ${sharedParity}: the project's shared/ folder must sit beside the repo`);
-}
 
 const TOLERANCE = 1e-6;
 
@@ -72,9 +69,9 @@ function alerts(result: ScoreCsvResult, score: (row: ScoreCsvResult['rows'][numb
   return out;
 }
 
-describe('parity with PyOD (shared/parity)', () => {
-  const reference = readCsv(path.join(sharedParity, 'public.pyod.csv'));
-  const input = readFileSync(path.join(sharedParity, 'public.csv'), 'utf8');
+describe('parity with PyOD (test/fixtures/pyod)', () => {
+  const reference = readCsv(path.join(pyodParity, 'public.pyod.csv'));
+  const input = readFileSync(path.join(pyodParity, 'public.csv'), 'utf8');
   const ours = scoreCsv(input, { models: ['PCA', 'KNN'], scoreN: 25 });
 
   it('matches score_PCA, score_KNN and metric_score to 1e-6 on every row', () => {

@@ -3,7 +3,7 @@
 
 Each data set is an input CSV (metric_name,metric_timestamp,metric_value) plus <name>.ref.csv from
 reference.py; manifest.json lists the models and score-n each was scored with. Run from the repo:
-    /usr/bin/python3 scripts/parity/make-datasets.py [../shared/nab/data]
+    /usr/bin/python3 scripts/parity/make-datasets.py [test/fixtures/nab/data]
 """
 import csv
 import json
@@ -16,7 +16,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent.parent / "test" / "fixtures" / "parity"
-NAB = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent.parent / "shared" / "nab" / "data"
+NAB = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent / "test" / "fixtures" / "nab" / "data"
 FMT = "%Y-%m-%d %H:%M:%S"
 
 

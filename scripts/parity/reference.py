@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference scores for the parity tests, with numpy + scikit-learn only (no PyOD).
 
-Implements exactly the computation of shared/parity/README.md: per metric, sort by timestamp and
+Implements exactly the computation of test/fixtures/pyod/README.md: per metric, sort by timestamp and
 average duplicates; diff_n=1, rolling mean smooth_n=3, lags_n=5, drop incomplete rows; train on all
 rows but the last N (at most the newest 2,500) and score the last N; 0-1 score = raw decision score
 min-max scaled by the training scores, clipped to [0, 1].
