@@ -1,6 +1,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Layers: shared/ never reaches up into services/, and no service reaches into another one's
+// internals (what two services need lives in shared/); the composition root (services/*.ts and
+// services/cli/) wires them. Job cores also stay free of queue, Redis and HTTP concerns.
+const ADAPTER_LIBRARIES = ['bullmq', 'ioredis', 'express'];
+const OTHER_SERVICES = {
+  group: ['../../*/src/**', '../../*.js', '../../cli/**', '../../../services/**'],
+  message: 'a service imports shared/, never another service or the composition root',
+};
+const UP_FROM_SHARED = { group: ['**/services/**'], message: 'shared/ must not import services/' };
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'metrics/', 'models/', 'plots/', 'coverage/', '**/*.py'] },
   js.configs.recommended,
@@ -19,11 +29,23 @@ export default tseslint.config(
     },
   },
   {
-    // Job cores stay free of queue, Redis and HTTP concerns: adapters own those.
-    files: ['services/*/src/**/*.ts', 'shared/**/*.ts'],
-    ignores: ['services/scheduler/**', 'services/api/**', 'shared/worker.ts', 'shared/redis.ts', '**/*.processor.ts', '**/main.ts', '**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: ['bullmq', 'ioredis', 'express'] }],
-    },
+    files: ['shared/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ADAPTER_LIBRARIES, patterns: [UP_FROM_SHARED] }] },
+  },
+  {
+    // The adapters: queue, Redis and HTTP code lives here and only here.
+    files: ['shared/worker.ts', 'shared/redis.ts', 'shared/schedules/store.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [UP_FROM_SHARED] }] },
+  },
+  {
+    files: ['services/{ingest,train,score,alert}/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ADAPTER_LIBRARIES, patterns: [OTHER_SERVICES] }] },
+  },
+  {
+    files: ['services/{api,scheduler}/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [OTHER_SERVICES] }] },
   },
 );

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { parseArgs, promisify } from 'node:util';
 import { queueConnection } from '../shared/redis.js';
 import { closeQueues, openQueues } from '../shared/worker.js';
-import { slotJobId } from '../services/scheduler/src/chain.js';
+import { slotJobId } from '../shared/jobs.js';
 import { startSmtpServer } from '../test/support/smtp-server.js';
 import {
   BIN,

@@ -1,12 +1,12 @@
 import type { AppEnv } from '../shared/config/env.js';
 import type { LoadResult } from '../shared/config/load-batches.js';
-import type { JobName } from '../shared/config/metric-batch.js';
+import { type JobName } from '../shared/jobs.js';
 import { createDb } from '../shared/db/db.js';
 import { closePool } from '../shared/db/pool.js';
 import type { JobContext } from '../shared/job.js';
 import { withJobRun } from '../shared/job-runs.js';
 import { logger } from '../shared/logger.js';
-import { JOB_CORES } from './jobs.js';
+import { JOB_CORES } from './cores.js';
 import { closeJobResources } from './resources.js';
 
 export interface RunOnceOptions {
@@ -33,7 +33,7 @@ export async function runJobsOnce(options: RunOnceOptions): Promise<number> {
     process.stderr.write(`${reason}\n`);
     return 1;
   }
-  const db = createDb(env.databaseUrl);
+  const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
   const context: JobContext = { env, db, batches: load.batches, now, dryRun, log: logger.child({ batch: batch.name }) };
   try {
     for (const job of jobs) {

@@ -4,8 +4,8 @@ import { createDb, type Db } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { closePool } from '../shared/db/pool.js';
 import { logger } from '../shared/logger.js';
-import { SERVICE_KINDS, WORKER_QUEUES, type ServiceKind } from '../shared/queues.js';
-import { closeConnection, queueConnection, queuePrefix, reloadChannel, workerConnection } from '../shared/redis.js';
+import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
+import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
 import {
   closeQueues,
   createBatchCatalog,
@@ -13,12 +13,10 @@ import {
   loadAppBatches,
   openQueues,
   startWorker,
-  workerConcurrency,
   type ProcessorDeps,
   type QueueMap,
 } from '../shared/worker.js';
 import { AdminAuthError, adminToken, startApi } from './api/src/main.js';
-import { followUps } from './scheduler/src/chain.js';
 import { SchedulerConfigError, startScheduler } from './scheduler/src/main.js';
 
 export const START_KINDS = [...SERVICE_KINDS, 'all'] as const;
@@ -52,6 +50,12 @@ export async function startServices(args: string[]): Promise<number> {
     return 2;
   }
   const env = loadEnv();
+  logger.level = env.logLevel;
+  const registry = registryProblems();
+  if (registry.length > 0) {
+    process.stderr.write(`anomstack start: the job registry is inconsistent:\n  ${registry.join('\n  ')}\n`);
+    return 1;
+  }
   if (parsed.kinds.includes('api')) {
     try {
       adminToken(env);
@@ -119,7 +123,7 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
   if (env.migrateOnStart) {
     await createDatabaseIfMissing(env.databaseUrl);
   }
-  const db = createDb(env.databaseUrl);
+  const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
   if (env.migrateOnStart) {
     const load = loadAppBatches(env);
     const { tables } = await migrate(db, load.batches);
@@ -130,19 +134,21 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
 
 async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, closers: Closer[]): Promise<void> {
   // Loaded here, not at the top: `start --check` and argument errors need no job code.
-  const [{ JOB_CORES }, { closeJobResources }] = await Promise.all([import('./jobs.js'), import('./resources.js')]);
-  const prefix = queuePrefix();
+  const [{ JOB_CORES, checkCores }, { closeJobResources }] = await Promise.all([import('./cores.js'), import('./resources.js')]);
+  const prefix = env.queuePrefix;
   const producer = queueConnection(env.redisUrl);
   closers.push({ name: 'postgres', close: async () => { await closeJobResources(); await closePool(); } });
   closers.push({ name: 'redis producer', close: () => closeConnection(producer) });
-  const queues = openQueues(producer, prefix);
+  const queues = openQueues(producer, prefix, env);
   closers.push({ name: 'queues', close: () => closeQueues(queues) });
   const subscriber = workerConnection(env.redisUrl, 'anomstack-subscriber');
   closers.push({ name: 'redis subscriber', close: () => closeConnection(subscriber) });
   const catalog = createBatchCatalog(env);
 
-  const workerKinds = kinds.filter((k): k is keyof typeof WORKER_QUEUES => k in WORKER_QUEUES);
+  const workerKinds = kinds.filter((k): k is WorkerKind => (WORKER_KINDS as readonly string[]).includes(k));
   if (workerKinds.length > 0) {
+    // Refuse to consume a queue whose job this process could not run.
+    await checkCores(workerKinds.flatMap(queuesOf));
     // Workers re-read the metrics directory when the API asks for a reload.
     const channel = reloadChannel(prefix);
     subscriber.on('message', (received: string) => received === channel && catalog.invalidate());
@@ -152,8 +158,10 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(env, queues) };
     const workers: Worker[] = [];
     for (const kind of workerKinds) {
-      for (const queue of WORKER_QUEUES[kind]) {
-        workers.push(startWorker(queue, createJobProcessor(queue, deps), { connection, prefix, concurrency: workerConcurrency(queue) }));
+      for (const queue of queuesOf(kind)) {
+        workers.push(
+          startWorker(queue, createJobProcessor(queue, deps), { connection, prefix, concurrency: env.workerConcurrency[queue], lockDuration: env.workerLockMs }),
+        );
       }
     }
     closers.push({ name: 'workers', close: async () => { await Promise.all(workers.map((w) => w.close())); } });
@@ -176,13 +184,13 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
   }
 }
 
-/** Chained jobs (services/scheduler/src/chain.ts), unless ANOMSTACK_CHAIN_JOBS=no. */
+/** Chained jobs (the `then` rules of shared/jobs.ts), unless ANOMSTACK_CHAIN_JOBS=no. */
 function chainer(env: AppEnv, queues: QueueMap): ProcessorDeps['onResult'] {
   if (!env.chainJobs) {
     return undefined;
   }
   return async ({ queue, jobId, batch, slot, result }) => {
-    for (const next of followUps(queue, jobId, batch, slot, result)) {
+    for (const next of followUps(queue, { ...result, jobId, slot }, batch.disabled)) {
       await queues[next.queue].add(next.queue, { batch: batch.name, slot }, { jobId: next.jobId });
     }
   };

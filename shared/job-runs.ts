@@ -1,4 +1,4 @@
-import type { JobName } from './config/metric-batch.js';
+import { type JobName } from './jobs.js';
 import type { Db } from './db/db.js';
 import type { JobResult } from './job.js';
 

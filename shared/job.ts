@@ -1,5 +1,6 @@
 import type { AppEnv } from './config/env.js';
-import type { JobName, MetricBatch } from './config/metric-batch.js';
+import { type MetricBatch } from './config/metric-batch.js';
+import { type JobName } from './jobs.js';
 import type { Db } from './db/db.js';
 import type { Logger } from './logger.js';
 import type { MetricRow } from './metric-row.js';

@@ -2,12 +2,12 @@ import { pino, type Logger } from 'pino';
 
 /**
  * The one JSON logger, on stderr: stdout belongs to command output (`anomstack run` prints one
- * JSON line per job). Processor logs carry { queue, jobId, batch } through child loggers.
- * ANOMSTACK_LOG_LEVEL sets the level (default info; silent under Vitest unless set).
+ * JSON line per job). Processor logs carry { queue, jobId, batch } through child loggers. Its
+ * level is set from the process settings (`ANOMSTACK_LOG_LEVEL`) once they are read.
  */
 export const logger: Logger = pino(
   {
-    level: process.env.ANOMSTACK_LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
+    level: 'info',
     base: { service: 'anomstack' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

@@ -6,11 +6,6 @@ import { Redis } from 'ioredis';
  * scheduler tick reports the outage instead of hanging.
  */
 
-/** Redis key prefix of every queue, lock and set of this deployment; tests use a random one. */
-export function queuePrefix(env: NodeJS.ProcessEnv = process.env): string {
-  return env.ANOMSTACK_QUEUE_PREFIX || 'anomstack';
-}
-
 /**
  * For Workers, QueueEvents and subscribers: blocking commands must never give up, so
  * `maxRetriesPerRequest: null` (BullMQ refuses anything else for workers).

@@ -1,5 +1,5 @@
 import Mustache from 'mustache';
-import type { MetricBatch } from './config/metric-batch.js';
+import { type MetricBatch } from './config/metric-batch.js';
 import { InputError } from './errors.js';
 
 /** A rendered statement: text with `$n` placeholders and the values bound to them. */
@@ -23,7 +23,7 @@ export class TemplateError extends InputError {
 
 /**
  * Renders one of a batch's SQL templates with mustache, HTML escaping off. The view is the
- * batch config plus `extra`; `{{param.x}}` binds `x` (from `params`) as a `$n` placeholder, and
+ * batch's template vars plus `extra`; `{{param.x}}` binds `x` (from `params`) as a `$n` placeholder, and
  * the exclusion lists render as placeholders too, so names never become SQL text.
  */
 export function renderSql(
@@ -32,7 +32,7 @@ export function renderSql(
   params: Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ): SqlStatement {
-  const template = batch.config[key];
+  const template = batch.vars[key];
   if (typeof template !== 'string') {
     throw new TemplateError(`batch "${batch.name}": ${key} is not set`);
   }
@@ -51,9 +51,9 @@ export function renderSql(
   for (const [name, value] of Object.entries({ metric_batch: batch.name, ...params })) {
     Object.defineProperty(param, name, { enumerable: true, get: () => bind(`param.${name}`, value) });
   }
-  const view: Record<string, unknown> = { ...batch.config, ...extra, param };
+  const view: Record<string, unknown> = { ...batch.vars, ...extra, param };
   for (const listKey of LIST_KEYS) {
-    const list = batch.config[listKey];
+    const list = batch.vars[listKey];
     delete view[listKey];
     if (Array.isArray(list) && list.length > 0) {
       Object.defineProperty(view, listKey, { enumerable: true, get: () => bind(listKey, list) });

@@ -1,57 +1,39 @@
 import { Queue, UnrecoverableError, Worker, type DefaultJobOptions, type Job, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AppEnv } from './config/env.js';
+import { loadEnv, type AppEnv } from './config/env.js';
 import { loadBatches, type LoadResult } from './config/load-batches.js';
-import type { JobName, MetricBatch } from './config/metric-batch.js';
+import { type MetricBatch } from './config/metric-batch.js';
+import { type JobName } from './jobs.js';
 import type { Db } from './db/db.js';
 import { isInputError } from './errors.js';
 import type { JobContext, JobCore, JobResult } from './job.js';
 import { withJobRun } from './job-runs.js';
 import { logger as rootLogger, type Logger } from './logger.js';
-import { QUEUE_NAMES, type BatchJobData } from './queues.js';
+import { type BatchJobData } from './queues.js';
+import { JOB_NAMES } from './jobs.js';
 
 /**
- * Retry policy of every queue (STYLE.md point 8): transient failures (Postgres or SMTP down) are
- * retried with exponential backoff; bad input fails at once through UnrecoverableError.
- * `ANOMSTACK_JOB_ATTEMPTS` (default 5) and `ANOMSTACK_JOB_BACKOFF_MS` (default 2000: retries after
- * 2, 4, 8, 16 s). Finished jobs are kept a while for Bull Board and `GET /api/jobs`, and so that a
- * chained job id (`score:<batch>:<slot>`) still dedupes.
+ * Retry policy of every queue: transient failures (Postgres or SMTP down) are retried with
+ * exponential backoff; bad input fails at once through UnrecoverableError. Finished jobs are kept
+ * a while for Bull Board and `GET /api/jobs`, and so that a chained job id
+ * (`score:<batch>:<slot>`) still dedupes.
  */
-export function defaultJobOptions(env: NodeJS.ProcessEnv = process.env): DefaultJobOptions {
+export function defaultJobOptions(env: Pick<AppEnv, 'jobAttempts' | 'jobBackoffMs'>): DefaultJobOptions {
   return {
-    attempts: positiveInt(env.ANOMSTACK_JOB_ATTEMPTS, 5, 'ANOMSTACK_JOB_ATTEMPTS'),
-    backoff: { type: 'exponential', delay: positiveInt(env.ANOMSTACK_JOB_BACKOFF_MS, 2000, 'ANOMSTACK_JOB_BACKOFF_MS') },
+    attempts: env.jobAttempts,
+    backoff: { type: 'exponential', delay: env.jobBackoffMs },
     removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
     removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
   };
 }
 
-/**
- * Jobs run at once per queue in one process: `ANOMSTACK_WORKER_CONCURRENCY_<QUEUE>` (e.g.
- * `ANOMSTACK_WORKER_CONCURRENCY_INGEST=4`), else `ANOMSTACK_WORKER_CONCURRENCY`, else 1. Jobs of
- * one batch are mostly I/O on Postgres, so raising it helps with many batches; scale further
- * with more worker processes (compose `deploy.replicas`).
- */
-export function workerConcurrency(queue: JobName, env: NodeJS.ProcessEnv = process.env): number {
-  const specific = `ANOMSTACK_WORKER_CONCURRENCY_${queue.toUpperCase()}`;
-  return positiveInt(env[specific] ?? env.ANOMSTACK_WORKER_CONCURRENCY, 1, specific);
-}
-
-/**
- * How long a worker holds a job's lock between renewals: a worker that dies (kill -9) gives its
- * active jobs back to the queue once the lock lapses. `ANOMSTACK_WORKER_LOCK_MS`, default 30000.
- */
-export function workerLockMs(env: NodeJS.ProcessEnv = process.env): number {
-  return positiveInt(env.ANOMSTACK_WORKER_LOCK_MS, 30_000, 'ANOMSTACK_WORKER_LOCK_MS');
-}
-
 export type QueueMap = Readonly<Record<JobName, Queue<BatchJobData>>>;
 
 /** Producer handles on every queue, sharing one fail-fast connection (see shared/redis.ts). */
-export function openQueues(connection: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): QueueMap {
+export function openQueues(connection: Redis, prefix: string, env: Pick<AppEnv, 'jobAttempts' | 'jobBackoffMs'> = loadEnv({})): QueueMap {
   const options = defaultJobOptions(env);
   return Object.fromEntries(
-    QUEUE_NAMES.map((name) => [name, new Queue<BatchJobData>(name, { connection, prefix, defaultJobOptions: options })]),
+    JOB_NAMES.map((name) => [name, new Queue<BatchJobData>(name, { connection, prefix, defaultJobOptions: options })]),
   ) as Record<JobName, Queue<BatchJobData>>;
 }
 
@@ -59,28 +41,21 @@ export async function closeQueues(queues: QueueMap): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close().catch(() => {})));
 }
 
-function positiveInt(raw: string | undefined, fallback: number, name: string): number {
-  if (raw === undefined || raw === '') {
-    return fallback;
-  }
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new Error(`${name}: "${raw}" is not a positive integer`);
-  }
-  return value;
-}
-
 export interface StartWorkerOptions {
   connection: Redis;
   prefix: string;
   concurrency: number;
-  lockDuration?: number;
+  /**
+   * How long a worker holds a job's lock between renewals: a worker that dies (kill -9) gives
+   * its active jobs back to the queue once the lock lapses.
+   */
+  lockDuration: number;
   log?: Logger;
 }
 
 /**
  * Starts a BullMQ worker and attaches the failed/error/stalled logging once, here, so that
- * processors never catch-log-rethrow (STYLE.md points 6 and 13).
+ * processors never catch-log-rethrow.
  */
 export function startWorker<Result>(
   queue: JobName,
@@ -88,7 +63,7 @@ export function startWorker<Result>(
   options: StartWorkerOptions,
 ): Worker<BatchJobData, Result> {
   const log = (options.log ?? rootLogger).child({ queue });
-  const lockDuration = options.lockDuration ?? workerLockMs();
+  const lockDuration = options.lockDuration;
   const worker = new Worker<BatchJobData, Result>(queue, processor, {
     connection: options.connection,
     prefix: options.prefix,
@@ -168,7 +143,7 @@ export interface ProcessorDeps {
 }
 
 /**
- * The queue adapter of every job kind (STYLE.md point 3): find the batch, run its core as
+ * The queue adapter of every job kind: find the batch, run its core as
  * `anomstack run` does with now = the slot, record the run, map errors onto BullMQ's retry rules.
  */
 export function createJobProcessor(queue: JobName, deps: ProcessorDeps): Processor<BatchJobData, JobResult> {

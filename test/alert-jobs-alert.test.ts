@@ -35,7 +35,7 @@ const lowScores = (n: number): number[] => Array.from({ length: n }, (_, i) => 0
 
 beforeAll(async () => {
   fixture = await setUpAlertJobs({ web: ALERT_YAML, quiet: ALERT_YAML, only_email: ALERT_YAML });
-  deps = { processEnv: () => fixture.processEnv };
+  deps = {};
 });
 
 afterAll(async () => {
@@ -168,8 +168,7 @@ describe('alert job', () => {
     await seed(fixture, 'only_email', series('only_email', 'signups', now, [...calm(30), 1], [...lowScores(30), 0.97]));
     const emailsBefore = fixture.smtp.messages.length;
     const slackBefore = fixture.slack.messages.length;
-    const emailOnly = Object.fromEntries(Object.entries(fixture.processEnv).filter(([key]) => !key.startsWith('ANOMSTACK_SLACK')));
-    const result = await createAlertBatch({ processEnv: () => emailOnly })(fixture.batch('only_email'), fixture.context(now));
+    const result = await createAlertBatch({})(fixture.batch('only_email'), fixture.context(now, { env: { slack: null } }));
     expect(result.details).toMatchObject({ channels: ['email'], notConfigured: ['slack'], deliveries: { sent: 1 } });
     await fixture.smtp.waitFor(emailsBefore + 1);
     expect(fixture.slack.messages.length).toBe(slackBefore);
@@ -236,7 +235,6 @@ describe('alert job', () => {
       },
     };
     const flakyDeps: AlertDeps = {
-      processEnv: () => ({}),
       createChannels: () => ({ get: (name) => (name === 'slack' ? flaky : null), summary: null, close: async () => {} }),
     };
     const t = new Date(now.getTime() + 40 * 10 * MINUTE);

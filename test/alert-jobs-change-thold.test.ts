@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChangeBatch } from '../services/alert/src/change.js';
 import type { AlertDeps } from '../services/alert/src/channels.js';
 import { createTholdalertBatch } from '../services/alert/src/tholdalert.js';
-import { thresholdBreachesForIngest } from '../services/alert/src/threshold-context.js';
+import { thresholdBreachesForIngest } from '../shared/thresholds/context.js';
 import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import {
   MINUTE,
@@ -47,7 +47,7 @@ const level = (n: number): number[] => Array.from({ length: n }, (_, i) => 10 + 
 
 beforeAll(async () => {
   fixture = await setUpAlertJobs({ shop: CHANGE_YAML, hosts: THOLD_YAML });
-  deps = { processEnv: () => fixture.processEnv };
+  deps = {};
 });
 
 afterAll(async () => {
@@ -159,7 +159,7 @@ describe('tholdalert job', () => {
     const ingested = series('hosts', 'cpu', later(4), [3]);
     const breaches = await thresholdBreachesForIngest(fixture.database.db, batch, ingested);
     expect(breaches.map((b) => [b.type, b.bound, b.value])).toEqual([['lower', 10, 3]]);
-    await upsertMetricRows(fixture.database.db, batch.tableKey, [...ingested, ...breaches.map((b) => b.row)]);
+    await upsertMetricRows(fixture.database.db, batch.config.table_key, [...ingested, ...breaches.map((b) => b.row)]);
     const before = { emails: emails(), slacks: slacks() };
 
     // When

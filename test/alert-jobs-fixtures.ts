@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
-import { loadEnv } from '../shared/config/env.js';
+import { loadEnv, type AppEnv } from '../shared/config/env.js';
 import { loadBatches } from '../shared/config/load-batches.js';
-import type { MetricBatch } from '../shared/config/metric-batch.js';
+import { type MetricBatch } from '../shared/config/metric-batch.js';
 import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import type { JobContext } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
@@ -27,10 +27,9 @@ export interface AlertJobsFixture {
   database: TestDatabase;
   smtp: TestSmtpServer;
   slack: SlackStub;
-  /** The process environment the channels read (points at smtp and slack). */
-  processEnv: NodeJS.ProcessEnv;
   plotsDir: string;
-  context(now: Date, options?: { dryRun?: boolean }): JobContext;
+  /** A job context; `env` overrides process settings (say, no Slack). */
+  context(now: Date, options?: { dryRun?: boolean; env?: Partial<AppEnv> }): JobContext;
   close(): Promise<void>;
 }
 
@@ -63,7 +62,7 @@ export async function setUpAlertJobs(yamls: Record<string, string>): Promise<Ale
     ANOMSTACK_SLACK_CHANNEL: '#alerts',
     ANOMSTACK_SLACK_API_URL: slack.url,
   };
-  const env = loadEnv({ ANOMSTACK_DATABASE_URL: database.url, ANOMSTACK_PLOTS_DIR: plotsDir });
+  const env = loadEnv({ ...processEnv, ANOMSTACK_DATABASE_URL: database.url, ANOMSTACK_PLOTS_DIR: plotsDir });
   return {
     batches,
     batch(name) {
@@ -76,10 +75,9 @@ export async function setUpAlertJobs(yamls: Record<string, string>): Promise<Ale
     database,
     smtp,
     slack,
-    processEnv,
     plotsDir,
     context: (now, options = {}) => ({
-      env,
+      env: { ...env, ...options.env },
       db: database.db,
       batches,
       now,
@@ -119,12 +117,12 @@ export function series(
 }
 
 export async function seed(fixture: AlertJobsFixture, batch: string, rows: readonly MetricRow[]): Promise<void> {
-  await upsertMetricRows(fixture.database.db, fixture.batch(batch).tableKey, rows);
+  await upsertMetricRows(fixture.database.db, fixture.batch(batch).config.table_key, rows);
 }
 
 export async function countRows(fixture: AlertJobsFixture, batch: string, type: string): Promise<number> {
   const [row] = await fixture.database.db.query<{ n: number }>({
-    text: `select count(*)::int as n from ${fixture.batch(batch).tableKey} where metric_batch = $1 and metric_type = $2`,
+    text: `select count(*)::int as n from ${fixture.batch(batch).config.table_key} where metric_batch = $1 and metric_type = $2`,
     values: [batch, type],
   });
   return row?.n ?? 0;

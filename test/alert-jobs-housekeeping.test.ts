@@ -24,7 +24,7 @@ beforeAll(async () => {
     beta: 'summary_metric_timestamp_max_days_ago: 1\n',
     gamma: 'disable_summary: true\ndisable_plot: true\ndisable_delete: true\n',
   });
-  deps = { processEnv: () => fixture.processEnv };
+  deps = {};
 });
 
 afterAll(async () => {
@@ -73,7 +73,7 @@ describe('summary job', () => {
   it('is skipped when disabled, or when email is not configured', async () => {
     const disabled = await createSummaryBatch(deps)(fixture.batch('gamma'), fixture.context(new Date(now.getTime() + 5 * DAY)));
     expect(disabled).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/disable_summary/) });
-    const noEmail = await createSummaryBatch({ processEnv: () => ({}) })(fixture.batch('alpha'), fixture.context(new Date(now.getTime() + 5 * DAY)));
+    const noEmail = await createSummaryBatch({})(fixture.batch('alpha'), fixture.context(new Date(now.getTime() + 5 * DAY), { env: { email: null } }));
     expect(noEmail).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/email is not configured/) });
   });
 });

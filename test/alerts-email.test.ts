@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderAlertChart } from '../shared/alerts/chart.js';
-import { createEmailSender, emailSettingsFromEnv, sanitizeHeaderValue } from '../shared/alerts/email.js';
-import type { EmailSettings } from '../shared/alerts/email.js';
+import { createEmailSender, sanitizeHeaderValue } from '../shared/alerts/email.js';
+import { emailSettingsFromEnv, type EmailSettings } from '../shared/alerts/settings.js';
 import { formatSummary } from '../shared/alerts/message.js';
 import { startSmtpServer } from './support/smtp-server.js';
 import type { TestSmtpServer } from './support/smtp-server.js';

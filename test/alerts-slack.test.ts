@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderAlertChart } from '../shared/alerts/chart.js';
 import { alertSlackBlocks } from '../shared/alerts/message.js';
-import { createSlackSender, DEFAULT_SLACK_API_URL, SlackDeliveryError, slackSettingsFromEnv } from '../shared/alerts/slack.js';
-import type { SlackSettings } from '../shared/alerts/slack.js';
+import { DEFAULT_SLACK_API_URL, slackSettingsFromEnv, type SlackSettings } from '../shared/alerts/settings.js';
+import { createSlackSender, SlackDeliveryError } from '../shared/alerts/slack.js';
 import { startSlackStub } from './support/slack-stub.js';
 import type { SlackStub } from './support/slack-stub.js';
 import { sampleAlertMessage, spikePoints } from './support/alert-message.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { load, YAML11_SCHEMA } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { SERVICE_KINDS, WORKER_QUEUES } from '../shared/queues.js';
+import { SERVICE_KINDS, WORKER_KINDS } from '../shared/jobs.js';
 import { parseStartArgs } from '../services/start.js';
 import { BIN, ROOT } from './support/processes.js';
 
@@ -33,7 +33,7 @@ describe('docker-compose.yml', () => {
   it('runs every service kind in a container of its own, from one image built once', () => {
     const started = appServices.flatMap(([, s]) => (s.command?.[0] === 'start' ? s.command.slice(1) : []));
     expect(new Set(started)).toEqual(new Set(SERVICE_KINDS));
-    for (const kind of Object.keys(WORKER_QUEUES)) {
+    for (const kind of WORKER_KINDS) {
       expect(started).toContain(kind);
     }
     expect(appServices.filter(([, s]) => s.build !== undefined).map(([name]) => name)).toEqual(['migrate']);

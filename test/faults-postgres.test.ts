@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchJobData } from '../shared/queues.js';
 import { closeQueues, openQueues } from '../shared/worker.js';
-import { slotJobId } from '../services/scheduler/src/chain.js';
+import { slotJobId } from '../shared/jobs.js';
 import {
   minuteSlots,
   serviceEnv,
@@ -46,7 +46,7 @@ describe('Postgres unreachable for a while', () => {
     });
     const worker = await startService(['ingest'], env);
     // The producer sets the retry policy, as the API and the scheduler do.
-    const retrying = openQueues(rig.producer, rig.prefix, { ANOMSTACK_JOB_BACKOFF_MS: '100', ANOMSTACK_JOB_ATTEMPTS: '10' });
+    const retrying = openQueues(rig.producer, rig.prefix, { jobBackoffMs: 100, jobAttempts: 10 });
     const slots = minuteSlots(JOBS);
     await retrying.ingest.addBulk(slots.map((slot) => ({ name: 'ingest', data: { batch: BATCH, slot }, opts: { jobId: slotJobId('ingest', BATCH, slot) } })));
     await closeQueues(retrying);

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueConnection } from '../shared/redis.js';
 import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
-import { existingSchedules } from '../services/scheduler/src/scheduler.processor.js';
+import { existingSchedules } from '../shared/schedules/store.js';
 import {
   cleanRedisPrefix,
   createMetricsDir,

@@ -8,7 +8,7 @@ import { ingestBatch } from '../services/ingest/src/ingest.js';
 import { closeJobResources } from '../services/resources.js';
 import { loadEnv } from '../shared/config/env.js';
 import { loadBatches } from '../shared/config/load-batches.js';
-import type { MetricBatch } from '../shared/config/metric-batch.js';
+import { type MetricBatch } from '../shared/config/metric-batch.js';
 import { isInputError } from '../shared/errors.js';
 import type { JobContext } from '../shared/job.js';
 import { logger } from '../shared/logger.js';

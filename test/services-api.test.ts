@@ -13,7 +13,7 @@ import { createApp } from '../services/api/src/app.js';
 import { adminToken, startApi, type ApiHandle } from '../services/api/src/main.js';
 import { tokenMatches } from '../services/api/src/auth.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
-import { existingSchedules } from '../services/scheduler/src/scheduler.processor.js';
+import { existingSchedules } from '../shared/schedules/store.js';
 import { cleanRedisPrefix, createMetricsDir, createTestDatabase, randomPrefix, REDIS_URL, removeBatch, serviceEnv, waitFor, type TestDatabase } from './support/processes.js';
 
 const TOKEN = 'test-token-0123456789';

@@ -6,10 +6,10 @@ import type { JobResult } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
 import { pausedSchedulesKey, queueConnection, reloadChannel, startedSchedulesKey, workerConnection } from '../shared/redis.js';
 import { closeQueues, openQueues, slotOf, type QueueMap } from '../shared/worker.js';
-import { followUps } from '../services/scheduler/src/chain.js';
+import { followUps } from '../shared/jobs.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
-import { existingSchedules, reconcileSchedules } from '../services/scheduler/src/scheduler.processor.js';
-import { definedSchedules, desiredSchedules, NO_OVERRIDES, planReconcile } from '../services/scheduler/src/scheduler.js';
+import { existingSchedules, reconcileSchedules } from '../shared/schedules/store.js';
+import { definedSchedules, desiredSchedules, NO_OVERRIDES, planReconcile } from '../shared/schedules/plan.js';
 import { cleanRedisPrefix, createMetricsDir, DEFAULTS_DIR, randomPrefix, REDIS_URL, removeBatch, waitFor, writeBatch } from './support/processes.js';
 
 const RUNNING = {
@@ -74,22 +74,22 @@ describe('desired schedules (pure)', () => {
       ...(details ? { details } : {}),
     });
     const noModel = { skipped: { m1: 'no model yet' } };
-    expect(followUps('ingest', 'x', batch, slot, result('ingest', 'ok', 3))).toEqual([{ queue: 'score', jobId: `score:a_batch:${id}` }]);
-    expect(followUps('ingest', 'x', batch, slot, result('ingest', 'ok', 0))).toEqual([]);
-    expect(followUps('score', 'x', batch, slot, result('score', 'ok', 2))).toEqual([{ queue: 'alert', jobId: `alert:a_batch:${id}` }]);
-    expect(followUps('score', `score:a_batch:${id}`, batch, slot, result('score', 'skipped', 0, noModel))).toEqual([
+    expect(followUps('ingest', { ...result('ingest', 'ok', 3), jobId: 'x', slot }, batch.disabled)).toEqual([{ queue: 'score', jobId: `score:a_batch:${id}` }]);
+    expect(followUps('ingest', { ...result('ingest', 'ok', 0), jobId: 'x', slot }, batch.disabled)).toEqual([]);
+    expect(followUps('score', { ...result('score', 'ok', 2), jobId: 'x', slot }, batch.disabled)).toEqual([{ queue: 'alert', jobId: `alert:a_batch:${id}` }]);
+    expect(followUps('score', { ...result('score', 'skipped', 0, noModel), jobId: `score:a_batch:${id}`, slot }, batch.disabled)).toEqual([
       { queue: 'train', jobId: `train:a_batch:${id}` },
     ]);
     // Nothing new to score, or a scheduled score: no training.
-    expect(followUps('score', `score:a_batch:${id}`, batch, slot, result('score', 'skipped', 0))).toEqual([]);
-    expect(followUps('score', 'repeat:score:a_batch:1767225600000', batch, slot, result('score', 'skipped', 0, noModel))).toEqual([]);
-    expect(followUps('train', `train:a_batch:${id}`, batch, slot, result('train', 'ok', 2))).toEqual([
+    expect(followUps('score', { ...result('score', 'skipped', 0), jobId: `score:a_batch:${id}`, slot }, batch.disabled)).toEqual([]);
+    expect(followUps('score', { ...result('score', 'skipped', 0, noModel), jobId: 'repeat:score:a_batch:1767225600000', slot }, batch.disabled)).toEqual([]);
+    expect(followUps('train', { ...result('train', 'ok', 2), jobId: `train:a_batch:${id}`, slot }, batch.disabled)).toEqual([
       { queue: 'score', jobId: `score:a_batch:${id}+after-train` },
     ]);
     // No loop: the score after a training never asks for another training.
-    expect(followUps('score', `score:a_batch:${id}+after-train`, batch, slot, result('score', 'skipped', 0, noModel))).toEqual([]);
+    expect(followUps('score', { ...result('score', 'skipped', 0, noModel), jobId: `score:a_batch:${id}+after-train`, slot }, batch.disabled)).toEqual([]);
     // Scheduled trainings do not chain.
-    expect(followUps('train', 'repeat:train:a_batch:1', batch, slot, result('train', 'ok', 2))).toEqual([]);
+    expect(followUps('train', { ...result('train', 'ok', 2), jobId: 'repeat:train:a_batch:1', slot }, batch.disabled)).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv, type AppEnv } from '../shared/config/env.js';
-import { JOB_NAMES, type JobName } from '../shared/config/metric-batch.js';
+import { JOB_NAMES, type JobName } from '../shared/jobs.js';
 import { createDb, type Db } from '../shared/db/db.js';
 import { closePool } from '../shared/db/pool.js';
 import { InputError } from '../shared/errors.js';
@@ -50,14 +50,14 @@ describe('job processor on a real queue', () => {
     producer = queueConnection(REDIS_URL);
     consumer = workerConnection(REDIS_URL);
     // Short backoff so the retry test runs in well under a second.
-    queues = openQueues(producer, prefix, { ANOMSTACK_JOB_ATTEMPTS: '4', ANOMSTACK_JOB_BACKOFF_MS: '20' });
+    queues = openQueues(producer, prefix, { jobAttempts: 4, jobBackoffMs: 20 });
     const catalog = createBatchCatalog(env);
     const processor = (queue: JobName) => createJobProcessor(queue, { env, db, catalog, cores });
-    worker = startWorker('ingest', processor('ingest'), { connection: consumer, prefix, concurrency: 2 });
+    worker = startWorker('ingest', processor('ingest'), { connection: consumer, prefix, concurrency: 2, lockDuration: env.workerLockMs });
     workers.push(
-      startWorker('train', processor('train'), { connection: consumer, prefix, concurrency: 1 }),
-      startWorker('score', processor('score'), { connection: consumer, prefix, concurrency: 1 }),
-      startWorker('alert', processor('alert'), { connection: consumer, prefix, concurrency: 1 }),
+      startWorker('train', processor('train'), { connection: consumer, prefix, concurrency: 1, lockDuration: env.workerLockMs }),
+      startWorker('score', processor('score'), { connection: consumer, prefix, concurrency: 1, lockDuration: env.workerLockMs }),
+      startWorker('alert', processor('alert'), { connection: consumer, prefix, concurrency: 1, lockDuration: env.workerLockMs }),
     );
   });
   const workers: Worker[] = [];

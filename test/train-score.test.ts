@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../shared/config/env.js';
 import { loadBatches } from '../shared/config/load-batches.js';
-import type { MetricBatch } from '../shared/config/metric-batch.js';
+import { type MetricBatch } from '../shared/config/metric-batch.js';
 import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import type { JobContext } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
@@ -115,7 +115,7 @@ describe('train and score on Postgres', () => {
   });
 
   it('keeps the last good model when a newer write did not complete', async () => {
-    const store = createModelStore(test.db, local.modelPath);
+    const store = createModelStore(test.db, local.config.model_path);
     const before = await store.loadCurrent('ts_local');
     // A writer that died mid-write leaves only its temp file: no row, so nothing changes.
     fs.writeFileSync(path.join(workdir, 'models', 'ts_local', `steady_pca_default.v${Date.now() + 1000}.model.123.tmp`), 'partial');
@@ -125,7 +125,7 @@ describe('train and score on Postgres', () => {
   });
 
   it('scores with the remaining models when one model file is unreadable', async () => {
-    const store = createModelStore(test.db, local.modelPath);
+    const store = createModelStore(test.db, local.config.model_path);
     const current = await store.loadCurrent('ts_local');
     const spiky = current.models.find((m) => m.metric === 'spiky' && m.tag === 'pca_default');
     fs.writeFileSync(path.join(workdir, 'models', 'ts_local', `spiky_pca_default.v${spiky?.version}.model`), 'garbage');

@@ -10,77 +10,7 @@ import { attachmentFileName } from './email.js';
 import { alertSlackBlocks, alertSlackText, formatTimestamp } from './message.js';
 import type { AlertMessage } from './message.js';
 
-export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
-
-export interface SlackSettings {
-  token: string;
-  /** Channel ID (C…) or name without the leading `#`. */
-  channel: string;
-  /** Web API base URL, ending in `/`. */
-  apiUrl: string;
-  /**
-   * Retries inside the Slack client; 0 leaves retrying to the job.
-   * @defaultValue 0
-   */
-  retries: number;
-  /**
-   * Timeout of each HTTP request.
-   * @defaultValue 30000
-   */
-  timeoutMs: number;
-}
-
-/**
- * Reads `ANOMSTACK_SLACK_BOT_TOKEN`, `ANOMSTACK_SLACK_CHANNEL` and `ANOMSTACK_SLACK_API_URL`.
- * Returns null when neither token nor channel is set; throws an error naming the variable when
- * one is missing or a value is invalid.
- */
-export function slackSettingsFromEnv(env: NodeJS.ProcessEnv): SlackSettings | null {
-  const value = (name: string): string | undefined => {
-    const raw = env[name]?.trim();
-    return raw === undefined || raw === '' ? undefined : raw;
-  };
-  const token = value('ANOMSTACK_SLACK_BOT_TOKEN');
-  const channelValue = value('ANOMSTACK_SLACK_CHANNEL');
-  if (token === undefined && channelValue === undefined) {
-    return null;
-  }
-  if (token === undefined) {
-    throw new Error('Slack alerts are partly configured: ANOMSTACK_SLACK_BOT_TOKEN is not set');
-  }
-  if (channelValue === undefined) {
-    throw new Error('Slack alerts are partly configured: ANOMSTACK_SLACK_CHANNEL is not set');
-  }
-  if (/\s/.test(token)) {
-    throw new Error('ANOMSTACK_SLACK_BOT_TOKEN: contains white space');
-  }
-  const channel = channelValue.replace(/^#/, '');
-  if (channel === '' || /\s/.test(channel)) {
-    throw new Error(`ANOMSTACK_SLACK_CHANNEL: not a channel name or id: ${JSON.stringify(channelValue)}`);
-  }
-  return {
-    token,
-    channel,
-    apiUrl: normaliseApiUrl(value('ANOMSTACK_SLACK_API_URL') ?? DEFAULT_SLACK_API_URL),
-    retries: 0,
-    timeoutMs: 30_000,
-  };
-}
-
-/** Checks an http(s) URL and gives it the trailing `/` the client needs to append method names. */
-export function normaliseApiUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new Error(`ANOMSTACK_SLACK_API_URL: not a URL: ${JSON.stringify(url)}`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new Error(`ANOMSTACK_SLACK_API_URL: must be http or https: ${JSON.stringify(url)}`);
-  }
-  const text = parsed.toString();
-  return text.endsWith('/') ? text : `${text}/`;
-}
+import { normaliseApiUrl, type SlackSettings } from './settings.js';
 
 /** Where the message already went, to upload the chart without posting the message again. */
 export interface SlackThread {

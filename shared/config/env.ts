@@ -1,6 +1,12 @@
 import path from 'node:path';
+import { z } from 'zod';
+import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type SlackSettings } from '../alerts/settings.js';
+import { JOB_NAMES, type JobName } from '../jobs.js';
 
-/** Process-level settings from the environment (CONTRACT.md, "Environment"). */
+/**
+ * Every process setting, read from the environment once at start-up (docs/contract.md,
+ * "Environment") and handed down typed: no module reads `process.env` on its own.
+ */
 export interface AppEnv {
   databaseUrl: string;
   redisUrl: string;
@@ -11,7 +17,7 @@ export interface AppEnv {
   adminToken: string | null;
   adminAuth: boolean;
   apiPort: number;
-  /** Where the plot job writes PNGs for the dashboard. */
+  /** Where the plot job writes PNGs. */
   plotsDir: string;
   /** `anomstack start` creates or updates the schema first. @defaultValue true */
   migrateOnStart: boolean;
@@ -19,64 +25,34 @@ export interface AppEnv {
   chainJobs: boolean;
   /** A standby scheduler takes over this long after the leader dies. @defaultValue 15000 */
   schedulerLockMs: number;
+  /** Redis key prefix of every queue, lock and set of this deployment. @defaultValue 'anomstack' */
+  queuePrefix: string;
+  /** pino level. @defaultValue 'info' */
+  logLevel: string;
+  /** Connections per Postgres pool. @defaultValue 10 */
+  dbPoolMax: number;
+  /**
+   * Retries of every queue: transient failures are retried with exponential backoff (2, 4, 8,
+   * 16 s by default); bad input fails at once.
+   */
+  jobAttempts: number;
+  jobBackoffMs: number;
+  /** A dead worker's jobs come back once its lock lapses. @defaultValue 30000 */
+  workerLockMs: number;
+  /**
+   * Jobs run at once per queue in one process: `ANOMSTACK_WORKER_CONCURRENCY_<QUEUE>`, else
+   * `ANOMSTACK_WORKER_CONCURRENCY`, else 1. Jobs are mostly I/O on Postgres, so more helps with
+   * many batches; scale further with more worker processes.
+   */
+  workerConcurrency: Readonly<Record<JobName, number>>;
+  /** Email alerts, or null when no `ANOMSTACK_ALERT_EMAIL_*` is set. */
+  email: EmailSettings | null;
+  /** Slack alerts, or null when neither token nor channel is set. */
+  slack: SlackSettings | null;
 }
 
 export class EnvError extends Error {
   override name = 'EnvError';
-}
-
-/** Reads the environment once; every problem is reported in one error. */
-export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
-  const problems: string[] = [];
-  const flag = (name: string, fallback: boolean): boolean => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') {
-      return fallback;
-    }
-    const parsed = parseBoolean(raw);
-    if (parsed === null) {
-      problems.push(`${name}: "${raw}" is not yes/no, true/false, on/off or 1/0`);
-      return fallback;
-    }
-    return parsed;
-  };
-  const integer = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[name];
-    const value = raw === undefined || raw === '' ? fallback : Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
-  const port = integer('ANOMSTACK_API_PORT', 3000, 0, 65535);
-  const result: AppEnv = {
-    databaseUrl: env.ANOMSTACK_DATABASE_URL || env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/anomstack',
-    redisUrl: env.ANOMSTACK_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379',
-    metricsDir: path.resolve(env.ANOMSTACK_METRICS_DIR || './metrics'),
-    defaultsDir: path.resolve(env.ANOMSTACK_DEFAULTS_DIR || './defaults'),
-    ignoreExamples: flag('ANOMSTACK_IGNORE_EXAMPLES', false),
-    python: env.ANOMSTACK_PYTHON || 'python3',
-    adminToken: env.ANOMSTACK_ADMIN_TOKEN || null,
-    adminAuth: flag('ANOMSTACK_ADMIN_AUTH', true),
-    apiPort: port,
-    plotsDir: path.resolve(env.ANOMSTACK_PLOTS_DIR || './plots'),
-    migrateOnStart: flag('ANOMSTACK_MIGRATE_ON_START', true),
-    chainJobs: flag('ANOMSTACK_CHAIN_JOBS', true),
-    schedulerLockMs: integer('ANOMSTACK_SCHEDULER_LOCK_MS', 15_000, 1000),
-  };
-  for (const [name, value] of [
-    ['ANOMSTACK_DATABASE_URL', result.databaseUrl],
-    ['ANOMSTACK_REDIS_URL', result.redisUrl],
-  ] as const) {
-    if (!URL.canParse(value)) {
-      problems.push(`${name}: "${value}" is not a URL`);
-    }
-  }
-  if (problems.length > 0) {
-    throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
-  }
-  return result;
 }
 
 /** `yes/true/on/1` and `no/false/off/0` in any case; anything else is null. */
@@ -89,4 +65,132 @@ export function parseBoolean(raw: string): boolean | null {
     return false;
   }
   return null;
+}
+
+/** An unset or empty variable takes the default. */
+const unset = (v: unknown): unknown => (v === '' ? undefined : v);
+
+const flag = (fallback: boolean) =>
+  z.preprocess(
+    unset,
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        const parsed = raw === undefined ? fallback : parseBoolean(raw);
+        if (parsed === null) {
+          ctx.addIssue({ code: 'custom', message: `"${raw}" is not yes/no, true/false, on/off or 1/0` });
+          return z.NEVER;
+        }
+        return parsed;
+      }),
+  );
+
+/** A whole number from `min` to `max`; unset gives undefined. */
+const optionalInteger = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    unset,
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        const value = Number(raw);
+        if (raw !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
+          ctx.addIssue({ code: 'custom', message: `"${raw}" is not a whole number from ${min} to ${max}` });
+          return z.NEVER;
+        }
+        return raw === undefined ? undefined : value;
+      }),
+  );
+
+const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  optionalInteger(min, max).transform((value) => value ?? fallback);
+
+const text = (fallback: string) => z.preprocess(unset, z.string().default(fallback));
+const optionalText = z.preprocess(unset, z.string().optional());
+const directory = (fallback: string) => text(fallback).transform((dir) => path.resolve(dir));
+const url = z.string().refine(URL.canParse, { error: (issue) => `"${String(issue.input)}" is not a URL` });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The variables, by name; each parses to its setting or says what is wrong with it. */
+const ENV_SCHEMA = z.object({
+  ANOMSTACK_METRICS_DIR: directory('./metrics'),
+  ANOMSTACK_DEFAULTS_DIR: directory('./defaults'),
+  ANOMSTACK_IGNORE_EXAMPLES: flag(false),
+  ANOMSTACK_PYTHON: text('python3'),
+  ANOMSTACK_ADMIN_TOKEN: optionalText,
+  ANOMSTACK_ADMIN_AUTH: flag(true),
+  ANOMSTACK_API_PORT: integer(3000, 0, 65535),
+  ANOMSTACK_PLOTS_DIR: directory('./plots'),
+  ANOMSTACK_MIGRATE_ON_START: flag(true),
+  ANOMSTACK_CHAIN_JOBS: flag(true),
+  ANOMSTACK_SCHEDULER_LOCK_MS: integer(15_000, 1000),
+  ANOMSTACK_QUEUE_PREFIX: text('anomstack').pipe(z.string().regex(/^[\w.-]+$/, { error: 'must be letters, digits, _ . - only' })),
+  ANOMSTACK_LOG_LEVEL: z.preprocess(unset, z.enum(LOG_LEVELS, { error: (issue) => `"${String(issue.input)}" is not one of ${LOG_LEVELS.join(', ')}` }).optional()),
+  ANOMSTACK_DB_POOL_MAX: integer(10, 1, 1000),
+  ANOMSTACK_JOB_ATTEMPTS: integer(5, 1),
+  ANOMSTACK_JOB_BACKOFF_MS: integer(2000, 1),
+  ANOMSTACK_WORKER_LOCK_MS: integer(30_000, 1000),
+  ANOMSTACK_WORKER_CONCURRENCY: integer(1, 1),
+  ...Object.fromEntries(JOB_NAMES.map((job) => [`ANOMSTACK_WORKER_CONCURRENCY_${job.toUpperCase()}`, optionalInteger(1)])),
+});
+
+/** Reads the environment once; every problem is reported in one error, each by variable name. */
+export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
+  const problems: string[] = [];
+  const parsed = ENV_SCHEMA.safeParse(env);
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const databaseUrl = env.ANOMSTACK_DATABASE_URL || env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/anomstack';
+  const redisUrl = env.ANOMSTACK_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379';
+  for (const [name, value] of [
+    ['ANOMSTACK_DATABASE_URL', databaseUrl],
+    ['ANOMSTACK_REDIS_URL', redisUrl],
+  ] as const) {
+    if (!url.safeParse(value).success) {
+      problems.push(`${name}: "${value}" is not a URL`);
+    }
+  }
+  const channel = <T>(read: () => T): T | null => {
+    try {
+      return read();
+    } catch (error) {
+      problems.push((error as Error).message);
+      return null;
+    }
+  };
+  const email = channel(() => emailSettingsFromEnv(env));
+  const slack = channel(() => slackSettingsFromEnv(env));
+  if (!parsed.success || problems.length > 0) {
+    throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
+  }
+  const vars = parsed.data as z.output<typeof ENV_SCHEMA> & Record<string, number | undefined>;
+  return {
+    databaseUrl,
+    redisUrl,
+    metricsDir: vars.ANOMSTACK_METRICS_DIR,
+    defaultsDir: vars.ANOMSTACK_DEFAULTS_DIR,
+    ignoreExamples: vars.ANOMSTACK_IGNORE_EXAMPLES,
+    python: vars.ANOMSTACK_PYTHON,
+    adminToken: vars.ANOMSTACK_ADMIN_TOKEN ?? null,
+    adminAuth: vars.ANOMSTACK_ADMIN_AUTH,
+    apiPort: vars.ANOMSTACK_API_PORT,
+    plotsDir: vars.ANOMSTACK_PLOTS_DIR,
+    migrateOnStart: vars.ANOMSTACK_MIGRATE_ON_START,
+    chainJobs: vars.ANOMSTACK_CHAIN_JOBS,
+    schedulerLockMs: vars.ANOMSTACK_SCHEDULER_LOCK_MS,
+    queuePrefix: vars.ANOMSTACK_QUEUE_PREFIX,
+    logLevel: vars.ANOMSTACK_LOG_LEVEL ?? 'info',
+    dbPoolMax: vars.ANOMSTACK_DB_POOL_MAX,
+    jobAttempts: vars.ANOMSTACK_JOB_ATTEMPTS,
+    jobBackoffMs: vars.ANOMSTACK_JOB_BACKOFF_MS,
+    workerLockMs: vars.ANOMSTACK_WORKER_LOCK_MS,
+    workerConcurrency: Object.fromEntries(
+      JOB_NAMES.map((job) => [job, vars[`ANOMSTACK_WORKER_CONCURRENCY_${job.toUpperCase()}`] ?? vars.ANOMSTACK_WORKER_CONCURRENCY]),
+    ) as Record<JobName, number>,
+    email,
+    slack,
+  };
 }

@@ -57,9 +57,9 @@ describe('loadBatches', () => {
   it('merges over defaults shallowly and keeps the defaults for keys the batch does not set', () => {
     const dir = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}preprocess_params:\n  diff_n: 0\n  smooth_n: 0\n  lags_n: 2\n` });
     const [batch] = load(dir).batches;
-    expect(batch?.preprocess).toEqual({ diff_n: 0, smooth_n: 0, lags_n: 2, freq: null, freq_agg: 'mean' });
+    expect(batch?.config.preprocess_params).toEqual({ diff_n: 0, smooth_n: 0, lags_n: 2, freq: null, freq_agg: 'mean' });
     expect(batch?.config.alert_threshold).toBe(0.8);
-    expect(batch?.modelConfigs.map((m) => m.model_name)).toEqual(['PCA', 'KNN']);
+    expect(batch?.config.model_configs.map((m) => m.model_name)).toEqual(['PCA', 'KNN']);
     expect(batch?.schedules.ingest).toEqual({ cron: '*/3 * * * *', running: false });
   });
 
@@ -181,7 +181,7 @@ describe('renderSql', () => {
     expect(statement.text).toContain('metric_batch = $1');
     expect(statement.text).toMatch(/metric_name <> all\(\$3\)/);
     expect(statement.values).toEqual(['a', now, ['x<y', "o'brien"]]);
-    const plain = renderSql({ ...batch, config: { ...batch.config, train_exclude_metrics: undefined } }, 'train_sql', { now });
+    const plain = renderSql({ ...batch, vars: { ...batch.vars, train_exclude_metrics: [] } }, 'train_sql', { now });
     expect(plain.text).not.toContain('<> all');
   });
 });

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { load as parseYamlText } from 'js-yaml';
-import type { ModelConfig } from '../models/index.js';
+import { JOB_NAMES, jobKind, type JobName } from '../jobs.js';
 import { parseBoolean } from './env.js';
-import { JOB_NAMES, type IngestFnLanguage, type JobName, type MetricBatch, type PreprocessParams } from './metric-batch.js';
-import { KEY_SPECS, checkKeys, show, splitMethods, type ConfigProblem } from './schema.js';
+import type { IngestFnLanguage, MetricBatch } from './metric-batch.js';
+import { didYouMean, keyKind, KNOWN_KEYS, parseBatchConfig, show, type BatchConfig, type ConfigProblem } from './schema.js';
 
 export interface LoadOptions {
   metricsDir: string;
@@ -21,16 +21,6 @@ export interface LoadResult {
   problems: ConfigProblem[];
   warnings: ConfigProblem[];
 }
-
-/** Keys holding lists of metric names; the original wanted hand-quoted SQL literals there. */
-const NAME_LIST_KEYS = [
-  'train_exclude_metrics',
-  'score_exclude_metrics',
-  'alert_exclude_metrics',
-  'tholdalert_exclude_metrics',
-  'change_include_metrics',
-  'change_exclude_metrics',
-];
 
 const INCLUDE = /\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}/g;
 const SOLE_INCLUDE = /^\s*\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}\s*$/;
@@ -163,30 +153,29 @@ function loadBatchFile(
     own[key] = resolveIncludes(value, { file, key, roots, defaultsDir: options.defaultsDir }, problems);
   }
 
-  const config: Record<string, unknown> = { ...defaults, ...own };
-  const sources = applyEnvOverrides(config, own, name, env, problems, file);
-  for (const key of NAME_LIST_KEYS) {
-    if (Array.isArray(config[key])) {
-      config[key] = (config[key] as unknown[]).map((v) => (typeof v === 'string' ? unquoteSqlLiteral(v) : v));
-    }
-  }
+  const merged: Record<string, unknown> = { ...defaults, ...own };
+  const sources = applyEnvOverrides(merged, own, name, env, problems, file);
   const where = (key: string): string => (sources.has(key) ? `${key} (from ${sources.get(key)})` : key);
 
-  for (const { key, reason } of checkKeys(config)) {
-    problems.push({ file, key: where(key), reason });
-  }
-  for (const key of Object.keys(own)) {
-    if (!(key in KEY_SPECS)) {
-      warnings.push({ file, key, reason: 'unknown key, ignored' });
+  const parsed = parseBatchConfig(merged);
+  if (!parsed.ok) {
+    for (const { key, reason } of parsed.problems) {
+      problems.push({ file, key: where(key), reason });
     }
   }
-  if (config.db === 'duckdb' || config.db === 'sqlite') {
-    warnings.push({ file, key: 'db', reason: `"${config.db}" is not available in anomstack-ts; metrics go to the Postgres store` });
+  for (const key of Object.keys(own)) {
+    if (!KNOWN_KEYS.has(key)) {
+      const guess = didYouMean(key);
+      warnings.push({ file, key, reason: guess ? `unknown key, ignored: did you mean ${guess}?` : 'unknown key, ignored' });
+    }
+  }
+  if (merged.db === 'duckdb' || merged.db === 'sqlite') {
+    warnings.push({ file, key: 'db', reason: `"${merged.db}" is not available in anomstack-ts; metrics go to the Postgres store` });
   }
   if (typeof own.preprocess_fn === 'string') {
     warnings.push({ file, key: 'preprocess_fn', reason: 'custom Python preprocess functions are not supported; preprocess_params apply' });
   }
-  for (const [key, value] of Object.entries(config)) {
+  for (const [key, value] of Object.entries(merged)) {
     if (key.endsWith('_sql') && typeof value === 'string') {
       const jinja = jinjaProblem(value);
       if (jinja) {
@@ -195,19 +184,19 @@ function loadBatchFile(
     }
   }
 
-  const hasSql = typeof config.ingest_sql === 'string' && config.ingest_sql.trim() !== '';
-  const hasFn = typeof config.ingest_fn === 'string' && config.ingest_fn.trim() !== '';
+  const hasSql = typeof merged.ingest_sql === 'string' && merged.ingest_sql.trim() !== '';
+  const hasFn = typeof merged.ingest_fn === 'string' && merged.ingest_fn.trim() !== '';
   if (!hasSql && !hasFn) {
     problems.push({ file, key: 'ingest_sql', reason: 'missing ingest: set ingest_sql or ingest_fn' });
   } else if (hasSql && hasFn) {
     problems.push({ file, key: 'ingest_fn', reason: 'set only one of ingest_sql and ingest_fn' });
-  } else if (hasFn && !ingestFnFile && !/\bdef\s+ingest\s*\(/.test(String(config.ingest_fn))) {
+  } else if (hasFn && !ingestFnFile && !/\bdef\s+ingest\s*\(/.test(String(merged.ingest_fn))) {
     problems.push({ file, key: where('ingest_fn'), reason: 'must define a Python function ingest() (or include a .ts/.js file exporting ingest)' });
   }
-  if (problems.length > 0) {
+  if (problems.length > 0 || !parsed.ok) {
     return null;
   }
-  return toMetricBatch(name, file, config, ingestFnFile);
+  return toMetricBatch(name, file, merged, parsed.config, parsed.jobKeys, ingestFnFile);
 }
 
 interface IncludeContext {
@@ -297,12 +286,6 @@ function jinjaProblem(sql: string): string | null {
   return null;
 }
 
-/** `"'metric_a'"` (the original's hand-quoted SQL literal) becomes `metric_a`. */
-function unquoteSqlLiteral(value: string): string {
-  const trimmed = value.trim();
-  return /^'.*'$/.test(trimmed) ? trimmed.slice(1, -1).replace(/''/g, "'") : trimmed;
-}
-
 /**
  * `ANOMSTACK_<KEY>` for every batch, `ANOMSTACK__<BATCH>__<KEY>` for one (which wins), parsed to
  * the key's type. As in the original, a batch YAML that sets table_key keeps it over the global
@@ -326,7 +309,7 @@ function applyEnvOverrides(
     config[key] = parsed.value;
     sources.set(key, variable);
   };
-  for (const key of Object.keys(KEY_SPECS)) {
+  for (const key of KNOWN_KEYS) {
     const variable = `ANOMSTACK_${key.toUpperCase()}`;
     const raw = env[variable];
     if (raw !== undefined && !(key === 'table_key' && 'table_key' in own) && key !== 'metric_batch') {
@@ -343,8 +326,7 @@ function applyEnvOverrides(
 }
 
 function parseEnvValue(key: string, raw: string): { value: unknown } | { error: string } {
-  const kind = KEY_SPECS[key]?.kind ?? 'string';
-  switch (kind) {
+  switch (keyKind(key)) {
     case 'string':
       return { value: raw };
     case 'boolean': {
@@ -364,66 +346,39 @@ function parseEnvValue(key: string, raw: string): { value: unknown } | { error: 
   }
 }
 
+/**
+ * The batch as the jobs see it: the typed config, the template view (the merged keys, the user's
+ * own too, with the typed values over them), and what the registry derives per job.
+ */
 function toMetricBatch(
   name: string,
   file: string,
-  config: Record<string, unknown>,
+  merged: Record<string, unknown>,
+  config: BatchConfig,
+  jobKeys: Record<string, unknown>,
   ingestFnFile: { path: string; language: IngestFnLanguage } | null,
 ): MetricBatch {
-  const disabled = Object.fromEntries(JOB_NAMES.map((job) => [job, config[`disable_${job}`] === true])) as Record<
-    JobName,
-    boolean
-  >;
+  const disabled = Object.fromEntries(JOB_NAMES.map((job) => [job, jobKeys[`disable_${job}`] === true])) as Record<JobName, boolean>;
   // The original read only the misspelt `disable_alerts`; both switch alerts off here.
-  disabled.alert = disabled.alert || config.disable_alerts === true;
-  disabled.tholdalert = config.disable_tholdalert === true;
+  disabled.alert ||= config.disable_alerts === true;
   const schedules: Partial<Record<JobName, { cron: string; running: boolean }>> = {};
-  for (const job of ['ingest', 'train', 'score', 'alert', 'change', 'plot', 'delete'] as const) {
-    schedules[job] = {
-      cron: String(config[`${job}_cron_schedule`]),
-      running: config[`${job}_default_schedule_status`] === 'RUNNING',
-    };
+  for (const job of JOB_NAMES) {
+    const kind = jobKind(job).schedule;
+    if (kind !== 'chained') {
+      // A global job (the summary) always runs unless disabled, as in the original.
+      const running = kind === 'global' || jobKeys[`${job}_default_schedule_status`] === 'RUNNING';
+      schedules[job] = { cron: String(jobKeys[`${job}_cron_schedule`]), running };
+    }
   }
-  // The summary is always on in the original; disable_summary turns it off.
-  schedules.summary = { cron: String(config.summary_cron_schedule), running: true };
   const ingest: MetricBatch['ingest'] =
     typeof config.ingest_sql === 'string' && config.ingest_sql.trim() !== ''
-      ? { kind: 'sql', sql: config.ingest_sql, dbUrlEnv: (config.ingest_db_url_env as string | null) ?? null }
+      ? { kind: 'sql', sql: config.ingest_sql, dbUrlEnv: config.ingest_db_url_env ?? null }
       : {
           kind: 'fn',
           language: ingestFnFile?.language ?? 'python',
           source: String(config.ingest_fn),
           path: ingestFnFile?.path ?? null,
-          params: config.ingest_fn_params as Record<string, unknown>,
+          params: config.ingest_fn_params,
         };
-  const preprocess = config.preprocess_params as Partial<PreprocessParams>;
-  return {
-    name,
-    file,
-    tableKey: String(config.table_key),
-    config,
-    ingest,
-    ingestTimeoutMs: Number(config.ingest_timeout_s) * 1000,
-    ingestMemoryMb: Number(config.ingest_memory_mb),
-    modelPath: String(config.model_path),
-    modelConfigs: (config.model_configs as ModelConfig[]).map((m) => ({
-      model_name: m.model_name,
-      model_tag: m.model_tag ?? '',
-      model_params: m.model_params ?? {},
-    })),
-    modelCombinationMethod: config.model_combination_method as MetricBatch['modelCombinationMethod'],
-    preprocess: {
-      diff_n: preprocess.diff_n ?? 1,
-      smooth_n: preprocess.smooth_n ?? 3,
-      lags_n: preprocess.lags_n ?? 5,
-      freq: preprocess.freq ?? null,
-      freq_agg: preprocess.freq_agg ?? 'mean',
-    },
-    disabled,
-    schedules,
-    alertMethods: splitMethods(String(config.alert_methods)) as MetricBatch['alertMethods'],
-    tholdalertMethods: splitMethods(String(config.tholdalert_methods)) as MetricBatch['tholdalertMethods'],
-    metricTags: (config.metric_tags ?? {}) as MetricBatch['metricTags'],
-    tholdalertThresholds: (config.tholdalert_thresholds ?? {}) as MetricBatch['tholdalertThresholds'],
-  };
+  return { name, file, config, vars: { ...merged, ...config }, ingest, disabled, schedules };
 }

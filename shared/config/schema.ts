@@ -1,5 +1,13 @@
 import { CronExpressionParser } from 'cron-parser';
-import { MODEL_NAMES, validateModelConfig } from '../models/index.js';
+import { z } from 'zod';
+import { jobsScheduled, JOB_NAMES, type JobName } from '../jobs.js';
+import { DEFAULT_PREPROCESS, MODEL_NAMES, validateModelConfig } from '../models/index.js';
+
+/**
+ * The batch config schema, defined once: every key anomstack-ts knows, its type, range and
+ * default-filling, with messages that say what a value must be and what it got. `BatchConfig`,
+ * the typed config the job cores read, is inferred from it.
+ */
 
 /** Where a config problem was found: the file, and the key inside it. */
 export interface ConfigProblem {
@@ -8,273 +16,52 @@ export interface ConfigProblem {
   reason: string;
 }
 
-type Check = (value: unknown) => string | null;
+export function show(value: unknown): string {
+  const text = value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
 
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const MISSING = 'is missing (and has no default)';
 
-const integerAtLeast =
-  (min: number): Check =>
-  (v) =>
-    Number.isInteger(v) && (v as number) >= min ? null : `must be an integer >= ${min}, got ${show(v)}`;
+/** One message for every issue a schema raises: what the value must be, and what it got. */
+const says = (text: (input: unknown) => string) => ({
+  error: (issue: { input?: unknown; path?: PropertyKey[] }) => (issue.input === undefined && !issue.path?.length ? MISSING : text(issue.input)),
+});
 
-const finiteNumber: Check = (v) => (isFiniteNumber(v) ? null : `must be a finite number, got ${show(v)}`);
+const integerAtLeast = (min: number) => {
+  const m = says((v) => `must be an integer >= ${min}, got ${show(v)}`);
+  return z.number(m).int(m).min(min, m);
+};
+const numberAtLeast = (min: number) => {
+  const m = says((v) => `must be a number >= ${min}, got ${show(v)}`);
+  return z.number(m).min(min, m);
+};
+const finiteNumber = z.number(says((v) => `must be a finite number, got ${show(v)}`));
+const boolean = z.boolean(says((v) => `must be true or false, got ${show(v)}`));
+const string = z.string(says((v) => `must be a string, got ${show(v)}`));
+const optionalString = string.nullish();
+const oneOf = <const T extends readonly [string, ...string[]]>(allowed: T) =>
+  z.enum(allowed, says((v) => `must be one of ${allowed.join(', ')}, got ${show(v)}`));
 
-const numberAtLeast =
-  (min: number): Check =>
-  (v) =>
-    isFiniteNumber(v) && v >= min ? null : `must be a number >= ${min}, got ${show(v)}`;
-
-const boolean: Check = (v) => (typeof v === 'boolean' ? null : `must be true or false, got ${show(v)}`);
-
-const string: Check = (v) => (typeof v === 'string' ? null : `must be a string, got ${show(v)}`);
-
-const nullableString: Check = (v) => (v === null || typeof v === 'string' ? null : `must be a string or null, got ${show(v)}`);
-
-const cron: Check = (v) => {
-  if (typeof v !== 'string') {
-    return `must be a cron expression string, got ${show(v)}`;
-  }
+function cronProblem(v: string): string | null {
   try {
     CronExpressionParser.parse(v, { tz: 'UTC' });
-    return v.trim().split(/\s+/).length === 5 || v.trim().split(/\s+/).length === 6
-      ? null
-      : `"${v}" is not a 5-field cron expression`;
   } catch (error) {
     return `"${v}" is not a valid cron expression (${(error as Error).message})`;
   }
-};
-
-const scheduleStatus: Check = (v) =>
-  v === 'RUNNING' || v === 'STOPPED' ? null : `must be RUNNING or STOPPED, got ${show(v)}`;
-
-const oneOf =
-  (...allowed: string[]): Check =>
-  (v) =>
-    typeof v === 'string' && allowed.includes(v) ? null : `must be one of ${allowed.join(', ')}, got ${show(v)}`;
-
-const alertMethods: Check = (v) => {
-  if (typeof v !== 'string') {
-    return `must be a comma list of email, slack; got ${show(v)}`;
-  }
-  const bad = splitMethods(v).filter((m) => m !== 'email' && m !== 'slack');
-  return bad.length === 0 ? null : `unknown alert method ${bad.map((b) => `"${b}"`).join(', ')} (use email, slack)`;
-};
-
-const nameList: Check = (v) =>
-  Array.isArray(v) && v.every((x) => typeof x === 'string' && x.trim() !== '')
-    ? null
-    : `must be a list of metric names, got ${show(v)}`;
-
-const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const objectOfObjects: Check = (v) =>
-  plainObject(v) && Object.values(v).every(plainObject) ? null : `must map metric names to objects, got ${show(v)}`;
-
-const thresholds: Check = (v) => {
-  if (!plainObject(v)) {
-    return `must map metric names to {upper, lower}, got ${show(v)}`;
-  }
-  for (const [metric, bounds] of Object.entries(v)) {
-    if (!plainObject(bounds)) {
-      return `${metric}: must be {upper, lower}, got ${show(bounds)}`;
-    }
-    for (const [bound, value] of Object.entries(bounds)) {
-      if (bound !== 'upper' && bound !== 'lower') {
-        return `${metric}: unknown bound "${bound}" (use upper, lower)`;
-      }
-      if (!isFiniteNumber(value)) {
-        return `${metric}.${bound}: must be a finite number, got ${show(value)}`;
-      }
-    }
-  }
-  return null;
-};
-
-const tableKey: Check = (v) =>
-  typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(v)
-    ? null
-    : `must be a table name, optionally schema-qualified (letters, digits, _), got ${show(v)}`;
-
-const database: Check = (v) =>
-  v === 'postgres' || v === 'duckdb' || v === 'sqlite'
-    ? null
-    : `${show(v)} is not supported: anomstack-ts stores metrics in Postgres (use db: postgres)`;
-
-const modelPath: Check = (v) =>
-  typeof v === 'string' && (/^local:\/\/.+/.test(v) || v === 'postgres://' || v === 'postgres')
-    ? null
-    : `${show(v)} is not supported: use local://DIR or postgres:// (gs:// and s3:// are not available)`;
-
-const modelConfigs: Check = (v) => {
-  if (!Array.isArray(v) || v.length === 0) {
-    return `must be a non-empty list of {model_name, model_tag, model_params}, got ${show(v)}`;
-  }
-  const problems: string[] = [];
-  const tags = new Set<string>();
-  v.forEach((entry, i) => {
-    if (!plainObject(entry)) {
-      problems.push(`[${i}]: must be {model_name, model_tag, model_params}`);
-      return;
-    }
-    const { model_name: name, model_tag: tag = '', model_params: params = {} } = entry;
-    if (typeof name !== 'string' || !(MODEL_NAMES as readonly string[]).includes(name)) {
-      problems.push(`[${i}].model_name: ${show(name)} is not a model we have (${MODEL_NAMES.join(', ')})`);
-      return;
-    }
-    if (typeof tag !== 'string') {
-      problems.push(`[${i}].model_tag: must be a string`);
-    } else if (tags.has(tag)) {
-      problems.push(`[${i}].model_tag: "${tag}" is used twice`);
-    } else {
-      tags.add(tag);
-    }
-    if (!plainObject(params)) {
-      problems.push(`[${i}].model_params: must be an object`);
-      return;
-    }
-    for (const p of validateModelConfig({ model_name: name, model_tag: String(tag), model_params: params })) {
-      problems.push(`[${i}]: ${p}`);
-    }
-  });
-  return problems.length === 0 ? null : problems.join('; ');
-};
-
-const preprocessParams: Check = (v) => {
-  if (!plainObject(v)) {
-    return `must be {diff_n, smooth_n, lags_n, freq, freq_agg}, got ${show(v)}`;
-  }
-  const problems: string[] = [];
-  for (const key of ['diff_n', 'smooth_n', 'lags_n'] as const) {
-    const problem = integerAtLeast(0)(v[key]);
-    if (problem) {
-      problems.push(`${key}: ${problem}`);
-    }
-  }
-  if (v.freq !== null && v.freq !== undefined && typeof v.freq !== 'string') {
-    problems.push(`freq: must be a pandas offset such as "10min" or null, got ${show(v.freq)}`);
-  }
-  if (v.freq_agg !== undefined && v.freq_agg !== 'mean' && v.freq_agg !== 'sum') {
-    problems.push(`freq_agg: must be mean or sum, got ${show(v.freq_agg)}`);
-  }
-  const unknown = Object.keys(v).filter((k) => !['diff_n', 'smooth_n', 'lags_n', 'freq', 'freq_agg'].includes(k));
-  if (unknown.length > 0) {
-    problems.push(`unknown keys ${unknown.join(', ')}`);
-  }
-  return problems.length === 0 ? null : problems.join('; ');
-};
-
-/** The kind of value a key holds, which decides how an environment override is parsed. */
-export type KeyKind = 'string' | 'number' | 'boolean' | 'json';
-
-interface KeySpec {
-  kind: KeyKind;
-  check: Check;
-  /** Keys that may be absent from a batch even after the merge. */
-  optional?: boolean;
+  const fields = v.trim().split(/\s+/).length;
+  return fields === 5 || fields === 6 ? null : `"${v}" is not a 5-field cron expression`;
 }
 
-const spec = (kind: KeyKind, check: Check, optional = false): KeySpec => ({ kind, check, optional });
+const cron = z.string(says((v) => `must be a cron expression string, got ${show(v)}`)).superRefine((v, ctx) => {
+  const problem = cronProblem(v);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: problem });
+  }
+});
+const scheduleStatus = z.enum(['RUNNING', 'STOPPED'], says((v) => `must be RUNNING or STOPPED, got ${show(v)}`));
 
-const JOBS_WITH_SCHEDULE = ['ingest', 'train', 'score', 'alert', 'change', 'llmalert', 'plot', 'delete'] as const;
-
-/** Every config key anomstack-ts knows, with its type and its check. */
-export const KEY_SPECS: Readonly<Record<string, KeySpec>> = {
-  metric_batch: spec('string', (v) =>
-    typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v)
-      ? null
-      : `must be a name of letters, digits, _, . or -, got ${show(v)}`,
-  ),
-  db: spec('string', database),
-  table_key: spec('string', tableKey),
-  ingest_db_url_env: spec('string', nullableString, true),
-  model_path: spec('string', modelPath),
-  model_configs: spec('json', modelConfigs),
-  model_combination_method: spec('string', oneOf('mean', 'max', 'min')),
-  train_max_n: spec('number', integerAtLeast(1)),
-  train_metric_timestamp_max_days_ago: spec('number', numberAtLeast(0)),
-  train_min_n: spec('number', integerAtLeast(0)),
-  train_exclude_metrics: spec('json', nameList, true),
-  score_max_n: spec('number', integerAtLeast(1)),
-  score_metric_timestamp_max_days_ago: spec('number', numberAtLeast(0)),
-  score_exclude_metrics: spec('json', nameList, true),
-  preprocess_params: spec('json', preprocessParams),
-  alert_methods: spec('string', alertMethods),
-  alert_always: spec('boolean', boolean),
-  alert_metric_timestamp_max_days_ago: spec('number', numberAtLeast(0)),
-  alert_recent_n: spec('number', integerAtLeast(1)),
-  alert_max_n: spec('number', integerAtLeast(1)),
-  alert_smooth_n: spec('number', integerAtLeast(0)),
-  alert_snooze_n: spec('number', integerAtLeast(0)),
-  alert_threshold: spec('number', finiteNumber),
-  alert_exclude_metrics: spec('json', nameList, true),
-  disable_tholdalert: spec('boolean', boolean),
-  tholdalert_methods: spec('string', alertMethods),
-  tholdalert_recent_n: spec('number', integerAtLeast(1)),
-  tholdalert_snooze_n: spec('number', integerAtLeast(0)),
-  tholdalert_thresholds: spec('json', thresholds, true),
-  tholdalert_exclude_metrics: spec('json', nameList, true),
-  change_metric_timestamp_max_days_ago: spec('number', numberAtLeast(0)),
-  change_max_n: spec('number', integerAtLeast(2)),
-  change_smooth_n: spec('number', integerAtLeast(0)),
-  change_snooze_n: spec('number', integerAtLeast(0)),
-  change_threshold: spec('number', finiteNumber),
-  change_detect_last_n: spec('number', integerAtLeast(1)),
-  change_include_metrics: spec('json', nameList, true),
-  change_exclude_metrics: spec('json', nameList, true),
-  llmalert_model: spec('string', string),
-  llmalert_recent_n: spec('number', integerAtLeast(1)),
-  llmalert_smooth_n: spec('number', integerAtLeast(0)),
-  llmalert_metric_rounding: spec('number', integerAtLeast(-1)),
-  llmalert_metric_timestamp_max_days_ago: spec('number', numberAtLeast(0)),
-  llmalert_prompt_max_n: spec('number', integerAtLeast(1)),
-  llmalert_include_plot: spec('boolean', boolean),
-  llmalert_anomaly_agent_detection_prompt: spec('string', string, true),
-  llmalert_anomaly_agent_verification_prompt: spec('string', string, true),
-  llmalert_anomaly_agent_system_prompt: spec('string', string, true),
-  ...Object.fromEntries(
-    JOBS_WITH_SCHEDULE.flatMap((job) => [
-      [`${job}_cron_schedule`, spec('string', cron)],
-      [`${job}_default_schedule_status`, spec('string', scheduleStatus)],
-    ]),
-  ),
-  summary_cron_schedule: spec('string', cron),
-  ingest_sql: spec('string', string, true),
-  ingest_fn: spec('string', string, true),
-  ingest_fn_params: spec('json', (v) => (plainObject(v) ? null : `must be an object of keyword arguments, got ${show(v)}`)),
-  ingest_timeout_s: spec('number', numberAtLeast(1)),
-  ingest_memory_mb: spec('number', integerAtLeast(64)),
-  train_sql: spec('string', string),
-  score_sql: spec('string', string),
-  alert_sql: spec('string', string),
-  change_sql: spec('string', string),
-  plot_sql: spec('string', string),
-  dashboard_sql: spec('string', string),
-  delete_sql: spec('string', string),
-  summary_sql: spec('string', string),
-  llmalert_sql: spec('string', string, true),
-  preprocess_fn: spec('string', string, true),
-  prompt_fn: spec('string', string, true),
-  disable_batch: spec('boolean', boolean),
-  disable_dashboard: spec('boolean', boolean),
-  dashboard_stale_metric_max_days_ago: spec('number', numberAtLeast(0)),
-  disable_ingest: spec('boolean', boolean),
-  disable_train: spec('boolean', boolean),
-  disable_score: spec('boolean', boolean),
-  disable_alert: spec('boolean', boolean),
-  disable_alerts: spec('boolean', boolean, true),
-  disable_change: spec('boolean', boolean),
-  disable_llmalert: spec('boolean', boolean),
-  disable_plot: spec('boolean', boolean),
-  disable_summary: spec('boolean', boolean),
-  disable_delete: spec('boolean', boolean),
-  ingest_metric_rounding: spec('number', integerAtLeast(0)),
-  score_metric_rounding: spec('number', integerAtLeast(0)),
-  summary_metric_timestamp_max_days_ago: spec('number', numberAtLeast(0)),
-  delete_after_n_days: spec('number', numberAtLeast(0)),
-  delete_chunk_n: spec('number', integerAtLeast(1), true),
-  metric_tags: spec('json', objectOfObjects, true),
-  gcp_project_id: spec('string', string, true),
-};
+export type AlertMethod = 'email' | 'slack';
 
 export function splitMethods(methods: string): string[] {
   return methods
@@ -283,26 +70,267 @@ export function splitMethods(methods: string): string[] {
     .filter((m) => m !== '');
 }
 
-export function show(value: unknown): string {
-  const text = value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+/** `alert_methods`/`tholdalert_methods` as the channels they name (validated at load). */
+export const alertMethods = (methods: string): AlertMethod[] => splitMethods(methods) as AlertMethod[];
+
+const methods = z.string(says((v) => `must be a comma list of email, slack; got ${show(v)}`)).superRefine((v, ctx) => {
+  const bad = splitMethods(v).filter((m) => m !== 'email' && m !== 'slack');
+  if (bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `unknown alert method ${bad.map((b) => `"${b}"`).join(', ')} (use email, slack)` });
+  }
+});
+
+/** `"'metric_a'"` (the original's hand-quoted SQL literal) becomes `metric_a`. */
+function unquoteSqlLiteral(value: string): string {
+  const trimmed = value.trim();
+  return /^'.*'$/.test(trimmed) ? trimmed.slice(1, -1).replace(/''/g, "'") : trimmed;
 }
 
-/** Type, range and syntax checks of every known key of a merged batch config. */
-export function checkKeys(config: Record<string, unknown>): { key: string; reason: string }[] {
-  const problems: { key: string; reason: string }[] = [];
-  for (const [key, keySpec] of Object.entries(KEY_SPECS)) {
-    const value = config[key];
-    if (value === undefined || (value === null && keySpec.optional)) {
-      if (!keySpec.optional) {
-        problems.push({ key, reason: 'is missing (and has no default)' });
+/** A list of metric names; the original wanted hand-quoted SQL literals there, accepted too. */
+const nameList = z
+  .array(z.string().trim().min(1), says((v) => `must be a list of metric names, got ${show(v)}`))
+  .nullish()
+  .transform((v) => (v ?? []).map(unquoteSqlLiteral));
+
+const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const metricTags = z
+  .record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), says((v) => `must map metric names to objects, got ${show(v)}`))
+  .nullish()
+  .transform((v) => v ?? {});
+
+const bound = z.number(says((v) => `must be a finite number, got ${show(v)}`)).optional();
+const thresholds = z
+  .record(
+    z.string(),
+    z.strictObject({ upper: bound, lower: bound }, says((v) => (plainObject(v) ? 'unknown bound (use upper, lower)' : `must be {upper, lower}, got ${show(v)}`))),
+    says((v) => `must map metric names to {upper, lower}, got ${show(v)}`),
+  )
+  .nullish()
+  .transform((v) => v ?? {});
+
+const tableKey = z
+  .string(says((v) => `must be a table name, got ${show(v)}`))
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, says((v) => `must be a table name, optionally schema-qualified (letters, digits, _), got ${show(v)}`));
+
+const database = z.enum(['postgres', 'duckdb', 'sqlite'], says((v) => `${show(v)} is not supported: anomstack-ts stores metrics in Postgres (use db: postgres)`));
+
+const modelPath = z
+  .string(says((v) => `must be local://DIR or postgres://, got ${show(v)}`))
+  .regex(/^(local:\/\/.+|postgres:\/\/|postgres)$/, says((v) => `${show(v)} is not supported: use local://DIR or postgres:// (gs:// and s3:// are not available)`));
+
+const modelConfig = z.object(
+  {
+    model_name: z.enum(MODEL_NAMES, says((v) => `${show(v)} is not a model we have (${MODEL_NAMES.join(', ')})`)),
+    model_tag: z.string(says(() => 'must be a string')).default(''),
+    model_params: z.record(z.string(), z.unknown(), says(() => 'must be an object')).default({}),
+  },
+  says(() => 'must be {model_name, model_tag, model_params}'),
+);
+
+const modelConfigs = z
+  .array(modelConfig, says((v) => `must be a non-empty list of {model_name, model_tag, model_params}, got ${show(v)}`))
+  .min(1, says((v) => `must be a non-empty list of {model_name, model_tag, model_params}, got ${show(v)}`))
+  .superRefine((configs, ctx) => {
+    const tags = new Set<string>();
+    configs.forEach((config, i) => {
+      if (tags.has(config.model_tag)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'model_tag'], message: `"${config.model_tag}" is used twice` });
       }
-      continue;
+      tags.add(config.model_tag);
+      for (const problem of validateModelConfig(config)) {
+        ctx.addIssue({ code: 'custom', path: [i], message: problem });
+      }
+    });
+  });
+
+/** Preprocess parameters; a partial mapping is completed from the models' own defaults. */
+const preprocessParams = z.strictObject(
+  {
+    diff_n: integerAtLeast(0).default(DEFAULT_PREPROCESS.diff_n),
+    smooth_n: integerAtLeast(0).default(DEFAULT_PREPROCESS.smooth_n),
+    lags_n: integerAtLeast(0).default(DEFAULT_PREPROCESS.lags_n),
+    freq: z.string(says((v) => `must be a pandas offset such as "10min" or null, got ${show(v)}`)).nullable().default(DEFAULT_PREPROCESS.freq),
+    freq_agg: z.enum(['mean', 'sum'], says((v) => `must be mean or sum, got ${show(v)}`)).default(DEFAULT_PREPROCESS.freq_agg),
+  },
+  says((v) => (plainObject(v) ? 'unknown keys (use diff_n, smooth_n, lags_n, freq, freq_agg)' : `must be {diff_n, smooth_n, lags_n, freq, freq_agg}, got ${show(v)}`)),
+);
+
+const batchName = z
+  .string(says((v) => `must be a name of letters, digits, _, . or -, got ${show(v)}`))
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, says((v) => `must be a name of letters, digits, _, . or -, got ${show(v)}`));
+
+/** Every config key but the per-job ones (`disable_<job>`, schedules: see JOB_KEYS). */
+export const BATCH_SCHEMA = z.object({
+  metric_batch: batchName,
+  db: database,
+  table_key: tableKey,
+  ingest_db_url_env: optionalString,
+  model_path: modelPath,
+  model_configs: modelConfigs,
+  model_combination_method: oneOf(['mean', 'max', 'min']),
+  train_max_n: integerAtLeast(1),
+  train_metric_timestamp_max_days_ago: numberAtLeast(0),
+  train_min_n: integerAtLeast(0),
+  train_exclude_metrics: nameList,
+  score_max_n: integerAtLeast(1),
+  score_metric_timestamp_max_days_ago: numberAtLeast(0),
+  score_exclude_metrics: nameList,
+  score_metric_rounding: integerAtLeast(0),
+  preprocess_params: preprocessParams.default(DEFAULT_PREPROCESS),
+  preprocess_fn: optionalString,
+  alert_methods: methods,
+  alert_always: boolean,
+  alert_metric_timestamp_max_days_ago: numberAtLeast(0),
+  alert_recent_n: integerAtLeast(1),
+  alert_max_n: integerAtLeast(1),
+  alert_smooth_n: integerAtLeast(0),
+  alert_snooze_n: integerAtLeast(0),
+  alert_threshold: finiteNumber,
+  alert_exclude_metrics: nameList,
+  /** The original's misspelt switch; either turns alerts off. */
+  disable_alerts: boolean.optional(),
+  tholdalert_methods: methods,
+  tholdalert_recent_n: integerAtLeast(1),
+  tholdalert_snooze_n: integerAtLeast(0),
+  tholdalert_thresholds: thresholds,
+  tholdalert_exclude_metrics: nameList,
+  change_metric_timestamp_max_days_ago: numberAtLeast(0),
+  change_max_n: integerAtLeast(2),
+  change_smooth_n: integerAtLeast(0),
+  change_snooze_n: integerAtLeast(0),
+  change_threshold: finiteNumber,
+  change_detect_last_n: integerAtLeast(1),
+  change_include_metrics: nameList,
+  change_exclude_metrics: nameList,
+  // The original's LLM alert keys: accepted and checked, for the llmalert job to come.
+  llmalert_model: string,
+  llmalert_recent_n: integerAtLeast(1),
+  llmalert_smooth_n: integerAtLeast(0),
+  llmalert_metric_rounding: integerAtLeast(-1),
+  llmalert_metric_timestamp_max_days_ago: numberAtLeast(0),
+  llmalert_prompt_max_n: integerAtLeast(1),
+  llmalert_include_plot: boolean,
+  llmalert_anomaly_agent_detection_prompt: optionalString,
+  llmalert_anomaly_agent_verification_prompt: optionalString,
+  llmalert_anomaly_agent_system_prompt: optionalString,
+  llmalert_sql: optionalString,
+  llmalert_cron_schedule: cron,
+  llmalert_default_schedule_status: scheduleStatus,
+  disable_llmalert: boolean,
+  prompt_fn: optionalString,
+  ingest_sql: optionalString,
+  ingest_fn: optionalString,
+  ingest_fn_params: z.record(z.string(), z.unknown(), says((v) => `must be an object of keyword arguments, got ${show(v)}`)),
+  ingest_timeout_s: numberAtLeast(1),
+  ingest_memory_mb: integerAtLeast(64),
+  ingest_metric_rounding: integerAtLeast(0),
+  train_sql: string,
+  score_sql: string,
+  alert_sql: string,
+  change_sql: string,
+  plot_sql: string,
+  dashboard_sql: string,
+  delete_sql: string,
+  summary_sql: string,
+  disable_batch: boolean,
+  disable_dashboard: boolean,
+  dashboard_stale_metric_max_days_ago: numberAtLeast(0),
+  summary_metric_timestamp_max_days_ago: numberAtLeast(0),
+  delete_after_n_days: numberAtLeast(0),
+  delete_chunk_n: integerAtLeast(1).optional(),
+  metric_tags: metricTags,
+  gcp_project_id: optionalString,
+});
+
+/** A batch's config as the job cores read it: every key typed, defaults filled in. */
+export type BatchConfig = z.output<typeof BATCH_SCHEMA>;
+
+/**
+ * The keys each registered job kind brings (shared/jobs.ts): `disable_<job>` for all,
+ * `<job>_cron_schedule` for scheduled ones, `<job>_default_schedule_status` for per-batch ones.
+ */
+export const JOB_KEYS: Readonly<Record<string, z.ZodType>> = Object.fromEntries(
+  JOB_NAMES.flatMap((job: JobName) => [
+    [`disable_${job}`, boolean],
+    ...(jobsScheduled('chained').includes(job) ? [] : [[`${job}_cron_schedule`, cron]]),
+    ...(jobsScheduled('batch').includes(job) ? [[`${job}_default_schedule_status`, scheduleStatus]] : []),
+  ]),
+);
+const JOB_KEYS_SCHEMA = z.object(JOB_KEYS);
+
+/** Every key a batch may set. */
+export const KNOWN_KEYS: ReadonlySet<string> = new Set([...Object.keys(BATCH_SCHEMA.shape), ...Object.keys(JOB_KEYS)]);
+
+/** The kind of value a key holds, which decides how an environment override is parsed. */
+export type KeyKind = 'string' | 'number' | 'boolean' | 'json';
+
+/** What an environment override of `key` is parsed as, read off the key's schema. */
+export function keyKind(key: string): KeyKind {
+  let schema = (BATCH_SCHEMA.shape as Record<string, z.ZodType>)[key] ?? JOB_KEYS[key];
+  // Look through optional/default/nullable wrappers and the input side of transforms.
+  for (;;) {
+    const def = schema?._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType } | undefined;
+    if (!def) {
+      return 'string';
     }
-    const reason = keySpec.check(value);
-    if (reason) {
-      problems.push({ key, reason });
+    if (def.innerType) {
+      schema = def.innerType;
+    } else if (def.type === 'pipe' && def.in) {
+      schema = def.in;
+    } else {
+      return def.type === 'number' || def.type === 'boolean' ? def.type : def.type === 'string' || def.type === 'enum' ? 'string' : 'json';
     }
   }
-  return problems;
+}
+
+/** `model_configs[0].model_name`-style paths below the key, for messages. */
+const subPath = (path: readonly PropertyKey[]): string =>
+  path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+
+export type ParsedConfig =
+  | { ok: true; config: BatchConfig; jobKeys: Record<string, unknown> }
+  | { ok: false; problems: { key: string; reason: string }[] };
+
+/** Types, ranges and syntax of every key of a merged batch config; every problem at once. */
+export function parseBatchConfig(merged: Record<string, unknown>): ParsedConfig {
+  const main = BATCH_SCHEMA.safeParse(merged);
+  const jobs = JOB_KEYS_SCHEMA.safeParse(merged);
+  const issues = [...(main.success ? [] : main.error.issues), ...(jobs.success ? [] : jobs.error.issues)];
+  if (main.success && jobs.success) {
+    return { ok: true, config: main.data, jobKeys: jobs.data };
+  }
+  return {
+    ok: false,
+    problems: issues.map((issue) => {
+      const [key, ...below] = issue.path;
+      const where = subPath(below);
+      return { key: String(key ?? '-'), reason: where ? `${where}: ${issue.message}` : issue.message };
+    }),
+  };
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known key nearest to an unknown one, when it is close enough to be a typo. */
+export function didYouMean(key: string): string | null {
+  let best: { key: string; distance: number } | null = null;
+  for (const known of KNOWN_KEYS) {
+    const distance = editDistance(key, known);
+    if (!best || distance < best.distance) {
+      best = { key: known, distance };
+    }
+  }
+  return best && best.distance <= Math.max(2, Math.floor(key.length / 6)) ? best.key : null;
 }

@@ -62,8 +62,8 @@ export interface Db {
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
 }
 
-export function createDb(url: string): Db {
-  return dbOn(getPool(url));
+export function createDb(url: string, options: { poolMax?: number } = {}): Db {
+  return dbOn(getPool(url, options.poolMax));
 }
 
 function render(name: SqlName, ids: SqlIdentifiers): string {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { MetricBatch } from '../config/metric-batch.js';
+import { type MetricBatch } from '../config/metric-batch.js';
 import type { Db } from './db.js';
 import { ensureMetricsTable } from './metrics-store.js';
 import { redactUrl } from './pool.js';
@@ -43,7 +43,7 @@ export async function migrate(db: Db, batches: readonly MetricBatch[]): Promise<
   return db.transaction(async (tx) => {
     await tx.query({ text: 'select pg_advisory_xact_lock(727274)', values: [] });
     await tx.run('create_schema');
-    const tables = [...new Set(batches.map((b) => b.tableKey))].sort();
+    const tables = [...new Set(batches.map((b) => b.config.table_key))].sort();
     for (const table of tables) {
       const schema = table.includes('.') ? table.split('.')[0] : null;
       if (schema) {

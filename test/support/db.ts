@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { MetricBatch } from '../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../shared/config/metric-batch.js';
 import { createDb, type Db } from '../../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 import { closePool } from '../../shared/db/pool.js';

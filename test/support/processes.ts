@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { dump as dumpYaml } from 'js-yaml';
 import pg from 'pg';
-import { slotJobId } from '../../services/scheduler/src/chain.js';
+import { slotJobId } from '../../shared/jobs.js';
 import { queueConnection } from '../../shared/redis.js';
 import { closeQueues, openQueues, type QueueMap } from '../../shared/worker.js';
 

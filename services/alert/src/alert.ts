@@ -4,7 +4,7 @@
  * alert and one message per configured channel, sent exactly once (deliveries.ts).
  */
 import type { AlertMessage } from '../../../shared/alerts/message.js';
-import { bool, num, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { renderSql } from '../../../shared/templates.js';
@@ -12,17 +12,18 @@ import { detectAlerts, type AlertDetectConfig } from './alert-detect.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime, type WindowRow } from './window.js';
+import { alertMethods } from '../../../shared/config/schema.js';
 
 export { detectAlerts, trailingMean, type AlertDetectConfig, type AlertDetection, type AlertInputPoint } from './alert-detect.js';
 
 export function alertConfig(batch: MetricBatch): AlertDetectConfig & { maxN: number } {
   return {
-    threshold: num(batch, 'alert_threshold'),
-    always: bool(batch, 'alert_always'),
-    smoothN: num(batch, 'alert_smooth_n'),
-    snoozeN: num(batch, 'alert_snooze_n'),
-    recentN: num(batch, 'alert_recent_n'),
-    maxN: num(batch, 'alert_max_n'),
+    threshold: batch.config.alert_threshold,
+    always: batch.config.alert_always,
+    smoothN: batch.config.alert_smooth_n,
+    snoozeN: batch.config.alert_snooze_n,
+    recentN: batch.config.alert_recent_n,
+    maxN: batch.config.alert_max_n,
   };
 }
 
@@ -93,7 +94,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
         score: row.metric_score,
         scoreSmooth: data.scoreSmooth[index] ?? null,
         threshold: config.threshold,
-        tags: { ...batch.metricTags[metricName] },
+        tags: { ...batch.config.metric_tags[metricName] },
         details: {},
         points: lastN(points, config.maxN),
       };
@@ -102,7 +103,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
     return notify(batch, context, deps, {
       job: 'alert',
       metricType: 'alert',
-      methods: batch.alertMethods,
+      methods: alertMethods(batch.config.alert_methods),
       rows: newRows,
       notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
       buildMessage,

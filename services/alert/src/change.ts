@@ -4,7 +4,7 @@
  * message per channel for each change, sent exactly once (deliveries.ts).
  */
 import type { AlertMessage } from '../../../shared/alerts/message.js';
-import { num, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { renderSql } from '../../../shared/templates.js';
@@ -12,6 +12,7 @@ import { detectChanges, type ChangeDetectConfig } from './change-detect.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime } from './window.js';
+import { alertMethods } from '../../../shared/config/schema.js';
 
 export { detectChanges, madScores, median, MIN_CHANGE_TRAIN_N } from './change-detect.js';
 export type { ChangeDetectConfig, ChangeDetection, ChangeInputPoint } from './change-detect.js';
@@ -25,10 +26,10 @@ interface ChangeRow {
 
 export function changeConfig(batch: MetricBatch): ChangeDetectConfig {
   return {
-    threshold: num(batch, 'change_threshold'),
-    smoothN: num(batch, 'change_smooth_n'),
-    detectLastN: num(batch, 'change_detect_last_n'),
-    snoozeN: num(batch, 'change_snooze_n'),
+    threshold: batch.config.change_threshold,
+    smoothN: batch.config.change_smooth_n,
+    detectLastN: batch.config.change_detect_last_n,
+    snoozeN: batch.config.change_snooze_n,
   };
 }
 
@@ -44,7 +45,7 @@ export function createChangeBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
       return skipped(batch, 'change', 'change alerts are disabled (disable_change)');
     }
     const config = changeConfig(batch);
-    const maxPlotted = num(batch, 'alert_max_n');
+    const maxPlotted = batch.config.alert_max_n;
     const rows = await context.db.query<ChangeRow>(renderSql(batch, 'change_sql', { now: context.now }));
 
     const metrics = new Map<string, { rows: ChangeRow[]; smoothed: number[]; scores: number[]; changed: boolean[] }>();
@@ -104,7 +105,7 @@ export function createChangeBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
         score,
         scoreSmooth: score,
         threshold: config.threshold,
-        tags: { ...batch.metricTags[metricName] },
+        tags: { ...batch.config.metric_tags[metricName] },
         details: { smoothed_value: Number((data.smoothed[index] ?? Number.NaN).toPrecision(10)) },
         points: lastN(points, maxPlotted),
       };
@@ -113,7 +114,7 @@ export function createChangeBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
     return notify(batch, context, deps, {
       job: 'change',
       metricType: 'change',
-      methods: batch.alertMethods,
+      methods: alertMethods(batch.config.alert_methods),
       rows: newRows,
       notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
       buildMessage,

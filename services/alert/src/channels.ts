@@ -5,9 +5,10 @@
  * alerts off silently).
  */
 import type { Logger } from '../../../shared/logger.js';
-import { createEmailSender, emailSettingsFromEnv, type EmailSender } from '../../../shared/alerts/email.js';
+import { createEmailSender, type EmailSender } from '../../../shared/alerts/email.js';
 import type { AlertMessage, SummaryItem } from '../../../shared/alerts/message.js';
-import { createSlackSender, slackSettingsFromEnv, SlackDeliveryError, type SlackThread } from '../../../shared/alerts/slack.js';
+import type { EmailSettings, SlackSettings } from '../../../shared/alerts/settings.js';
+import { createSlackSender, SlackDeliveryError, type SlackThread } from '../../../shared/alerts/slack.js';
 
 export type ChannelName = 'email' | 'slack';
 
@@ -47,23 +48,22 @@ export interface Channels {
   close(): Promise<void>;
 }
 
-/**
- * The alert jobs' effects beyond the database: the process environment the channels are read
- * from, and the chart renderer. Tests pass their own.
- */
+/** The alert jobs' effects beyond the database. Tests pass their own. */
 export interface AlertDeps {
-  /** Read when a job starts, so a test (or an operator's restart) sees the current values. */
-  processEnv: () => NodeJS.ProcessEnv;
-  /** Builds the channels; default: {@link createChannels}. */
-  createChannels?: (env: NodeJS.ProcessEnv, log: Logger) => Channels;
+  /** Builds the channels from the process settings; default: {@link createChannels}. */
+  createChannels?: (settings: ChannelSettings, log: Logger) => Channels;
 }
 
-export const defaultAlertDeps: AlertDeps = { processEnv: () => process.env };
+export const defaultAlertDeps: AlertDeps = {};
 
-/** Email and Slack senders from the environment; either may be absent. */
-export function createChannels(env: NodeJS.ProcessEnv): Channels {
-  const emailSettings = emailSettingsFromEnv(env);
-  const slackSettings = slackSettingsFromEnv(env);
+/** What the channels are built from: the `email` and `slack` of the process settings. */
+export interface ChannelSettings {
+  email: EmailSettings | null;
+  slack: SlackSettings | null;
+}
+
+/** Email and Slack senders; either may be absent. */
+export function createChannels({ email: emailSettings, slack: slackSettings }: ChannelSettings): Channels {
   let email: EmailSender | null = null;
   const emailSender = (): EmailSender => {
     email ??= createEmailSender(emailSettings!);

@@ -3,8 +3,7 @@
  * slot), removed in chunks of `delete_chunk_n` rows by delete.sql until none is left, so a large
  * purge never holds one long lock; the batch's delivery and job-run records of that age go with them.
  */
-import type { MetricBatch } from '../../../shared/config/metric-batch.js';
-import { num } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import { renderSql } from '../../../shared/templates.js';
 
@@ -21,16 +20,12 @@ export function createDeleteBatch(deps: DeleteDeps = {}): JobCore {
     if (batch.disabled.delete) {
       return skipped(batch, 'delete', 'deletes are disabled (disable_delete)');
     }
-    const configured = batch.config.delete_chunk_n;
-    const chunkSize = Math.max(
-      1,
-      Math.floor(deps.chunkSize ?? (typeof configured === 'number' && configured > 0 ? configured : DEFAULT_DELETE_CHUNK_N)),
-    );
-    const days = num(batch, 'delete_after_n_days');
+    const chunkSize = Math.max(1, Math.floor(deps.chunkSize ?? batch.config.delete_chunk_n ?? DEFAULT_DELETE_CHUNK_N));
+    const days = batch.config.delete_after_n_days;
     const cutoff = new Date(context.now.getTime() - days * 86_400_000);
     if (context.dryRun) {
       const [row] = await context.db.run<{ n: number }>('count_old_metric_rows', [batch.name, context.now, days], {
-        table: batch.tableKey,
+        table: batch.config.table_key,
       });
       return {
         batch: batch.name,

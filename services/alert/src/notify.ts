@@ -5,7 +5,7 @@
  */
 import { renderAlertChart } from '../../../shared/alerts/chart.js';
 import { alertSubject, type AlertMessage } from '../../../shared/alerts/message.js';
-import type { MetricBatch } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { InputError } from '../../../shared/errors.js';
 import type { JobContext, JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
@@ -37,7 +37,7 @@ export interface NotifyPlan {
 /** Builds the channels from the environment; a partly configured channel is a config error. */
 export function openChannels(batch: MetricBatch, job: string, context: JobContext, deps: AlertDeps): Channels {
   try {
-    return (deps.createChannels ?? createChannels)(deps.processEnv(), context.log);
+    return (deps.createChannels ?? createChannels)(context.env, context.log);
   } catch (error) {
     throw new InputError(`${batch.name} ${job}: ${(error as Error).message}`);
   }
@@ -73,7 +73,7 @@ export async function notify(batch: MetricBatch, context: JobContext, deps: Aler
         wouldWrite: plan.rows,
       };
     }
-    const written = await writeRowsAndRecordDeliveries(context.db, batch.tableKey, plan.rows, keys);
+    const written = await writeRowsAndRecordDeliveries(context.db, batch.config.table_key, plan.rows, keys);
     // Every new alert reaches the log too, so one shows even with no channel configured.
     const kind = { alert: 'anomaly', change: 'change', tholdalert: 'threshold' }[plan.metricType];
     for (const row of plan.rows) {

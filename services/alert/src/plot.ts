@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderAlertChart } from '../../../shared/alerts/chart.js';
-import { num, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import { renderSql } from '../../../shared/templates.js';
 import { groupByMetric, toChartPoints, type WindowRow } from './window.js';
@@ -55,8 +55,8 @@ export const plotBatch: JobCore = async (batch: MetricBatch, context: JobContext
   if (batch.disabled.plot) {
     return skipped(batch, 'plot', 'plots are disabled (disable_plot)');
   }
-  const threshold = num(batch, 'alert_threshold');
-  const smoothN = num(batch, 'alert_smooth_n');
+  const threshold = batch.config.alert_threshold;
+  const smoothN = batch.config.alert_smooth_n;
   const rows = await context.db.query<WindowRow>(renderSql(batch, 'plot_sql', { now: context.now }));
   const files: { metric: string; file: string; points: number }[] = [];
   for (const [metricName, metricRows] of groupByMetric(rows)) {

@@ -6,7 +6,7 @@
  * channel 'email') makes the first run of the day send it and the others skip.
  */
 import type { SummaryItem } from '../../../shared/alerts/message.js';
-import { num, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import { renderSql } from '../../../shared/templates.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
@@ -89,7 +89,7 @@ export function createSummaryBatch(deps: AlertDeps = defaultAlertDeps): JobCore 
         a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
       );
       const { items, unreadable } = await collectSummaryItems(batches, context);
-      const days = num(batch, 'summary_metric_timestamp_max_days_ago');
+      const days = batch.config.summary_metric_timestamp_max_days_ago;
       const since = new Date(context.now.getTime() - days * 86_400_000);
       const details = { day, batches: batches.length, items: items.length, since: since.toISOString(), unreadable };
       if (context.dryRun) {

@@ -6,14 +6,15 @@
  * rows in the table and writes the breaches it finds.
  */
 import type { AlertMessage } from '../../../shared/alerts/message.js';
-import { names, num, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
-import { thresholdMetrics } from './threshold-context.js';
-import { detectThresholdBreaches } from './threshold-detect.js';
+import { thresholdMetrics } from '../../../shared/thresholds/context.js';
+import { detectThresholdBreaches } from '../../../shared/thresholds/detect.js';
 import { groupByMetric, lastN, sameTime, toChartPoints, type WindowRow } from './window.js';
+import { alertMethods } from '../../../shared/config/schema.js';
 
 interface BreachFacts {
   type: string;
@@ -35,14 +36,14 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
     if (metrics.length === 0) {
       return skipped(batch, 'tholdalert', 'no tholdalert_thresholds');
     }
-    const recentN = num(batch, 'tholdalert_recent_n');
-    const snoozeN = num(batch, 'tholdalert_snooze_n');
-    const maxN = num(batch, 'alert_max_n');
-    const smoothN = num(batch, 'alert_smooth_n');
+    const recentN = batch.config.tholdalert_recent_n;
+    const snoozeN = batch.config.tholdalert_snooze_n;
+    const maxN = batch.config.alert_max_n;
+    const smoothN = batch.config.alert_smooth_n;
     const windowRows = await context.db.run<WindowRow>(
       'select_metric_window',
-      [batch.name, metrics, context.now, num(batch, 'alert_metric_timestamp_max_days_ago'), Math.max(maxN, 2 * (recentN + snoozeN) + 10)],
-      { table: batch.tableKey },
+      [batch.name, metrics, context.now, batch.config.alert_metric_timestamp_max_days_ago, Math.max(maxN, 2 * (recentN + snoozeN) + 10)],
+      { table: batch.config.table_key },
     );
     const byMetric = groupByMetric(windowRows);
 
@@ -53,13 +54,13 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
       history.set(metricName, rows.map((row) => row.metric_timestamp));
       existing.set(metricName, rows.filter((row) => row.metric_tholdalert > 0).map((row) => row.metric_timestamp));
     }
-    const breaches = detectThresholdBreaches(windowRows, batch.tholdalertThresholds, {
+    const breaches = detectThresholdBreaches(windowRows, batch.config.tholdalert_thresholds, {
       batch: batch.name,
       recentN,
       snoozeN,
       existing,
       history,
-      exclude: names(batch, 'tholdalert_exclude_metrics'),
+      exclude: batch.config.tholdalert_exclude_metrics,
     });
     const newRows: MetricRow[] = breaches.map((breach) => breach.row);
     const facts = new Map<string, BreachFacts>();
@@ -92,7 +93,7 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
       const breach =
         facts.get(`${metricName}\u0000${timestamp.getTime()}`) ?? breachFacts(row.tholdalert_metadata) ?? null;
       const points = toChartPoints(rows, smoothN);
-      const bounds = batch.tholdalertThresholds[metricName] ?? {};
+      const bounds = batch.config.tholdalert_thresholds[metricName] ?? {};
       const details: Record<string, string | number> = {};
       if (breach !== null) {
         details.bound = breach.type;
@@ -113,7 +114,7 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
         score: row.metric_score,
         scoreSmooth: points[index]?.scoreSmooth ?? null,
         threshold: null,
-        tags: { ...batch.metricTags[metricName] },
+        tags: { ...batch.config.metric_tags[metricName] },
         details,
         points: lastN(points, maxN),
       };
@@ -122,12 +123,12 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
     return notify(batch, context, deps, {
       job: 'tholdalert',
       metricType: 'tholdalert',
-      methods: batch.tholdalertMethods,
+      methods: alertMethods(batch.config.tholdalert_methods),
       rows: newRows,
       notify: toNotify,
       buildMessage,
       // The score panel is the anomaly score's; its line stays alert_threshold.
-      chartThreshold: () => num(batch, 'alert_threshold'),
+      chartThreshold: () => batch.config.alert_threshold,
       details: {
         metrics: byMetric.size,
         breaches: breaches.map((b) => ({ metric: b.metricName, timestamp: b.timestamp.toISOString(), type: b.type, bound: b.bound, value: b.value })),

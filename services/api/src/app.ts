@@ -5,14 +5,15 @@ import express, { type ErrorRequestHandler, type Request, type Response } from '
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { isJobName, type JobName, type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { isJobName, type JobName } from '../../../shared/jobs.js';
 import type { Logger } from '../../../shared/logger.js';
 import { pausedSchedulesKey, reloadChannel, startedSchedulesKey } from '../../../shared/redis.js';
-import { QUEUE_NAMES } from '../../../shared/queues.js';
+import { JOB_NAMES } from '../../../shared/jobs.js';
 import type { BatchCatalog, QueueMap } from '../../../shared/worker.js';
-import { slotJobId } from '../../scheduler/src/chain.js';
-import { existingSchedules, readOverrides, upsertSchedule } from '../../scheduler/src/scheduler.processor.js';
-import { definedSchedules, scheduleId, shouldRun } from '../../scheduler/src/scheduler.js';
+import { slotJobId } from '../../../shared/jobs.js';
+import { existingSchedules, readOverrides, upsertSchedule } from '../../../shared/schedules/store.js';
+import { definedSchedules, scheduleId, shouldRun } from '../../../shared/schedules/plan.js';
 import { requireToken } from './auth.js';
 
 export interface ApiDeps {
@@ -67,14 +68,14 @@ export function createApp(deps: ApiDeps): express.Express {
   const jobParam = (req: Request): JobName => {
     const job = param(req, 'job');
     if (!isJobName(job)) {
-      throw new HttpError(404, `unknown job "${job}" (jobs: ${QUEUE_NAMES.join(', ')})`);
+      throw new HttpError(404, `unknown job "${job}" (jobs: ${JOB_NAMES.join(', ')})`);
     }
     return job;
   };
   const queueParam = (req: Request): JobName => {
     const queue = param(req, 'queue');
     if (!isJobName(queue)) {
-      throw new HttpError(404, `unknown queue "${queue}" (queues: ${QUEUE_NAMES.join(', ')})`);
+      throw new HttpError(404, `unknown queue "${queue}" (queues: ${JOB_NAMES.join(', ')})`);
     }
     return queue;
   };
@@ -91,7 +92,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: QUEUE_NAMES.map((q) => new BullMQAdapter(deps.queues[q])),
+    queues: JOB_NAMES.map((q) => new BullMQAdapter(deps.queues[q])),
     // @bull-board/express 9.10.1 pins its own @bull-board/api copy: same shape, separate private types.
     serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
   });
@@ -129,8 +130,8 @@ export function createApp(deps: ApiDeps): express.Express {
       batches: load.batches.map((batch) => ({
         name: batch.name,
         file: batch.file,
-        table: batch.tableKey,
-        jobs: QUEUE_NAMES.map((job) => {
+        table: batch.config.table_key,
+        jobs: JOB_NAMES.map((job) => {
           const id = scheduleId(job, batch.name);
           const schedule = defined.get(id);
           return {

@@ -1,7 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { JobName } from '../../../shared/config/metric-batch.js';
-import { QUEUE_NAMES } from '../../../shared/queues.js';
+import { type JobName } from '../../../shared/jobs.js';
+import { JOB_NAMES } from '../../../shared/jobs.js';
 import type { QueueMap } from '../../../shared/worker.js';
 
 export interface ApiMetrics {
@@ -32,7 +32,7 @@ export function createApiMetrics(queues: QueueMap, redisUrl: string, prefix: str
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
-      const counts = await Promise.all(QUEUE_NAMES.map(async (q) => [q, await queues[q].getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')] as const));
+      const counts = await Promise.all(JOB_NAMES.map(async (q) => [q, await queues[q].getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')] as const));
       this.reset();
       for (const [queue, byState] of counts) {
         for (const [state, count] of Object.entries(byState)) {
@@ -41,13 +41,13 @@ export function createApiMetrics(queues: QueueMap, redisUrl: string, prefix: str
       }
     },
   });
-  for (const queue of QUEUE_NAMES) {
+  for (const queue of JOB_NAMES) {
     completed.inc({ queue }, 0);
     failed.inc({ queue }, 0);
     rows.inc({ queue }, 0);
   }
 
-  const events = QUEUE_NAMES.map((queue: JobName) => {
+  const events = JOB_NAMES.map((queue: JobName) => {
     const queueEvents = new QueueEvents(queue, {
       // Options, not a shared client: each QueueEvents blocks on its own connection, which it owns and closes.
       connection: { url: redisUrl, maxRetriesPerRequest: null, connectionName: 'anomstack-api-events' },

@@ -1,7 +1,6 @@
-import { num } from '../../../shared/config/metric-batch.js';
 import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
-import { thresholdBreachesForIngest } from '../../alert/src/threshold-context.js';
+import { thresholdBreachesForIngest } from '../../../shared/thresholds/context.js';
 import { runIngestFn } from './ingest-fn/index.js';
 import { runIngestSql } from './ingest-sql.js';
 import { validateIngestRows } from './validate-rows.js';
@@ -16,7 +15,7 @@ export const ingestBatch: JobCore = async (batch, context) => {
     return skipped(batch, 'ingest', 'disable_ingest is set');
   }
   // ingest_sql may read the batch's own table (the examples backfill on their first run).
-  await ensureMetricsTable(context.db, batch.tableKey);
+  await ensureMetricsTable(context.db, batch.config.table_key);
   const started = Date.now();
   const raw =
     batch.ingest.kind === 'sql'
@@ -28,8 +27,8 @@ export const ingestBatch: JobCore = async (batch, context) => {
             source: batch.ingest.source,
             ...(batch.ingest.path ? { path: batch.ingest.path } : {}),
             params: batch.ingest.params,
-            timeoutMs: batch.ingestTimeoutMs,
-            memoryMb: batch.ingestMemoryMb,
+            timeoutMs: batch.config.ingest_timeout_s * 1000,
+            memoryMb: batch.config.ingest_memory_mb,
           },
           {
             python: context.env.python,
@@ -37,7 +36,7 @@ export const ingestBatch: JobCore = async (batch, context) => {
           },
         );
   const fetchMs = Date.now() - started;
-  const { rows, warnings } = validateIngestRows(batch.name, raw, { rounding: num(batch, 'ingest_metric_rounding') });
+  const { rows, warnings } = validateIngestRows(batch.name, raw, { rounding: batch.config.ingest_metric_rounding });
   for (const warning of warnings) {
     context.log.warn(warning);
   }
@@ -45,7 +44,7 @@ export const ingestBatch: JobCore = async (batch, context) => {
   // job sends them.
   const alerts = (await thresholdBreachesForIngest(context.db, batch, rows)).map((breach) => breach.row);
   const toWrite = [...rows, ...alerts];
-  const written = context.dryRun ? toWrite.length : await upsertMetricRows(context.db, batch.tableKey, toWrite);
+  const written = context.dryRun ? toWrite.length : await upsertMetricRows(context.db, batch.config.table_key, toWrite);
   return {
     batch: batch.name,
     job: 'ingest',

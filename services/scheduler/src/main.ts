@@ -4,8 +4,7 @@ import type { Logger } from '../../../shared/logger.js';
 import { reloadChannel, schedulerLockKey } from '../../../shared/redis.js';
 import { LeaderLock } from '../../../shared/scheduler-lock.js';
 import type { QueueMap } from '../../../shared/worker.js';
-import { reconcileSchedules, type ReconcileOutcome } from './scheduler.processor.js';
-import { definedSchedules, unknownQueues } from './scheduler.js';
+import { reconcileSchedules, type ReconcileOutcome } from '../../../shared/schedules/store.js';
 
 export interface SchedulerDeps {
   /** Reads the metrics directory afresh (on start, on a reload request). */
@@ -47,10 +46,6 @@ export async function startScheduler(deps: SchedulerDeps): Promise<SchedulerHand
         .map((p) => `  ${p.file}: ${p.key}: ${p.reason}`)
         .join('\n')}`,
     );
-  }
-  const missing = unknownQueues(definedSchedules(load.batches));
-  if (missing.length > 0) {
-    throw new SchedulerConfigError(`schedules target unknown queues: ${missing.join(', ')}`);
   }
 
   let reconciles = 0;

@@ -1,4 +1,3 @@
-import { num } from '../../../shared/config/metric-batch.js';
 import { upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
 import { roundHalfEven, type MetricRow } from '../../../shared/metric-row.js';
@@ -7,7 +6,7 @@ import type { FittedModel } from '../../../shared/models/index.js';
 import type { ScoreTask } from '../../../shared/models/model-tasks.js';
 import { scoreMany } from '../../../shared/models/pool.js';
 import { renderSql } from '../../../shared/templates.js';
-import { groupSeries, type SeriesRow } from './series.js';
+import { groupSeries, type SeriesRow } from '../../../shared/models/series.js';
 
 interface ScoreWindowRow extends SeriesRow {
   metric_score: number | null;
@@ -24,11 +23,11 @@ export const scoreBatch: JobCore = async (batch, context) => {
   if (batch.disabled.score) {
     return skipped(batch, 'score', 'disable_score is set');
   }
-  const { diff_n, smooth_n, lags_n, freq } = batch.preprocess;
+  const { diff_n, smooth_n, lags_n, freq } = batch.config.preprocess_params;
   const rows = await context.db.query<ScoreWindowRow>(
     renderSql(batch, 'score_sql', { now: context.now }, { score_history_n: diff_n + smooth_n + lags_n }),
   );
-  const maxN = num(batch, 'score_max_n');
+  const maxN = batch.config.score_max_n;
   // With a resample frequency, scores land on bin timestamps that never match a raw point, so
   // every bin of the window is scored again (the upsert keeps one row per bin).
   const toScore = new Map<string, Set<number>>();
@@ -46,9 +45,9 @@ export const scoreBatch: JobCore = async (batch, context) => {
     return skipped(batch, 'score', rows.length === 0 ? 'no metric rows in the scoring window' : 'every recent point is already scored');
   }
 
-  const store = createModelStore(context.db, batch.modelPath);
+  const store = createModelStore(context.db, batch.config.model_path);
   const stored = await store.loadCurrent(batch.name);
-  const configured = new Set(batch.modelConfigs.map((c) => c.model_tag));
+  const configured = new Set(batch.config.model_configs.map((c) => c.model_tag));
   const modelsByMetric = new Map<string, FittedModel[]>();
   for (const m of stored.models) {
     if (configured.has(m.tag)) {
@@ -74,14 +73,14 @@ export const scoreBatch: JobCore = async (batch, context) => {
     tasks.push({
       key: metric,
       points: series.get(metric) ?? [],
-      preprocess: batch.preprocess,
+      preprocess: batch.config.preprocess_params,
       models,
       since: Math.min(...wanted),
-      combination: batch.modelCombinationMethod,
+      combination: batch.config.model_combination_method,
     });
   }
 
-  const rounding = num(batch, 'score_metric_rounding');
+  const rounding = batch.config.score_metric_rounding;
   const scores: MetricRow[] = [];
   const tags = new Map(tasks.map((task) => [task.key, task.models.map((m) => m.modelTag)]));
   for (const result of await scoreMany(tasks)) {
@@ -120,7 +119,7 @@ export const scoreBatch: JobCore = async (batch, context) => {
   for (const [metric, reason] of Object.entries(skippedMetrics)) {
     context.log.info({ metric, reason }, 'metric not scored');
   }
-  const written = context.dryRun ? scores.length : await upsertMetricRows(context.db, batch.tableKey, scores);
+  const written = context.dryRun ? scores.length : await upsertMetricRows(context.db, batch.config.table_key, scores);
   return {
     batch: batch.name,
     job: 'score',

@@ -1,10 +1,9 @@
-import { num } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
 import { createModelStore } from '../../../shared/model-store.js';
 import { trainMany } from '../../../shared/models/pool.js';
 import type { Point } from '../../../shared/models/index.js';
 import { renderSql } from '../../../shared/templates.js';
-import { groupSeries, type SeriesRow } from '../../score/src/series.js';
+import { groupSeries, type SeriesRow } from '../../../shared/models/series.js';
 
 /**
  * Train: per metric, the training window from train_sql (newest train_max_n points within
@@ -20,7 +19,7 @@ export const trainBatch: JobCore = async (batch, context) => {
   if (series.size === 0) {
     return skipped(batch, 'train', 'no metric rows in the training window');
   }
-  const minN = num(batch, 'train_min_n');
+  const minN = batch.config.train_min_n;
   const skippedMetrics: Record<string, string> = {};
   const tasks: { key: string; points: Point[] }[] = [];
   for (const [metric, points] of series) {
@@ -31,9 +30,9 @@ export const trainBatch: JobCore = async (batch, context) => {
     }
   }
   const results = await trainMany(
-    tasks.map((task) => ({ ...task, preprocess: batch.preprocess, configs: batch.modelConfigs })),
+    tasks.map((task) => ({ ...task, preprocess: batch.config.preprocess_params, configs: batch.config.model_configs })),
   );
-  const store = createModelStore(context.db, batch.modelPath);
+  const store = createModelStore(context.db, batch.config.model_path);
   const version = context.now.getTime() > Date.now() ? context.now.getTime() : Date.now();
   let saved = 0;
   const trained: string[] = [];

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { LoadResult } from '../../../shared/config/load-batches.js';
-import { pausedSchedulesKey, startedSchedulesKey } from '../../../shared/redis.js';
-import { QUEUE_NAMES, type BatchJobData } from '../../../shared/queues.js';
-import type { QueueMap } from '../../../shared/worker.js';
-import { definedSchedules, planReconcile, shouldRun, type DesiredSchedule, type ExistingSchedule, type ScheduleOverrides } from './scheduler.js';
+import type { LoadResult } from '../config/load-batches.js';
+import { pausedSchedulesKey, startedSchedulesKey } from '../redis.js';
+import { type BatchJobData } from '../queues.js';
+import { JOB_NAMES } from '../jobs.js';
+import type { QueueMap } from '../worker.js';
+import { definedSchedules, planReconcile, shouldRun, type DesiredSchedule, type ExistingSchedule, type ScheduleOverrides } from '../schedules/plan.js';
 
 export interface ReconcileOutcome {
   upserted: string[];
@@ -16,7 +17,7 @@ export interface ReconcileOutcome {
 /** The job schedulers now in Redis, across every queue. */
 export async function existingSchedules(queues: QueueMap): Promise<ExistingSchedule[]> {
   const lists = await Promise.all(
-    QUEUE_NAMES.map(async (queue) =>
+    JOB_NAMES.map(async (queue) =>
       (await queues[queue].getJobSchedulers(0, -1)).map(
         (s): ExistingSchedule => ({ id: s.key, queue, pattern: s.pattern ?? null, tz: s.tz ?? null, next: s.next ?? null }),
       ),

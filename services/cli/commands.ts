@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { loadEnv, type AppEnv } from '../config/env.js';
-import { loadBatches, type LoadResult } from '../config/load-batches.js';
-import { isJobName, JOB_NAMES } from '../config/metric-batch.js';
-import { createDb } from '../db/db.js';
-import { createDatabaseIfMissing, migrate } from '../db/migrate.js';
-import { closePool, redactUrl } from '../db/pool.js';
+import { loadEnv, type AppEnv } from '../../shared/config/env.js';
+import { loadBatches, type LoadResult } from '../../shared/config/load-batches.js';
+import { isJobName, JOB_NAMES } from '../../shared/jobs.js';
+import { createDb } from '../../shared/db/db.js';
+import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
+import { closePool, redactUrl } from '../../shared/db/pool.js';
+import { logger } from '../../shared/logger.js';
 
 const USAGE = `anomstack: self-hosted anomaly detection for metric batches
 
@@ -19,6 +20,13 @@ usage:
   anomstack score-csv IN.csv OUT.csv [--models PCA,KNN] [--score-n 25]
                                            offline backtest of the default pipeline
 `;
+
+/** The process settings, read once; the logger takes its level from them. */
+function settings(): AppEnv {
+  const env = loadEnv();
+  logger.level = env.logLevel;
+  return env;
+}
 
 function loadAll(env: AppEnv): LoadResult {
   return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples });
@@ -35,7 +43,7 @@ function printProblems(result: LoadResult): void {
 
 async function validateCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
-  const env = loadEnv();
+  const env = settings();
   const result = loadAll(env);
   if (values.json) {
     printProblems({ ...result, problems: [] });
@@ -57,7 +65,7 @@ async function validateCommand(argv: string[]): Promise<number> {
 }
 
 async function migrateCommand(): Promise<number> {
-  const env = loadEnv();
+  const env = settings();
   const result = loadAll(env);
   printProblems(result);
   if (result.problems.length > 0) {
@@ -65,7 +73,7 @@ async function migrateCommand(): Promise<number> {
     return 1;
   }
   const created = await createDatabaseIfMissing(env.databaseUrl);
-  const db = createDb(env.databaseUrl);
+  const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
   try {
     const { tables } = await migrate(db, result.batches);
     process.stdout.write(
@@ -98,19 +106,19 @@ async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`--now: "${values.now}" is not a timestamp\n`);
     return 2;
   }
-  const env = loadEnv();
+  const env = settings();
   const result = loadAll(env);
-  const { runJobsOnce } = await import('../../services/run-once.js');
+  const { runJobsOnce } = await import('../run-once.js');
   return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: values['dry-run'] });
 }
 
 async function startCommand(argv: string[]): Promise<number> {
-  const { startServices } = await import('../../services/start.js');
+  const { startServices } = await import('../start.js');
   return startServices(argv.length === 0 ? ['all'] : argv);
 }
 
 async function scoreCsv(argv: string[]): Promise<number> {
-  const { scoreCsvCommand } = await import('../models/score-csv.command.js');
+  const { scoreCsvCommand } = await import('./score-csv.js');
   return scoreCsvCommand(argv);
 }
 

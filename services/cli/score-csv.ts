@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { formatScoresCsv, scoreCsv } from './backtest.js';
+import { formatScoresCsv, scoreCsv } from '../../shared/models/backtest.js';
 
 const USAGE = 'usage: anomstack score-csv IN.csv OUT.csv [--models PCA,KNN] [--score-n 25]';
 

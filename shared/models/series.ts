@@ -1,4 +1,4 @@
-import type { Point } from '../../../shared/models/index.js';
+import type { Point } from './index.js';
 
 export interface SeriesRow {
   metric_timestamp: Date;

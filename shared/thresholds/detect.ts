@@ -3,7 +3,7 @@
  * before lower, at most one breach per row, snoozed across runs by the tholdalert rows already in
  * the table (the original only looked inside the current run). Pure: no I/O.
  */
-import type { MetricRow } from '../../../shared/metric-row.js';
+import type { MetricRow } from '../metric-row.js';
 
 /** A metric value to check; `MetricRow`s of type `metric` fit. */
 export interface ThresholdInputRow {

@@ -1,5 +1,5 @@
-import { EnvError } from '../config/env.js';
-import { logger } from '../logger.js';
+import { EnvError } from '../../shared/config/env.js';
+import { logger } from '../../shared/logger.js';
 import { main } from './commands.js';
 
 try {

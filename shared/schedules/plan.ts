@@ -1,5 +1,6 @@
-import type { JobName, MetricBatch } from '../../../shared/config/metric-batch.js';
-import { QUEUE_NAMES } from '../../../shared/queues.js';
+import { type MetricBatch } from '../config/metric-batch.js';
+import { type JobName } from '../jobs.js';
+import { jobsScheduled } from '../jobs.js';
 
 /** One BullMQ job scheduler a batch defines (whether or not it should run now). */
 export interface DesiredSchedule {
@@ -40,29 +41,26 @@ export interface ReconcilePlan {
 
 export const scheduleId = (job: JobName, batch: string): string => `${job}:${batch}`;
 
-/** Jobs with a cron of their own per batch (tholdalert runs after ingest; summary is global). */
-const PER_BATCH_JOBS = ['ingest', 'train', 'score', 'alert', 'change', 'plot', 'delete'] as const satisfies readonly JobName[];
-
 /**
- * Every schedule the loaded batches define: one per batch and job whose `disable_<job>` is not set
- * (a disabled job is never scheduled, even when resumed). The summary is one global job, as in the
- * original: it is keyed by the first batch (in path order), whose `summary_cron_schedule` and
- * `disable_summary` apply, and its core reads every batch.
+ * Every schedule the loaded batches define (shared/jobs.ts says which jobs have which kind): one
+ * per batch and `batch` job whose `disable_<job>` is not set (a disabled job is never scheduled,
+ * even when resumed), and one per `global` job, as the original's summary: keyed by the first
+ * batch (in path order), whose cron and `disable_<job>` apply; its core reads every batch.
  */
 export function definedSchedules(batches: readonly MetricBatch[]): DesiredSchedule[] {
   const defined: DesiredSchedule[] = [];
-  for (const batch of batches) {
-    for (const job of PER_BATCH_JOBS) {
-      const schedule = batch.schedules[job];
-      if (schedule && !batch.disabled[job]) {
-        defined.push({ id: scheduleId(job, batch.name), queue: job, batch: batch.name, pattern: schedule.cron, running: schedule.running });
-      }
+  const add = (batch: MetricBatch, job: JobName): void => {
+    const schedule = batch.schedules[job];
+    if (schedule && !batch.disabled[job]) {
+      defined.push({ id: scheduleId(job, batch.name), queue: job, batch: batch.name, pattern: schedule.cron, running: schedule.running });
     }
+  };
+  for (const batch of batches) {
+    jobsScheduled('batch').forEach((job) => add(batch, job));
   }
   const first = batches[0];
-  const summary = first?.schedules.summary;
-  if (first && summary && !first.disabled.summary) {
-    defined.push({ id: scheduleId('summary', first.name), queue: 'summary', batch: first.name, pattern: summary.cron, running: summary.running });
+  if (first) {
+    jobsScheduled('global').forEach((job) => add(first, job));
   }
   return defined;
 }
@@ -101,9 +99,4 @@ export function planReconcile(
     (e) => !wantedKeys.has(key(e)) && (overrides.paused.has(e.id) || !options.keepUnknown || defined.some((d) => key(d) === key(e))),
   );
   return { upsert, remove, paused: defined.filter((d) => overrides.paused.has(d.id)).map((d) => d.id) };
-}
-
-/** Boot check (STYLE.md point 6): every schedule targets a queue that exists. */
-export function unknownQueues(defined: readonly DesiredSchedule[]): string[] {
-  return [...new Set(defined.map((d) => d.queue))].filter((q) => !QUEUE_NAMES.includes(q));
 }

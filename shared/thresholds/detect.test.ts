@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectThresholdBreaches, type ThresholdInputRow } from './threshold-detect.js';
+import { detectThresholdBreaches, type ThresholdInputRow } from './detect.js';
 
 const at = (i: number): Date => new Date(Date.UTC(2026, 0, 1, i));
 

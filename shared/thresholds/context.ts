@@ -3,15 +3,14 @@
  * batch's thresholded metrics, the snooze context read from the table, and the breaches. Kept
  * apart from the tholdalert job so an ingest worker does not load the alert channels and charts.
  */
-import { names, num, type MetricBatch } from '../../../shared/config/metric-batch.js';
-import type { Db } from '../../../shared/db/db.js';
-import { detectThresholdBreaches, type ThresholdBreach, type ThresholdInputRow } from './threshold-detect.js';
-import type { WindowRow } from './window.js';
+import { type MetricBatch } from '../config/metric-batch.js';
+import type { Db } from '../db/db.js';
+import { detectThresholdBreaches, type ThresholdBreach, type ThresholdInputRow } from './detect.js';
 
 /** The metrics of a batch that have thresholds, less `tholdalert_exclude_metrics`. */
 export function thresholdMetrics(batch: MetricBatch): string[] {
-  const excluded = new Set(names(batch, 'tholdalert_exclude_metrics'));
-  return Object.keys(batch.tholdalertThresholds)
+  const excluded = new Set(batch.config.tholdalert_exclude_metrics);
+  return Object.keys(batch.config.tholdalert_thresholds)
     .filter((name) => !excluded.has(name))
     .sort();
 }
@@ -37,11 +36,11 @@ export async function loadThresholdContext(db: Db, batch: MetricBatch, now: Date
   if (metrics.length === 0) {
     return { existing, history };
   }
-  const n = 2 * (num(batch, 'tholdalert_recent_n') + num(batch, 'tholdalert_snooze_n')) + 10;
-  const rows = await db.run<WindowRow>(
+  const n = 2 * (batch.config.tholdalert_recent_n + batch.config.tholdalert_snooze_n) + 10;
+  const rows = await db.run<{ metric_name: string; metric_timestamp: Date; metric_tholdalert: number }>(
     'select_metric_window',
-    [batch.name, metrics, now, num(batch, 'alert_metric_timestamp_max_days_ago'), n],
-    { table: batch.tableKey },
+    [batch.name, metrics, now, batch.config.alert_metric_timestamp_max_days_ago, n],
+    { table: batch.config.table_key },
   );
   for (const row of rows) {
     history.set(row.metric_name, [...(history.get(row.metric_name) ?? []), row.metric_timestamp]);
@@ -72,12 +71,12 @@ export async function thresholdBreachesForIngest(
   }
   const newest = new Date(newestTime);
   const { existing, history } = await loadThresholdContext(db, batch, newest);
-  return detectThresholdBreaches(rows, batch.tholdalertThresholds, {
+  return detectThresholdBreaches(rows, batch.config.tholdalert_thresholds, {
     batch: batch.name,
-    recentN: num(batch, 'tholdalert_recent_n'),
-    snoozeN: num(batch, 'tholdalert_snooze_n'),
+    recentN: batch.config.tholdalert_recent_n,
+    snoozeN: batch.config.tholdalert_snooze_n,
     existing,
     history,
-    exclude: names(batch, 'tholdalert_exclude_metrics'),
+    exclude: batch.config.tholdalert_exclude_metrics,
   });
 }
