@@ -16,15 +16,16 @@ const loaded = new Map<JobName, Promise<JobCore>>();
 export function loadCore(job: JobName): Promise<JobCore> {
   let core = loaded.get(job);
   if (!core) {
-    core = importCore(job);
+    core = importCore(job, JOB_KINDS[job].core);
     loaded.set(job, core);
     core.catch(() => loaded.delete(job));
   }
   return core;
 }
 
-async function importCore(job: JobName): Promise<JobCore> {
-  const [file = '', name = ''] = JOB_KINDS[job].core.split('#');
+/** Imports `file#export` under services/; a missing module or export names the job. */
+export async function importCore(job: string, locator: string): Promise<JobCore> {
+  const [file = '', name = ''] = locator.split('#');
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(path.join(SERVICES_DIR, file)).href)) as Record<string, unknown>;

@@ -142,3 +142,20 @@ describe('anomstack run', () => {
     expect(result.stderr).toContain('unknown job dance');
   });
 });
+
+describe('anomstack start --check', () => {
+  it('reads every process setting at start-up: a bad SMTP port is caught before anything starts', async () => {
+    const result = await anomstack(['start', '--check', 'alert'], {
+      ANOMSTACK_ALERT_EMAIL_FROM: 'a@example.com',
+      ANOMSTACK_ALERT_EMAIL_TO: 'b@example.com',
+      ANOMSTACK_ALERT_EMAIL_SMTP_HOST: '127.0.0.1',
+      ANOMSTACK_ALERT_EMAIL_SMTP_PORT: 'smtp',
+      ANOMSTACK_WORKER_CONCURRENCY_SCORE: 'lots',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ANOMSTACK_ALERT_EMAIL_SMTP_PORT');
+    expect(result.stderr).toContain('ANOMSTACK_WORKER_CONCURRENCY_SCORE');
+    const ok = await anomstack(['start', '--check', 'alert']);
+    expect(ok.stdout.trim()).toBe('ok alert');
+  });
+});

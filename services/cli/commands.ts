@@ -50,7 +50,7 @@ async function validateCommand(argv: string[]): Promise<number> {
     for (const p of result.problems) {
       process.stderr.write(`error ${p.file}: ${p.key}: ${p.reason}\n`);
     }
-    const configs = result.batches.map((b) => ({ ...b.config, metric_batch: b.name, metrics_dir: env.metricsDir }));
+    const configs = result.batches.map((b) => ({ ...b.vars, metric_batch: b.name, metrics_dir: env.metricsDir }));
     process.stdout.write(`${JSON.stringify(configs, null, 2)}\n`);
   } else {
     for (const batch of result.batches) {

@@ -40,3 +40,27 @@ describe('loadEnv', () => {
     }
   });
 });
+
+describe('loadEnv: worker, queue and channel settings', () => {
+  it('reads concurrency per queue over the general one, and the retry policy', () => {
+    const env = loadEnv({ ANOMSTACK_WORKER_CONCURRENCY: '3', ANOMSTACK_WORKER_CONCURRENCY_INGEST: '5', ANOMSTACK_JOB_ATTEMPTS: '2' });
+    expect(env.workerConcurrency).toMatchObject({ ingest: 5, train: 3, alert: 3 });
+    expect(env).toMatchObject({ jobAttempts: 2, jobBackoffMs: 2000, workerLockMs: 30_000, queuePrefix: 'anomstack', dbPoolMax: 10 });
+    expect(loadEnv({}).workerConcurrency.score).toBe(1);
+  });
+
+  it('parses email and Slack settings at start-up, and reports a bad SMTP port with the other problems', () => {
+    const email = {
+      ANOMSTACK_ALERT_EMAIL_FROM: 'a@example.com',
+      ANOMSTACK_ALERT_EMAIL_TO: 'b@example.com',
+      ANOMSTACK_ALERT_EMAIL_SMTP_HOST: '127.0.0.1',
+      ANOMSTACK_ALERT_EMAIL_SMTP_PORT: '2525',
+    };
+    expect(loadEnv(email).email).toMatchObject({ host: '127.0.0.1', port: 2525, to: ['b@example.com'] });
+    expect(loadEnv({}).email).toBeNull();
+    const attempt = () => loadEnv({ ...email, ANOMSTACK_ALERT_EMAIL_SMTP_PORT: 'smtp', ANOMSTACK_SLACK_BOT_TOKEN: 'xoxb-1', ANOMSTACK_JOB_ATTEMPTS: '0' });
+    for (const name of ['ANOMSTACK_ALERT_EMAIL_SMTP_PORT', 'ANOMSTACK_SLACK_CHANNEL', 'ANOMSTACK_JOB_ATTEMPTS']) {
+      expect(attempt).toThrow(name);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderSql } from '../templates.js';
+import { DEFAULT_PREPROCESS } from '../models/index.js';
 import { loadBatches } from './load-batches.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
@@ -183,5 +184,48 @@ describe('renderSql', () => {
     expect(statement.values).toEqual(['a', now, ['x<y', "o'brien"]]);
     const plain = renderSql({ ...batch, vars: { ...batch.vars, train_exclude_metrics: [] } }, 'train_sql', { now });
     expect(plain.text).not.toContain('<> all');
+  });
+});
+
+describe('the typed batch config', () => {
+  it('completes a partial preprocess_params from the models defaults and unquotes name lists', () => {
+    const dir = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}preprocess_params: { lags_n: 2 }\nalert_exclude_metrics: ["'a'", b]\n` });
+    const [batch] = load(dir).batches;
+    expect(batch?.config.preprocess_params).toEqual({ ...DEFAULT_PREPROCESS, lags_n: 2 });
+    expect(batch?.config.alert_exclude_metrics).toEqual(['a', 'b']);
+    expect(batch?.config.train_exclude_metrics).toEqual([]);
+    expect(batch?.config.model_configs.every((m) => typeof m.model_tag === 'string')).toBe(true);
+  });
+
+  it('suggests the known key for a misspelt one', () => {
+    const dir = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}alert_treshold: 0.9\nmy_own_template_key: 1\n` });
+    const { warnings, batches } = load(dir);
+    expect(warnings).toContainEqual(expect.objectContaining({ key: 'alert_treshold', reason: expect.stringContaining('did you mean alert_threshold?') }));
+    expect(warnings).toContainEqual(expect.objectContaining({ key: 'my_own_template_key', reason: 'unknown key, ignored' }));
+    // The user's own keys still reach the templates.
+    expect(batches[0]?.vars.my_own_template_key).toBe(1);
+  });
+
+  it('names the entry and field of a nested problem, every one at once', () => {
+    const dir = metricsDir({
+      'b1/b1.yaml': `${SQL_BATCH}model_configs: [{ model_name: PCA, model_tag: x }, { model_name: KNN, model_tag: x }]\ntrain_max_n: 0\ntholdalert_thresholds: { m: { upper: 1, middle: 2 } }\n`,
+    });
+    const { problems } = load(dir);
+    expect(problems.map((p) => `${p.key}: ${p.reason}`)).toEqual(
+      expect.arrayContaining([
+        'model_configs: [1].model_tag: "x" is used twice',
+        'train_max_n: must be an integer >= 1, got 0',
+        expect.stringMatching(/^tholdalert_thresholds: m: .*upper, lower/),
+      ]),
+    );
+  });
+
+  it('parses an environment override of a job key by its type', () => {
+    const dir = metricsDir({ 'b1/b1.yaml': SQL_BATCH });
+    const [batch] = load(dir, { ANOMSTACK__B1__DISABLE_TRAIN: 'true', ANOMSTACK__B1__SCORE_CRON_SCHEDULE: '*/9 * * * *' }).batches;
+    expect(batch?.disabled.train).toBe(true);
+    expect(batch?.schedules.score?.cron).toBe('*/9 * * * *');
+    const bad = load(dir, { ANOMSTACK__B1__DISABLE_TRAIN: 'perhaps' });
+    expect(bad.problems).toContainEqual(expect.objectContaining({ key: 'disable_train (from ANOMSTACK__B1__DISABLE_TRAIN)' }));
   });
 });
