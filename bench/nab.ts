@@ -24,7 +24,7 @@ import {
 
 /**
  * `npm run bench -- nab [--models PCA,KNN] [--retrain-every 288] [--train-max-n 2500] [--files REGEX]
- *   [--snooze-n N] [--threshold P]`
+ *   [--snooze-n N] [--threshold P] [--params JSON]`
  * Detection quality on the labelled NAB sample (test/fixtures/nab), scored exactly as NAB scores
  * (shared/nab/score.ts), for the current default pipeline (baseline: `--models`, default
  * preprocess, mean, alerts as the alert job: smoothed score >= 0.8 over the point and 3 before,
@@ -67,6 +67,8 @@ export async function run(args: string[]): Promise<void> {
       files: { type: 'string', default: '' },
       'snooze-n': { type: 'string', default: String(DEFAULT_ALERT_RULE.snoozeN) },
       threshold: { type: 'string', default: String(DEFAULT_ALERT_RULE.threshold) },
+      /** model_params for the new detector, as JSON (e.g. '{"n_neighbors": 5}'), over its defaults. */
+      params: { type: 'string', default: '{}' },
     },
   });
   const retrainEvery = positiveInt(values['retrain-every'], 'retrain-every');
@@ -83,7 +85,7 @@ export async function run(args: string[]): Promise<void> {
       BASELINE_ALERTS,
     ).alerts,
   );
-  const candidate = runDetector('new default', series, { ...common, preprocess: DEFAULT_DETECT_PREPROCESS, configs: defaultDetectConfigs(), combination: 'max' }, (scores) =>
+  const candidate = runDetector('new default', series, { ...common, preprocess: DEFAULT_DETECT_PREPROCESS, configs: withParams(defaultDetectConfigs(), values.params), combination: 'max' }, (scores) =>
     decideAlerts(scores, rule),
   );
   console.log(`new alert rule: threshold ${rule.threshold}, snooze ${rule.snoozeN} points`);
@@ -171,6 +173,11 @@ function printFiles(label: string, score: CorpusScore): void {
   const windows = score.files.reduce((s, f) => s + f.windows.length, 0);
   const fp = score.files.reduce((s, f) => s + f.fp, 0);
   console.log(`caught ${tp} of ${windows} windows, ${fp} false alerts; first at p: -1 = window's left edge, 0 = its right edge`);
+}
+
+function withParams(configs: ModelConfig[], json: string): ModelConfig[] {
+  const extra = JSON.parse(json) as Record<string, unknown>;
+  return configs.map((c) => ({ ...c, model_params: { ...c.model_params, ...extra } }));
 }
 
 function parseModels(list: string): ModelConfig[] {

@@ -51,6 +51,23 @@ describe('Conformal', () => {
     expect(Array.from(scoreModel(model, probe))).toEqual([0, 1 - 1e-12]);
   });
 
+  it('with daily_phase, flags a normal-looking stretch at the wrong time of day', () => {
+    const series = dailySeries(3000, 4);
+    // Around 06:00 (phase pi / 2, the daily peak) the values are ~1; put that stretch at 18:00 (the trough).
+    const trough = 2800 + ((216 - (2800 % 288)) + 288) % 288;
+    for (let j = -3; j <= 3; j++) {
+      series.v[trough + j] = series.v[trough + j - 144]!;
+    }
+    const X = windows(series);
+    const test = sliceRows(X, 2500, X.n);
+    const at = test.timestamps.indexOf(trough * MIN5);
+    const plain = scoreModel(fitModel(CONFORMAL, sliceRows(X, 0, 2500)), test);
+    const phased = scoreModel(fitModel({ ...CONFORMAL, model_params: { daily_phase: true } }, sliceRows(X, 0, 2500)), test);
+    // The jump into the stretch is novel either way; inside it, only the time of day tells.
+    expect(plain[at + 3]).toBeLessThan(0.99);
+    expect(phased[at + 3]).toBeGreaterThan(0.999);
+  });
+
   it('needs k neighbours outside each calibration window', () => {
     expect(() => fitModel(CONFORMAL, windows(dailySeries(20, 3)))).toThrow(/needs at least 16 training rows/);
   });

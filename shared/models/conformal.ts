@@ -19,13 +19,18 @@ export interface ConformalParams {
   windowN: number | null;
   /** Calibration windows drawn (evenly spaced) from the training rows. */
   calibrationN: number;
+  /** Add the time of day as context (when the training rows span at least two days). */
+  dailyPhase: boolean;
 }
 
 export interface ConformalState {
   /** Standardised training windows, time order, row-major n x w. */
   reference: Float64Array;
   n: number;
+  /** Stored row width: `lags` standardised values, then 2 phase columns when `phaseRadius` > 0. */
   w: number;
+  lags: number;
+  phaseRadius: number;
   center: number;
   scale: number;
   /** Calibration nonconformities, ascending. */
@@ -42,12 +47,13 @@ export interface ConformalState {
 const TAIL_QUANTILE = 0.9;
 /** p never reaches 0: a score of exactly 1 would hide how much stranger one window is than another. */
 const MIN_P = 1e-12;
+const DAY_MS = 86_400_000;
 
 export const conformalDetector: Detector<ConformalParams, ConformalState> & { calibrated: true } = {
   name: 'Conformal',
   calibrated: true,
   readParams(r) {
-    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'contamination']);
+    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'contamination']);
     r.contamination();
     return {
       // Why 3: an event seen once or twice in the training window is still rare; more would blur the novelty of a shape.
@@ -55,31 +61,38 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       windowN: r.optionalInteger('window_n', 1),
       // Why 500: enough to resolve p ~ 0.002 empirically (the GPD tail goes further) at a fit cost of 500 x train_max_n distances.
       calibrationN: r.integer('calibration_n', 500, 20),
+      dailyPhase: r.boolean('daily_phase', false),
     };
   },
   fit(X, p) {
-    const w = Math.min(p.windowN ?? X.d, X.d);
-    // Calibration windows must have k neighbours that do not overlap them in time (|i - j| >= w).
-    if (X.n < p.nNeighbors + 2 * w + 1) {
-      throw new Error(`Conformal: needs at least ${p.nNeighbors + 2 * w + 1} training rows (n_neighbors + 2 windows), got ${X.n}`);
+    const lags = Math.min(p.windowN ?? X.d, X.d);
+    // Calibration windows must have k neighbours that do not overlap them in time (|i - j| >= lags).
+    if (X.n < p.nNeighbors + 2 * lags + 1) {
+      throw new Error(`Conformal: needs at least ${p.nNeighbors + 2 * lags + 1} training rows (n_neighbors + 2 windows), got ${X.n}`);
     }
     const { center, scale } = robustScale(X);
-    const reference = standardise(X, w, center, scale);
+    // Why sqrt(lags): the standardised window has a total variance of about `lags`, and a circle of
+    // radius r a total variance of r^2, so time of day weighs as much as the values. Two days at least,
+    // or the time of day is just another name for the training's few days.
+    const span = X.n > 1 ? X.timestamps[X.n - 1]! - X.timestamps[0]! : 0;
+    const phaseRadius = p.dailyPhase && span >= 2 * DAY_MS ? Math.sqrt(lags) : 0;
+    const w = lags + (phaseRadius > 0 ? 2 : 0);
+    const reference = standardise(X, lags, center, scale, phaseRadius);
     const c = Math.min(p.calibrationN, X.n);
     const calibration = new Float64Array(c);
     const best = new Float64Array(p.nNeighbors);
     for (let j = 0; j < c; j++) {
       const i = Math.floor(((j + 0.5) * X.n) / c);
       // Overlapping windows share values: they would be trivially near, unlike a new window's neighbours.
-      calibration[j] = nonconformity(reference, X.n, w, reference, i * w, p.nNeighbors, i - w + 1, i + w - 1, best);
+      calibration[j] = nonconformity(reference, X.n, w, reference, i * w, p.nNeighbors, i - lags + 1, i + lags - 1, best);
     }
     calibration.sort();
     const tail = fitTail(calibration);
-    const state: ConformalState = { reference, n: X.n, w, center, scale, calibration, ...tail };
+    const state: ConformalState = { reference, n: X.n, w, lags, phaseRadius, center, scale, calibration, ...tail };
     return { state, trainScores: Float64Array.from(calibration, (x) => 1 - tailProbability(state, x)) };
   },
   decision(state, X, p) {
-    const queries = standardise(X, state.w, state.center, state.scale);
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
     const out = new Float64Array(X.n);
     const best = new Float64Array(p.nNeighbors);
     for (let i = 0; i < X.n; i++) {
@@ -115,11 +128,17 @@ function median(values: Float64Array): number {
   return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
 }
 
-function standardise(X: FeatureMatrix, w: number, center: number, scale: number): Float64Array {
+function standardise(X: FeatureMatrix, lags: number, center: number, scale: number, phaseRadius: number): Float64Array {
+  const w = lags + (phaseRadius > 0 ? 2 : 0);
   const out = new Float64Array(X.n * w);
   for (let i = 0; i < X.n; i++) {
-    for (let j = 0; j < w; j++) {
+    for (let j = 0; j < lags; j++) {
       out[i * w + j] = (X.data[i * X.d + j]! - center) / scale;
+    }
+    if (phaseRadius > 0) {
+      const angle = (2 * Math.PI * (((X.timestamps[i]! % DAY_MS) + DAY_MS) % DAY_MS)) / DAY_MS;
+      out[i * w + lags] = phaseRadius * Math.cos(angle);
+      out[i * w + lags + 1] = phaseRadius * Math.sin(angle);
     }
   }
   return out;
