@@ -4,60 +4,57 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { detectAlerts, type AlertDetectConfig } from '../services/alert/src/alert-detect.js';
+import { decideAlerts, DEFAULT_ALERT_RULE, type AlertRule } from '../shared/detect/alert-rule.js';
+import { DEFAULT_DETECT_PREPROCESS, defaultDetectConfigs } from '../shared/detect/defaults.js';
 import { parseUtcTimestamp } from '../shared/models/csv.js';
-import { runTrainTask } from '../shared/models/model-tasks.js';
-import { preprocess, type PackedSeries } from '../shared/models/preprocess.js';
-import { combineScores, MODEL_NAMES, scoreModel } from '../shared/models/registry.js';
-import { DEFAULT_PREPROCESS, sliceRows, type FeatureMatrix, type FittedModel, type ModelConfig } from '../shared/models/types.js';
+import type { PackedSeries } from '../shared/models/preprocess.js';
+import { MODEL_NAMES } from '../shared/models/registry.js';
+import { DEFAULT_PREPROCESS, type ModelConfig } from '../shared/models/types.js';
+import { replaySeries, type ReplayPipeline } from '../shared/nab/replay.js';
+import {
+  layoutFile,
+  PROFILE_NAMES,
+  PROFILES,
+  scoreCorpus,
+  searchThreshold,
+  type CorpusScore,
+  type FileLayout,
+  type NabProfileName,
+} from '../shared/nab/score.js';
 
 /**
- * `npm run bench -- nab [--models PCA,KNN] [--retrain-every 288] [--train-max-n 2500]`
- * Detection quality on the labelled NAB sample (test/fixtures/nab): each series is
- * replayed as production would see it, point by point, with the default preprocess and alerts
- * (smoothed score >= 0.8 over the point and 3 before, snooze 3), and the alerts are scored
- * against NAB's anomaly windows.
+ * `npm run bench -- nab [--models PCA,KNN] [--retrain-every 288] [--train-max-n 2500] [--files REGEX]
+ *   [--snooze-n N] [--threshold P] [--params JSON]`
+ * Detection quality on the labelled NAB sample (test/fixtures/nab), scored exactly as NAB scores
+ * (shared/nab/score.ts), for the current default pipeline (baseline: `--models`, default
+ * preprocess, mean, alerts as the alert job: smoothed score >= 0.8 over the point and 3 before,
+ * snooze 3) and the new default detector (shared/detect), both in the same run. Each series is
+ * replayed causally as production would see it: refit every `--retrain-every` points on the
+ * newest `--train-max-n`, each point scored only by models fitted on points before it.
+ * Two numbers per detector and profile: its alert decisions (what a user receives) and its raw
+ * per-point score with NAB's corpus-wide threshold search.
  */
 
 const TRAIN_MIN_N = 14;
 /** The defaults' `alert_*` settings; recentN is irrelevant as detectAlerts sees the whole replay at once. */
-const ALERTS: AlertDetectConfig = { threshold: 0.8, always: false, smoothN: 3, snoozeN: 3, recentN: Infinity };
-/** ECOD and COPOD score a row against the training rows plus its batch; production scores ~1 new point per run. */
-const BATCH_DEPENDENT = new Set(['ECOD', 'COPOD']);
-const DAY_MS = 86_400_000;
+const BASELINE_ALERTS: AlertDetectConfig = { threshold: 0.8, always: false, smoothN: 3, snoozeN: 3, recentN: Infinity };
 
 interface Series {
   file: string;
-  t: Float64Array;
-  v: Float64Array;
-  /** NAB anomaly windows, [start, end] epoch ms, inclusive. */
-  windows: [number, number][];
+  /** Sorted by time, duplicate timestamps averaged: what the store hands the jobs. */
+  points: PackedSeries;
+  /** For each row of the file (file order), its point in `points`. */
+  rowPoint: Int32Array;
+  layout: FileLayout;
 }
 
-interface Replay {
-  /** Timestamps of the scored points and their combined score, oldest first. */
-  t: number[];
-  scores: number[];
-  errors: Set<string>;
-}
-
-interface Stats {
-  points: number;
-  scored: number;
-  days: number;
-  windows: number;
-  /** Windows with an alert inside them, and windows caught only within one window length after their end. */
-  hit: number;
-  lateOnly: number;
-  alerts: number;
-  inside: number;
-  late: number;
-  /** False alerts (neither inside nor late) in NAB's probationary first 15% of the series, which NAB does not score. */
-  warmUp: number;
-  /** Scored points inside a window: the precision of alerting at random. */
-  scoredInside: number;
-  /** Percent of the window elapsed at the first alert inside it, per hit window (NAB centres windows on the label). */
-  firstAt: number[];
+interface DetectorRun {
+  label: string;
+  /** Per file: per-row raw score (NaN unscored) and alert decision, file order. */
+  scores: Float64Array[];
+  alerts: boolean[][];
   seconds: number;
+  errors: string[];
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -67,29 +64,120 @@ export async function run(args: string[]): Promise<void> {
       models: { type: 'string', default: 'PCA,KNN' },
       'retrain-every': { type: 'string', default: '288' },
       'train-max-n': { type: 'string', default: '2500' },
+      files: { type: 'string', default: '' },
+      'snooze-n': { type: 'string', default: String(DEFAULT_ALERT_RULE.snoozeN) },
+      threshold: { type: 'string', default: String(DEFAULT_ALERT_RULE.threshold) },
+      /** model_params for the new detector, as JSON (e.g. '{"n_neighbors": 5}'), over its defaults. */
+      params: { type: 'string', default: '{}' },
     },
   });
-  const configs = parseModels(values.models);
   const retrainEvery = positiveInt(values['retrain-every'], 'retrain-every');
   const trainMaxN = positiveInt(values['train-max-n'], 'train-max-n');
+  const rule: AlertRule = { ...DEFAULT_ALERT_RULE, snoozeN: positiveInt(values['snooze-n'], 'snooze-n'), threshold: Number(values.threshold) };
+  const filter = new RegExp(values.files);
+  const series = loadSeries(nabDir()).filter((s) => filter.test(s.file));
+  const common = { retrainEvery, trainMaxN, trainMinN: TRAIN_MIN_N };
 
-  console.log(`NAB replay: models ${values.models}, retrain every ${retrainEvery} points on the newest ${trainMaxN}`);
-  const started = performance.now();
-  const rows: [string, Stats][] = [];
-  for (const series of loadSeries(nabDir())) {
-    const t0 = performance.now();
-    const replay = replaySeries(series, configs, retrainEvery, trainMaxN);
-    const alerts = detectAlerts(
-      replay.t.map((t, i) => ({ t: new Date(t), value: 0, score: replay.scores[i]!, alert: false })),
-      ALERTS,
-    ).alerts.map((i) => replay.t[i]!);
-    rows.push([series.file, evaluate(series, replay, alerts, (performance.now() - t0) / 1000)]);
-    for (const error of replay.errors) {
-      console.log(`  ${series.file}: ${error}`);
-    }
+  console.log(`NAB replay of ${series.length} files: retrain every ${retrainEvery} points on the newest ${trainMaxN}`);
+  const baseline = runDetector(`baseline ${values.models}`, series, { ...common, preprocess: DEFAULT_PREPROCESS, configs: parseModels(values.models), combination: 'mean' }, (scores) =>
+    detectAlerts(
+      scores.map((score) => ({ t: new Date(0), value: 0, score, alert: false })),
+      BASELINE_ALERTS,
+    ).alerts,
+  );
+  const candidate = runDetector('new default', series, { ...common, preprocess: DEFAULT_DETECT_PREPROCESS, configs: withParams(defaultDetectConfigs(), values.params), combination: 'max' }, (scores) =>
+    decideAlerts(scores, rule),
+  );
+  console.log(`new alert rule: threshold ${rule.threshold}, snooze ${rule.snoozeN} points`);
+  const layouts = series.map((s) => s.layout);
+  const summary = [baseline, candidate].map((d) => ({ d, ...nabScores(layouts, d) }));
+  printSummary(summary);
+  for (const { d, alerts } of summary) {
+    printFiles(d.label, alerts.standard);
+    d.errors.forEach((e) => console.log(`  ${e}`));
   }
-  printTable(rows);
-  console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`wall time: baseline ${baseline.seconds.toFixed(1)} s, new ${candidate.seconds.toFixed(1)} s (replay incl. refits, ${series.reduce((s, x) => s + x.layout.rows, 0)} rows)`);
+}
+
+function runDetector(label: string, series: readonly Series[], pipeline: ReplayPipeline, alertsOf: (scores: number[]) => number[]): DetectorRun {
+  const started = performance.now();
+  const out: DetectorRun = { label, scores: [], alerts: [], seconds: 0, errors: [] };
+  for (const s of series) {
+    const replay = replaySeries(s.file, s.points, pipeline);
+    // The alert job only ever sees scored points, oldest first.
+    const scored: number[] = [];
+    const pointOfScored: number[] = [];
+    replay.scores.forEach((score, i) => {
+      if (!Number.isNaN(score)) {
+        scored.push(score);
+        pointOfScored.push(i);
+      }
+    });
+    const alertPoints = new Set(alertsOf(scored).map((i) => pointOfScored[i]!));
+    out.scores.push(Float64Array.from(s.rowPoint, (p) => replay.scores[p]!));
+    out.alerts.push(Array.from(s.rowPoint, (p) => alertPoints.has(p)));
+    replay.errors.forEach((e) => out.errors.push(`${s.file}: ${e}`));
+  }
+  out.seconds = (performance.now() - started) / 1000;
+  return out;
+}
+
+function nabScores(layouts: readonly FileLayout[], d: DetectorRun): { alerts: Record<NabProfileName, CorpusScore>; raw: Record<NabProfileName, number> } {
+  const alerts = {} as Record<NabProfileName, CorpusScore>;
+  const raw = {} as Record<NabProfileName, number>;
+  for (const name of PROFILE_NAMES) {
+    alerts[name] = scoreCorpus(layouts, d.alerts, PROFILES[name]);
+    raw[name] = searchThreshold(layouts, d.scores, PROFILES[name]).normalised;
+  }
+  return { alerts, raw };
+}
+
+function printSummary(rows: readonly { d: DetectorRun; alerts: Record<NabProfileName, CorpusScore>; raw: Record<NabProfileName, number> }[]): void {
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(34) : c.padStart(10))).join(' ');
+  console.log(`\nNAB normalised score (100 perfect, 0 never fires)`);
+  console.log(line(['detector', 'standard', 'low FP', 'low FN']));
+  const values: number[][] = [];
+  for (const { d, alerts, raw } of rows) {
+    const a = PROFILE_NAMES.map((p) => alerts[p].normalised);
+    const r = PROFILE_NAMES.map((p) => raw[p]);
+    values.push(a, r);
+    console.log(line([`${d.label}: alerts`, ...a.map((x) => x.toFixed(1))]));
+    console.log(line([`${d.label}: raw, threshold searched`, ...r.map((x) => x.toFixed(1))]));
+  }
+  const [baseA, baseR, newA, newR] = values as [number[], number[], number[], number[]];
+  console.log(line(['new - baseline: alerts', ...newA.map((x, i) => signed(x - baseA[i]!))]));
+  console.log(line(['new - baseline: raw', ...newR.map((x, i) => signed(x - baseR[i]!))]));
+  console.log(line(['new / baseline: alerts', ...newA.map((x, i) => `${(x / baseA[i]!).toFixed(2)}x`)]));
+}
+
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+
+/** Per file (standard profile, alert decisions): windows caught, how early, false alerts. */
+function printFiles(label: string, score: CorpusScore): void {
+  console.log(`\n${label}: alert decisions per file (standard profile)`);
+  const header = ['series', 'win', 'caught', 'first at p', 'false', 'false/day', 'score'];
+  const lines = score.files.map((f) => [
+    path.basename(f.name, '.csv'),
+    String(f.windows.length),
+    String(f.tp),
+    f.windows.map((w) => (w.caught ? w.position.toFixed(2) : 'miss')).join(' ') || '-',
+    String(f.fp),
+    f.falsePerDay.toFixed(2),
+    f.raw.toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const pad = (cells: string[]): string => cells.map((c, i) => (i === 0 || i === 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(pad(header));
+  lines.forEach((l) => console.log(pad(l)));
+  const tp = score.files.reduce((s, f) => s + f.tp, 0);
+  const windows = score.files.reduce((s, f) => s + f.windows.length, 0);
+  const fp = score.files.reduce((s, f) => s + f.fp, 0);
+  console.log(`caught ${tp} of ${windows} windows, ${fp} false alerts; first at p: -1 = window's left edge, 0 = its right edge`);
+}
+
+function withParams(configs: ModelConfig[], json: string): ModelConfig[] {
+  const extra = JSON.parse(json) as Record<string, unknown>;
+  return configs.map((c) => ({ ...c, model_params: { ...c.model_params, ...extra } }));
 }
 
 function parseModels(list: string): ModelConfig[] {
@@ -131,32 +219,39 @@ function loadSeries(dir: string): Series[] {
     if (windows === undefined) {
       throw new Error(`${file}: no entry in labels/combined_windows.json`);
     }
-    return {
-      file,
-      ...parseNabCsv(readFileSync(path.join(dir, 'data', file), 'utf8'), file),
-      windows: windows.map(([start, end]) => [timestamp(start, file), timestamp(end, file)]),
-    };
+    const rows = parseNabCsv(readFileSync(path.join(dir, 'data', file), 'utf8'), file);
+    const { points, rowPoint } = storeView(rows);
+    const layout = layoutFile({
+      name: file,
+      timestamps: rows.map((r) => r.t),
+      windows: windows.map(([start, end]) => [timestamp(start, file), timestamp(end, file)] as const),
+    });
+    return { file, points, rowPoint, layout };
+  });
+}
+
+function parseNabCsv(text: string, file: string): { t: number; v: number }[] {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+  if (lines[0]?.trim() !== 'timestamp,value') {
+    throw new Error(`${file}: expected header 'timestamp,value', got '${lines[0] ?? ''}'`);
+  }
+  return lines.slice(1).map((line) => {
+    const [time = '', value = ''] = line.split(',');
+    return { t: timestamp(time, file), v: Number(value) };
   });
 }
 
 /**
  * Sorted by time with duplicate timestamps averaged, as the store hands points to the jobs:
  * some NAB files repeat timestamps, and machine_temperature repeats a whole hour out of order.
+ * NAB itself scores the file's rows, so each row keeps a link to its point.
  */
-function parseNabCsv(text: string, file: string): PackedSeries {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
-  if (lines[0]?.trim() !== 'timestamp,value') {
-    throw new Error(`${file}: expected header 'timestamp,value', got '${lines[0] ?? ''}'`);
-  }
-  const rows = lines.slice(1).map((line) => {
-    const [time = '', value = ''] = line.split(',');
-    return { t: timestamp(time, file), v: Number(value) };
-  });
-  rows.sort((a, b) => a.t - b.t);
+function storeView(rows: readonly { t: number; v: number }[]): { points: PackedSeries; rowPoint: Int32Array } {
+  const sorted = [...rows].sort((a, b) => a.t - b.t);
   const t: number[] = [];
   const v: number[] = [];
   let count = 0;
-  for (const row of rows) {
+  for (const row of sorted) {
     const last = t.length - 1;
     if (last >= 0 && row.t === t[last]) {
       count++;
@@ -167,7 +262,8 @@ function parseNabCsv(text: string, file: string): PackedSeries {
       count = 1;
     }
   }
-  return { t: Float64Array.from(t), v: Float64Array.from(v) };
+  const index = new Map(t.map((time, i) => [time, i]));
+  return { points: { t: Float64Array.from(t), v: Float64Array.from(v) }, rowPoint: Int32Array.from(rows, (r) => index.get(r.t)!) };
 }
 
 function timestamp(text: string, file: string): number {
@@ -176,180 +272,4 @@ function timestamp(text: string, file: string): number {
     throw new Error(`${file}: bad timestamp '${text}'`);
   }
   return ms;
-}
-
-/**
- * Walks forward as the train and score jobs would: every `retrainEvery` points the models are
- * refitted on the newest `trainMaxN` points seen so far, and the points until the next refit are
- * scored with them; the first fit comes after `retrainEvery` points, as a daily train job's
- * first run over a new metric would. Preprocessing is causal (diff, trailing mean, lags), so the
- * features of the whole series, computed once, equal those production builds from the history
- * before each point (checked against runScoreTask on a point's own history).
- */
-function replaySeries(series: Series, configs: readonly ModelConfig[], retrainEvery: number, trainMaxN: number): Replay {
-  const X = preprocess(series, DEFAULT_PREPROCESS);
-  const firstRowPoint = series.t.length - X.n;
-  const replay: Replay = { t: [], scores: [], errors: new Set() };
-  let models = new Map<string, FittedModel>();
-  for (let k = retrainEvery; k < series.t.length; k += retrainEvery) {
-    models = retrain(series, k, configs, trainMaxN, models, replay);
-    if (models.size === 0) {
-      continue; // No model yet: the score job skips the metric.
-    }
-    const from = Math.max(k, firstRowPoint);
-    const to = Math.min(k + retrainEvery, series.t.length);
-    if (from < to) {
-      scoreRows(sliceRows(X, from - firstRowPoint, to - firstRowPoint), [...models.values()], replay);
-    }
-  }
-  return replay;
-}
-
-/** Fits every config on the points before `k`; a config that fails keeps its previous model, as production does. */
-function retrain(
-  series: Series,
-  k: number,
-  configs: readonly ModelConfig[],
-  trainMaxN: number,
-  previous: Map<string, FittedModel>,
-  replay: Replay,
-): Map<string, FittedModel> {
-  if (k < TRAIN_MIN_N) {
-    return previous;
-  }
-  const start = Math.max(0, k - trainMaxN);
-  const result = runTrainTask({
-    key: series.file,
-    points: { t: series.t.subarray(start, k), v: series.v.subarray(start, k) },
-    preprocess: DEFAULT_PREPROCESS,
-    configs,
-  });
-  result.errors.forEach((e) => replay.errors.add(e));
-  const models = new Map(previous);
-  result.models.forEach((m) => models.set(m.modelTag, m));
-  return models;
-}
-
-function scoreRows(rows: FeatureMatrix, models: readonly FittedModel[], replay: Replay): void {
-  const perModel = models.map((model) => (BATCH_DEPENDENT.has(model.modelName) ? scoreOneByOne(model, rows) : scoreModel(model, rows)));
-  const combined = combineScores(perModel, 'mean');
-  rows.timestamps.forEach((t, i) => {
-    replay.t.push(t);
-    replay.scores.push(combined[i]!);
-  });
-}
-
-function scoreOneByOne(model: FittedModel, rows: FeatureMatrix): Float64Array {
-  const out = new Float64Array(rows.n);
-  for (let i = 0; i < rows.n; i++) {
-    out[i] = scoreModel(model, sliceRows(rows, i, i + 1))[0]!;
-  }
-  return out;
-}
-
-/** Inside: in a window. Late: after a window's end by at most its length (caught, but after NAB's window). */
-function evaluate(series: Series, replay: Replay, alerts: readonly number[], seconds: number): Stats {
-  const inWindow = (t: number): boolean => series.windows.some(([s, e]) => t >= s && t <= e);
-  const lateFor = ([s, e]: [number, number]) => (t: number): boolean => t > e && t <= e + (e - s) && !inWindow(t);
-  const probationEnd = series.t[Math.floor(0.15 * series.t.length)]!;
-  const stats: Stats = {
-    points: series.t.length,
-    scored: replay.t.length,
-    days: (series.t[series.t.length - 1]! - series.t[0]!) / DAY_MS,
-    windows: series.windows.length,
-    hit: 0,
-    lateOnly: 0,
-    scoredInside: replay.t.filter(inWindow).length,
-    alerts: alerts.length,
-    inside: alerts.filter(inWindow).length,
-    late: alerts.filter((t) => series.windows.some((w) => lateFor(w)(t))).length,
-    warmUp: alerts.filter((t) => t < probationEnd && !inWindow(t) && !series.windows.some((w) => lateFor(w)(t))).length,
-    firstAt: [],
-    seconds,
-  };
-  for (const window of series.windows) {
-    const [s, e] = window;
-    const first = alerts.find((t) => t >= s && t <= e);
-    if (first !== undefined) {
-      stats.hit++;
-      stats.firstAt.push((100 * (first - s)) / (e - s));
-    } else if (alerts.some(lateFor(window))) {
-      stats.lateOnly++;
-    }
-  }
-  return stats;
-}
-
-function printTable(rows: readonly [string, Stats][]): void {
-  const header = ['series', 'points', 'scored', 'win', 'hit', 'late-only', 'alerts', 'in-win', 'late', 'false', 'warm-up', 'false/day', 'prec', 'base', 'first@', 'sec'];
-  const total = rows.map(([, s]) => s).reduce(addStats);
-  const lines = [...rows.map(([file, s]) => format(shortName(file), s)), format('TOTAL', total)];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const pad = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(pad(header));
-  lines.forEach((l, i) => {
-    if (i === lines.length - 1) {
-      console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-    }
-    console.log(pad(l));
-  });
-  console.log(
-    [
-      'hit: windows with an alert inside; late-only: windows caught only within one window length after their end',
-      'in-win / late / false: alerts inside a window / in that late stretch / elsewhere (warm-up: in NAB\'s unscored first 15%)',
-      'prec: in-win / alerts; base: % of scored points inside a window (the precision of random alerts)',
-      'first@: median % of the window elapsed at its first alert (NAB centres windows on the label)',
-    ].join('\n'),
-  );
-}
-
-function format(name: string, s: Stats): string[] {
-  const falseAlerts = s.alerts - s.inside - s.late;
-  return [
-    name,
-    String(s.points),
-    String(s.scored),
-    String(s.windows),
-    String(s.hit),
-    String(s.lateOnly),
-    String(s.alerts),
-    String(s.inside),
-    String(s.late),
-    String(falseAlerts),
-    String(s.warmUp),
-    (falseAlerts / s.days).toFixed(2),
-    s.alerts > 0 ? `${((100 * s.inside) / s.alerts).toFixed(0)}%` : '-',
-    s.scored > 0 ? `${((100 * s.scoredInside) / s.scored).toFixed(0)}%` : '-',
-    s.firstAt.length > 0 ? `${median(s.firstAt).toFixed(0)}%` : '-',
-    s.seconds.toFixed(1),
-  ];
-}
-
-function addStats(a: Stats, b: Stats): Stats {
-  return {
-    points: a.points + b.points,
-    scored: a.scored + b.scored,
-    days: a.days + b.days,
-    windows: a.windows + b.windows,
-    hit: a.hit + b.hit,
-    lateOnly: a.lateOnly + b.lateOnly,
-    scoredInside: a.scoredInside + b.scoredInside,
-    alerts: a.alerts + b.alerts,
-    inside: a.inside + b.inside,
-    late: a.late + b.late,
-    warmUp: a.warmUp + b.warmUp,
-    firstAt: [...a.firstAt, ...b.firstAt],
-    seconds: a.seconds + b.seconds,
-  };
-}
-
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** 'realKnownCause/nyc_taxi.csv' -> 'nyc_taxi'. */
-function shortName(file: string): string {
-  return path.basename(file, '.csv');
 }

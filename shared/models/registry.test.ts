@@ -20,7 +20,7 @@ describe('validateModelConfig', () => {
 
   it('reports every problem at once', () => {
     expect(validateModelConfig({ model_name: 'LOF', model_tag: '', model_params: {} })).toEqual([
-      'model_name "LOF" is not one of PCA, KNN, IForest, ECOD, COPOD, MAD',
+      'model_name "LOF" is not one of PCA, KNN, IForest, ECOD, COPOD, MAD, Conformal',
     ]);
     const problems = validateModelConfig({ model_name: 'KNN', model_tag: 3, model_params: { n_neighbors: 0, method: 'max', colour: 'red' } });
     expect(problems).toHaveLength(4);

@@ -1,3 +1,4 @@
+import { conformalDetector } from './conformal.js';
 import type { Detector } from './detector.js';
 import { copodDetector, ecodDetector } from './ecod.js';
 import { iforestDetector } from './iforest.js';
@@ -8,11 +9,14 @@ import { pcaDetector } from './pca.js';
 import type { CombineMethod, FeatureMatrix, FittedModel, ModelConfig } from './types.js';
 
 /** PyOD class names we implement, spelled as in `model_configs[].model_name`. */
-export const MODEL_NAMES = ['PCA', 'KNN', 'IForest', 'ECOD', 'COPOD', 'MAD'] as const;
+export const MODEL_NAMES = ['PCA', 'KNN', 'IForest', 'ECOD', 'COPOD', 'MAD', 'Conformal'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
-/** Each detector has its own params/state types; the registry only passes them through. */
-type AnyDetector = Detector<unknown, unknown>;
+/**
+ * Each detector has its own params/state types; the registry only passes them through. A `calibrated`
+ * detector's decision scores are already 0-1 probabilities (Conformal) and skip the min-max scaling.
+ */
+type AnyDetector = Detector<unknown, unknown> & { calibrated?: boolean };
 
 const DETECTORS: Record<ModelName, AnyDetector> = {
   PCA: pcaDetector,
@@ -21,6 +25,7 @@ const DETECTORS: Record<ModelName, AnyDetector> = {
   ECOD: ecodDetector,
   COPOD: copodDetector,
   MAD: madDetector,
+  Conformal: conformalDetector,
 };
 
 function isModelName(name: string): name is ModelName {
@@ -94,6 +99,9 @@ export function decisionScores(model: FittedModel, X: FeatureMatrix): Float64Arr
 /** PyOD's predict_proba(method='linear')[:, 1]: min-max scaled by the training scores, clipped to [0, 1]. */
 export function scoreModel(model: FittedModel, X: FeatureMatrix): Float64Array {
   const scores = decisionScores(model, X);
+  if (detectorFor(model.modelName).calibrated === true) {
+    return scores;
+  }
   const range = model.trainMax - model.trainMin;
   // In place (decision returns a new array), in a plain loop: TypedArray.map calls back per element and copies.
   for (let i = 0; i < scores.length; i++) {

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { tailProbability } from './conformal.js';
+import { preprocess } from './preprocess.js';
+import { Random } from './random.js';
+import { fitModel, scoreModel } from './registry.js';
+import { sliceRows, type FeatureMatrix } from './types.js';
+
+const CONFORMAL = { model_name: 'Conformal', model_tag: 'c', model_params: {} };
+const RAW_WINDOWS = { diff_n: 0, smooth_n: 0, lags_n: 5, freq: null, freq_agg: 'mean' } as const;
+const MIN5 = 300_000;
+
+/** A daily sine (288 points a day) with uniform noise. */
+function dailySeries(n: number, seed: number, noise = 0.1): { t: Float64Array; v: Float64Array } {
+  const random = new Random(seed);
+  const t = Float64Array.from({ length: n }, (_, i) => i * MIN5);
+  const v = Float64Array.from({ length: n }, (_, i) => Math.sin((2 * Math.PI * i) / 288) + noise * (random.next() - 0.5));
+  return { t, v };
+}
+
+const windows = (series: { t: Float64Array; v: Float64Array }): FeatureMatrix => preprocess(series, RAW_WINDOWS);
+
+describe('Conformal', () => {
+  it('scores new data from the training distribution as calibrated tail probabilities', () => {
+    const X = windows(dailySeries(3500, 1));
+    const model = fitModel(CONFORMAL, sliceRows(X, 0, 2500));
+    const scores = scoreModel(model, sliceRows(X, 2500, X.n));
+    const share = (t: number): number => scores.filter((s) => s >= t).length / scores.length;
+    // P(score >= 1 - a) should be about a; loose bounds (neighbouring windows are not independent).
+    expect(share(0.9)).toBeGreaterThan(0.04);
+    expect(share(0.9)).toBeLessThan(0.2);
+    expect(share(0.99)).toBeLessThan(0.03);
+    expect(scores.every((s) => s >= 0 && s <= 1)).toBe(true);
+  });
+
+  it('flags a spike at the spike, not at the points after it', () => {
+    const series = dailySeries(3000, 2);
+    series.v[2800] = series.v[2800]! + 1; // ten times the noise amplitude, inside the normal range of values
+    const X = windows(series);
+    const model = fitModel(CONFORMAL, sliceRows(X, 0, 2500));
+    const test = sliceRows(X, 2500, X.n);
+    const scores = scoreModel(model, test);
+    const at = test.timestamps.indexOf(2800 * MIN5);
+    expect(scores[at]).toBeGreaterThan(0.999);
+    expect(Math.max(...scores.slice(at - 100, at))).toBeLessThan(0.999);
+  });
+
+  it('scores a change of a flat series as certain and the flat value as normal', () => {
+    const flat = { t: Float64Array.from({ length: 100 }, (_, i) => i * MIN5), v: new Float64Array(100).fill(5) };
+    const model = fitModel(CONFORMAL, windows(flat));
+    const probe = windows({ t: flat.t.slice(0, 7), v: Float64Array.of(5, 5, 5, 5, 5, 5, 5.01) });
+    expect(Array.from(scoreModel(model, probe))).toEqual([0, 1 - 1e-12]);
+  });
+
+  it('with daily_phase, flags a normal-looking stretch at the wrong time of day', () => {
+    const series = dailySeries(3000, 4);
+    // Around 06:00 (phase pi / 2, the daily peak) the values are ~1; put that stretch at 18:00 (the trough).
+    const trough = 2800 + ((216 - (2800 % 288)) + 288) % 288;
+    for (let j = -3; j <= 3; j++) {
+      series.v[trough + j] = series.v[trough + j - 144]!;
+    }
+    const X = windows(series);
+    const test = sliceRows(X, 2500, X.n);
+    const at = test.timestamps.indexOf(trough * MIN5);
+    const plain = scoreModel(fitModel(CONFORMAL, sliceRows(X, 0, 2500)), test);
+    const phased = scoreModel(fitModel({ ...CONFORMAL, model_params: { daily_phase: true } }, sliceRows(X, 0, 2500)), test);
+    // The jump into the stretch is novel either way; inside it, only the time of day tells.
+    expect(plain[at + 3]).toBeLessThan(0.99);
+    expect(phased[at + 3]).toBeGreaterThan(0.999);
+  });
+
+  it('needs k neighbours outside each calibration window', () => {
+    expect(() => fitModel(CONFORMAL, windows(dailySeries(20, 3)))).toThrow(/needs at least 16 training rows/);
+  });
+});
+
+describe('tailProbability', () => {
+  // 20 calibration values 1..20: the 90th percentile (index 18) is 19, one value (20) above it.
+  const calibration = Float64Array.from({ length: 20 }, (_, i) => i + 1);
+  const state = { calibration, tailU: 19, tailXi: 0, tailSigma: 1, tailShare: 2 / 21 };
+
+  it('is the conformal p-value up to the tail threshold', () => {
+    expect(tailProbability(state, 0)).toBe(1); // (20 + 1) / 21
+    expect(tailProbability(state, 5)).toBeCloseTo(17 / 21, 12); // 16 values >= 5
+    expect(tailProbability(state, 19)).toBeCloseTo(3 / 21, 12);
+  });
+
+  it('decays exponentially beyond it (xi = 0) and as a Pareto power (xi > 0)', () => {
+    expect(tailProbability(state, 21)).toBeCloseTo((2 / 21) * Math.exp(-2), 12);
+    expect(tailProbability({ ...state, tailXi: 0.5 }, 21)).toBeCloseTo((2 / 21) * (1 + 0.5 * 2) ** -2, 12);
+    expect(tailProbability(state, 1e6)).toBe(1e-12);
+  });
+});

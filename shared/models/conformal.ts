@@ -1,0 +1,252 @@
+import type { Detector } from './detector.js';
+import type { FeatureMatrix } from './types.js';
+
+/**
+ * Conformal KNN (after KNN-CAD, Burnaev & Ishimtsev 2016): the nonconformity of a row is the mean
+ * distance from its (standardised) lag window to the k nearest training windows, and its score is
+ * 1 - p, p the row's tail probability among calibration nonconformities, so a score means the same
+ * on every series: 0.999 is "as unusual as 1 training window in 1000". Beyond the calibration's
+ * 90th percentile the tail is a generalised Pareto fit (peaks over threshold, as SPOT), so p keeps
+ * shrinking for windows stranger than any seen instead of stopping at 1 / (calibration + 1).
+ *
+ * Meant for raw lag windows (preprocess diff_n 0, smooth_n 0, lags_n L - 1): a spike then makes
+ * the window ending at the spike novel, so it is flagged at the spike, not later.
+ */
+
+export interface ConformalParams {
+  nNeighbors: number;
+  /** Lag columns used (the first `windowN` of the row); null = all. */
+  windowN: number | null;
+  /** Calibration windows drawn (evenly spaced) from the training rows. */
+  calibrationN: number;
+  /** Add the time of day as context (when the training rows span at least two days). */
+  dailyPhase: boolean;
+}
+
+export interface ConformalState {
+  /** Standardised training windows, time order, row-major n x w. */
+  reference: Float64Array;
+  n: number;
+  /** Stored row width: `lags` standardised values, then 2 phase columns when `phaseRadius` > 0. */
+  w: number;
+  lags: number;
+  phaseRadius: number;
+  center: number;
+  scale: number;
+  /** Calibration nonconformities, ascending. */
+  calibration: Float64Array;
+  /** Generalised Pareto tail over `tailU`: shape xi >= 0 and scale sigma, fitted on the calibration excesses. */
+  tailU: number;
+  tailXi: number;
+  tailSigma: number;
+  /** P(nonconformity > tailU) in the calibration, conformal style: (count + 1) / (c + 1). */
+  tailShare: number;
+}
+
+/** The POT threshold: the calibration's 90th percentile, the usual start of an extreme-value fit with a few hundred samples. */
+const TAIL_QUANTILE = 0.9;
+/** p never reaches 0: a score of exactly 1 would hide how much stranger one window is than another. */
+const MIN_P = 1e-12;
+const DAY_MS = 86_400_000;
+
+export const conformalDetector: Detector<ConformalParams, ConformalState> & { calibrated: true } = {
+  name: 'Conformal',
+  calibrated: true,
+  readParams(r) {
+    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'contamination']);
+    r.contamination();
+    return {
+      // Why 3: an event seen once or twice in the training window is still rare; more would blur the novelty of a shape.
+      nNeighbors: r.integer('n_neighbors', 3, 1),
+      windowN: r.optionalInteger('window_n', 1),
+      // Why 500: enough to resolve p ~ 0.002 empirically (the GPD tail goes further) at a fit cost of 500 x train_max_n distances.
+      calibrationN: r.integer('calibration_n', 500, 20),
+      dailyPhase: r.boolean('daily_phase', false),
+    };
+  },
+  fit(X, p) {
+    const lags = Math.min(p.windowN ?? X.d, X.d);
+    // Calibration windows must have k neighbours that do not overlap them in time (|i - j| >= lags).
+    if (X.n < p.nNeighbors + 2 * lags + 1) {
+      throw new Error(`Conformal: needs at least ${p.nNeighbors + 2 * lags + 1} training rows (n_neighbors + 2 windows), got ${X.n}`);
+    }
+    const { center, scale } = robustScale(X);
+    // Why sqrt(lags): the standardised window has a total variance of about `lags`, and a circle of
+    // radius r a total variance of r^2, so time of day weighs as much as the values. Two days at least,
+    // or the time of day is just another name for the training's few days.
+    const span = X.n > 1 ? X.timestamps[X.n - 1]! - X.timestamps[0]! : 0;
+    const phaseRadius = p.dailyPhase && span >= 2 * DAY_MS ? Math.sqrt(lags) : 0;
+    const w = lags + (phaseRadius > 0 ? 2 : 0);
+    const reference = standardise(X, lags, center, scale, phaseRadius);
+    const c = Math.min(p.calibrationN, X.n);
+    const calibration = new Float64Array(c);
+    const best = new Float64Array(p.nNeighbors);
+    for (let j = 0; j < c; j++) {
+      const i = Math.floor(((j + 0.5) * X.n) / c);
+      // Overlapping windows share values: they would be trivially near, unlike a new window's neighbours.
+      calibration[j] = nonconformity(reference, X.n, w, reference, i * w, p.nNeighbors, i - lags + 1, i + lags - 1, best);
+    }
+    calibration.sort();
+    const tail = fitTail(calibration);
+    const state: ConformalState = { reference, n: X.n, w, lags, phaseRadius, center, scale, calibration, ...tail };
+    return { state, trainScores: Float64Array.from(calibration, (x) => 1 - tailProbability(state, x)) };
+  },
+  decision(state, X, p) {
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
+    const out = new Float64Array(X.n);
+    const best = new Float64Array(p.nNeighbors);
+    for (let i = 0; i < X.n; i++) {
+      const ncm = nonconformity(state.reference, state.n, state.w, queries, i * state.w, p.nNeighbors, 1, 0, best);
+      out[i] = 1 - tailProbability(state, ncm);
+    }
+    return out;
+  },
+};
+
+/** Median and 1.4826 x MAD of the newest-value column (std, then 1, when that is 0: a flat series still gets a unit). */
+function robustScale(X: FeatureMatrix): { center: number; scale: number } {
+  const values = new Float64Array(X.n);
+  for (let i = 0; i < X.n; i++) {
+    values[i] = X.data[i * X.d]!;
+  }
+  const center = median(values.slice());
+  const deviations = values.map((v) => Math.abs(v - center));
+  let scale = 1.4826 * median(deviations);
+  if (!(scale > 0)) {
+    let sum = 0;
+    for (const v of values) {
+      sum += (v - center) ** 2;
+    }
+    scale = Math.sqrt(sum / X.n);
+  }
+  return { center, scale: scale > 0 ? scale : 1 };
+}
+
+function median(values: Float64Array): number {
+  values.sort();
+  const mid = values.length >> 1;
+  return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+}
+
+function standardise(X: FeatureMatrix, lags: number, center: number, scale: number, phaseRadius: number): Float64Array {
+  const w = lags + (phaseRadius > 0 ? 2 : 0);
+  const out = new Float64Array(X.n * w);
+  for (let i = 0; i < X.n; i++) {
+    for (let j = 0; j < lags; j++) {
+      out[i * w + j] = (X.data[i * X.d + j]! - center) / scale;
+    }
+    if (phaseRadius > 0) {
+      const angle = (2 * Math.PI * (((X.timestamps[i]! % DAY_MS) + DAY_MS) % DAY_MS)) / DAY_MS;
+      out[i * w + lags] = phaseRadius * Math.cos(angle);
+      out[i * w + lags + 1] = phaseRadius * Math.sin(angle);
+    }
+  }
+  return out;
+}
+
+/**
+ * Mean Euclidean distance from the query window at `q` to its k nearest reference windows, skipping
+ * reference rows [skipFrom, skipTo]. A candidate's sum is abandoned once it exceeds the current k-th
+ * best, which with brute force over <= train_max_n rows is what keeps the replay fast.
+ */
+function nonconformity(
+  reference: Float64Array,
+  n: number,
+  w: number,
+  queries: Float64Array,
+  q: number,
+  k: number,
+  skipFrom: number,
+  skipTo: number,
+  best: Float64Array,
+): number {
+  best.fill(Infinity);
+  let kth = Infinity;
+  for (let j = 0; j < n; j++) {
+    if (j >= skipFrom && j <= skipTo) {
+      continue;
+    }
+    let sum = 0;
+    const base = j * w;
+    for (let c = 0; c < w && sum < kth; c++) {
+      const diff = reference[base + c]! - queries[q + c]!;
+      sum += diff * diff;
+    }
+    if (sum < kth) {
+      // Insert into the ascending k best.
+      let pos = k - 1;
+      while (pos > 0 && best[pos - 1]! > sum) {
+        best[pos] = best[pos - 1]!;
+        pos--;
+      }
+      best[pos] = sum;
+      kth = best[k - 1]!;
+    }
+  }
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i < k; i++) {
+    if (Number.isFinite(best[i]!)) {
+      total += Math.sqrt(best[i]!);
+      count++;
+    }
+  }
+  return count > 0 ? total / count : 0;
+}
+
+/**
+ * Generalised Pareto tail by the method of moments on the excesses over the 90th percentile:
+ * xi = (1 - mean^2 / var) / 2, sigma = mean (mean^2 / var + 1) / 2. xi is kept in [0, 0.5]: a
+ * negative xi would put a hard ceiling on the tail (any stranger window p = 0), and the moments
+ * say nothing reliable beyond 0.5 (infinite variance).
+ */
+function fitTail(calibration: Float64Array): Pick<ConformalState, 'tailU' | 'tailXi' | 'tailSigma' | 'tailShare'> {
+  const c = calibration.length;
+  const tailU = calibration[Math.min(c - 1, Math.floor(TAIL_QUANTILE * c))]!;
+  let sum = 0;
+  let sumSq = 0;
+  let m = 0;
+  for (const x of calibration) {
+    if (x > tailU) {
+      sum += x - tailU;
+      sumSq += (x - tailU) ** 2;
+      m++;
+    }
+  }
+  const tailShare = (m + 1) / (c + 1);
+  if (m < 2) {
+    return { tailU, tailXi: 0, tailSigma: m === 1 ? sum : 0, tailShare };
+  }
+  const mean = sum / m;
+  const variance = sumSq / m - mean * mean;
+  const ratio = variance > 0 ? (mean * mean) / variance : Infinity;
+  const tailXi = Number.isFinite(ratio) ? Math.min(0.5, Math.max(0, (1 - ratio) / 2)) : 0;
+  // With xi clamped, sigma from the mean excess alone (mean = sigma / (1 - xi)).
+  return { tailU, tailXi, tailSigma: mean * (1 - tailXi), tailShare };
+}
+
+/** P(calibration nonconformity >= x): empirical (conformal, (count + 1) / (c + 1)) up to the tail threshold, the GPD beyond. */
+export function tailProbability(s: Pick<ConformalState, 'calibration' | 'tailU' | 'tailXi' | 'tailSigma' | 'tailShare'>, x: number): number {
+  const cal = s.calibration;
+  const c = cal.length;
+  if (x <= s.tailU) {
+    // First index with cal[i] >= x.
+    let lo = 0;
+    let hi = c;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cal[mid]! < x) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return (c - lo + 1) / (c + 1);
+  }
+  const excess = x - s.tailU;
+  if (!(s.tailSigma > 0)) {
+    return MIN_P;
+  }
+  const survival = s.tailXi > 0 ? (1 + (s.tailXi * excess) / s.tailSigma) ** (-1 / s.tailXi) : Math.exp(-excess / s.tailSigma);
+  return Math.max(MIN_P, s.tailShare * survival);
+}
