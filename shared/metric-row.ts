@@ -1,4 +1,4 @@
-/** What a row of a metrics table says (CONTRACT.md, "Postgres"). */
+/** What a row of a metrics table says (docs/contract.md, "Postgres"). */
 export const METRIC_TYPES = [
   'metric',
   'score',

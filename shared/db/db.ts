@@ -26,8 +26,7 @@ export type SqlName =
   | 'select_delivery'
   | 'select_metric_window'
   | 'count_old_metric_rows'
-  | 'delete_old_deliveries'
-  | 'select_metric_names';
+  | 'delete_old_deliveries';
 
 const sqlCache = new Map<string, string>();
 

@@ -88,7 +88,7 @@ export function formatScoresCsv(result: ScoreCsvResult): string {
 }
 
 /**
- * Offline backtest of the default pipeline (CONTRACT `score-csv`): per metric, preprocess all its
+ * Offline backtest of the default pipeline (`anomstack score-csv`, docs/contract.md): per metric, preprocess all its
  * points, train each model on the preprocessed rows but the last `scoreN` (at most the newest
  * `trainMaxN`), and score the last `scoreN`.
  */

@@ -1,6 +1,6 @@
 /**
- * Anomaly alert detection (SPEC-BEHAVIOUR, "Alerts"): the config's intended semantics, not the
- * original SQL's reversed window frames (reference §3.4). Pure: no I/O.
+ * Anomaly alert detection (docs/behaviour.md, "Alerts"): the config's intended semantics, not the
+ * original SQL's reversed window frames (docs/behaviour.md, "Differences from the original"). Pure: no I/O.
  */
 
 /** One scored point of one metric, oldest first in the input. */

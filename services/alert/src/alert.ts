@@ -14,7 +14,6 @@ import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime, type WindowRow } from './window.js';
 import { alertMethods } from '../../../shared/config/schema.js';
 
-export { detectAlerts, trailingMean, type AlertDetectConfig, type AlertDetection, type AlertInputPoint } from './alert-detect.js';
 
 export function alertConfig(batch: MetricBatch): AlertDetectConfig & { maxN: number } {
   return {

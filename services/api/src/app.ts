@@ -51,7 +51,7 @@ const param = (req: Request, name: string): string => {
   return value;
 };
 
-/** The admin API (CONTRACT.md, "Admin API"): express, JSON everywhere, bearer auth but /healthz. */
+/** The admin API (docs/contract.md, "Admin API"): express, JSON everywhere, bearer auth but /healthz. */
 export function createApp(deps: ApiDeps): express.Express {
   const now = deps.now ?? (() => new Date());
   const app = express();

@@ -20,7 +20,7 @@ const KNOWN_COLUMNS = new Set(['metric_name', 'metric_value', 'metric_timestamp'
 const REQUIRED_COLUMNS = ['metric_name', 'metric_value', 'metric_timestamp'] as const;
 
 /**
- * Checks and normalises what an ingest function or query returned (SPEC-BEHAVIOUR "Ingest").
+ * Checks and normalises what an ingest function or query returned (docs/behaviour.md, "Ingest").
  * One bad row rejects the whole run: the error names the batch, the row (0-based, in the order
  * the function returned them), the column, the problem and the value, for up to 10 problems.
  * Duplicate (metric_name, metric_timestamp) rows are averaged; metric_value is rounded half to
@@ -229,7 +229,7 @@ function checkTimestamp(value: unknown, problem: (text: string) => void): number
   return undefined;
 }
 
-/** Parses ISO 8601 text; a timestamp without offset is UTC (SPEC-BEHAVIOUR). Fractions below 1 ms are cut. */
+/** Parses ISO 8601 text; a timestamp without offset is UTC (docs/behaviour.md, "Ingest"). Fractions below 1 ms are cut. */
 export function parseIsoTimestamp(text: string): number | undefined {
   const match = ISO.exec(text);
   if (match === null) {

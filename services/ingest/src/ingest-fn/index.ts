@@ -13,8 +13,6 @@ import { closePythonServers, runPythonCold, runPythonWarm } from './python-runne
 import { killGroup } from './run-outcome.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
-export { IngestInputError, IngestRunnerSetupError } from './errors.js';
-export { warmUpPython } from './python-runner.js';
 export type { IngestFnLanguage, IngestFnRunOptions, IngestFnSpec } from './types.js';
 
 export async function runIngestFn(spec: IngestFnSpec, opts: IngestFnRunOptions): Promise<Record<string, unknown>[]> {

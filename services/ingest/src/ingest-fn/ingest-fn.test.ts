@@ -8,9 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { validateIngestRows } from '../validate-rows.js';
+import { IngestInputError, IngestRunnerSetupError } from './errors.js';
 import {
-  IngestInputError,
-  IngestRunnerSetupError,
   closeIngestRunners,
   runIngestFn,
   type IngestFnSpec,
