@@ -14,6 +14,8 @@ describe('loadEnv', () => {
       adminToken: null,
       adminAuth: true,
       apiPort: 3000,
+      apiHost: '127.0.0.1',
+      bullBoardWrite: false,
       migrateOnStart: true,
       chainJobs: true,
       schedulerLockMs: 15_000,

@@ -11,6 +11,10 @@ export interface AppEnv {
   adminToken: string | null;
   adminAuth: boolean;
   apiPort: number;
+  /** The interface the admin API listens on (compose sets 0.0.0.0 inside the container). @defaultValue '127.0.0.1' */
+  apiHost: string;
+  /** Bull Board may add, retry, clean and empty jobs and edit schedulers. @defaultValue false (read-only) */
+  bullBoardWrite: boolean;
   /** Where the plot job writes PNGs for the dashboard. */
   plotsDir: string;
   /** `anomstack start` creates or updates the schema first. @defaultValue true */
@@ -60,6 +64,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     adminToken: env.ANOMSTACK_ADMIN_TOKEN || null,
     adminAuth: flag('ANOMSTACK_ADMIN_AUTH', true),
     apiPort: port,
+    apiHost: env.ANOMSTACK_API_HOST || '127.0.0.1',
+    bullBoardWrite: flag('ANOMSTACK_BULLBOARD_WRITE', false),
     plotsDir: path.resolve(env.ANOMSTACK_PLOTS_DIR || './plots'),
     migrateOnStart: flag('ANOMSTACK_MIGRATE_ON_START', true),
     chainJobs: flag('ANOMSTACK_CHAIN_JOBS', true),

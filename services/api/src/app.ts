@@ -18,6 +18,8 @@ import { requireToken } from './auth.js';
 export interface ApiDeps {
   /** The admin token; null only when ANOMSTACK_ADMIN_AUTH=off. */
   token: string | null;
+  /** Bull Board may change queues (ANOMSTACK_BULLBOARD_WRITE=yes); otherwise every queue is read-only. */
+  bullBoardWrite?: boolean;
   catalog: BatchCatalog;
   queues: QueueMap;
   /** Fail-fast producer connection: publish, the paused set, pings. */
@@ -91,7 +93,8 @@ export function createApp(deps: ApiDeps): express.Express {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: QUEUE_NAMES.map((q) => new BullMQAdapter(deps.queues[q])),
+    // Read-only unless asked: its write routes (add, retry, clean, empty, pause, edit schedulers) answer 405.
+    queues: QUEUE_NAMES.map((q) => new BullMQAdapter(deps.queues[q], { readOnlyMode: deps.bullBoardWrite !== true })),
     // @bull-board/express 9.10.1 pins its own @bull-board/api copy: same shape, separate private types.
     serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
   });
