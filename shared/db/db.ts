@@ -60,6 +60,18 @@ export interface Db {
   /** COPY text-format lines into a table (columns in the given order). */
   copyRows(table: string, columns: string[], lines: Iterable<string>): Promise<void>;
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a READ ONLY transaction that is always rolled back (inside a transaction: a
+   * savepoint that is rolled back, so what `fn` did and its settings are undone either way).
+   */
+  readOnly<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** A transaction that is always rolled back: a dry run can do what it reads through and leave nothing. */
+  rolledBack<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs exactly one statement: the extended protocol, which Postgres refuses for more than one
+   * (`cannot insert multiple commands into a prepared statement`, 42601), with or without values.
+   */
+  querySingle<Row = Record<string, unknown>>(statement: SqlStatement): Promise<Row[]>;
 }
 
 export function createDb(url: string): Db {
@@ -91,6 +103,12 @@ function dbOn(target: pg.Pool | pg.PoolClient): Db {
     },
     async query<Row>(statement: SqlStatement) {
       const result = await target.query(statement.text, statement.values);
+      return result.rows as Row[];
+    },
+    async querySingle<Row>(statement: SqlStatement) {
+      // pg 8.23 supports queryMode; @types/pg does not declare it yet.
+      const config: pg.QueryConfig & { queryMode: 'extended' } = { text: statement.text, values: statement.values, queryMode: 'extended' };
+      const result = await target.query(config);
       return result.rows as Row[];
     },
     async queryCount(statement) {
@@ -133,8 +151,50 @@ function dbOn(target: pg.Pool | pg.PoolClient): Db {
         client.release();
       }
     },
+    async readOnly<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      if ('release' in target) {
+        await target.query('savepoint anomstack_read_only');
+        try {
+          // Allowed mid-transaction: going read-only (never back), undone by the rollback below.
+          await target.query('set transaction read only');
+          return await fn(db);
+        } finally {
+          await target.query('rollback to savepoint anomstack_read_only');
+          await target.query('release savepoint anomstack_read_only');
+        }
+      }
+      return onOwnClient(target, 'begin read only', fn);
+    },
+    async rolledBack<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      if ('release' in target) {
+        await target.query('savepoint anomstack_rolled_back');
+        try {
+          return await fn(db);
+        } finally {
+          await target.query('rollback to savepoint anomstack_rolled_back');
+          await target.query('release savepoint anomstack_rolled_back');
+        }
+      }
+      return onOwnClient(target, 'begin', fn);
+    },
   };
   return db;
+}
+
+/** `begin`, `fn` on that client, and `rollback` whatever happened. */
+async function onOwnClient<T>(pool: pg.Pool, begin: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(begin);
+    return await fn(dbOn(client));
+  } finally {
+    // A client whose rollback fails (connection lost) is discarded, not returned to the pool.
+    await client.query('rollback').catch((error: unknown) => {
+      broken = error as Error;
+    });
+    client.release(broken);
+  }
 }
 
 /** Groups lines into ~64 KiB chunks: one write per line would dominate a large COPY. */

@@ -1,6 +1,7 @@
 import { num } from '../../../shared/config/metric-batch.js';
 import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
-import { skipped, type JobCore } from '../../../shared/job.js';
+import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
+import type { MetricBatch } from '../../../shared/config/metric-batch.js';
 import { thresholdBreachesForIngest } from '../../alert/src/threshold-context.js';
 import { runIngestFn } from './ingest-fn/index.js';
 import { runIngestSql } from './ingest-sql.js';
@@ -15,8 +16,20 @@ export const ingestBatch: JobCore = async (batch, context) => {
   if (batch.disabled.ingest) {
     return skipped(batch, 'ingest', 'disable_ingest is set');
   }
+  if (context.dryRun) {
+    // Writes nothing, not even the batch's table: it exists (for ingest_sql and the threshold
+    // check to read) only inside a transaction that is rolled back.
+    return context.db.rolledBack(async (tx) => {
+      await tx.run('create_metrics_table', [], { table: batch.tableKey });
+      return ingestOnce(batch, { ...context, db: tx });
+    });
+  }
   // ingest_sql may read the batch's own table (the examples backfill on their first run).
   await ensureMetricsTable(context.db, batch.tableKey);
+  return ingestOnce(batch, context);
+};
+
+async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobResult> {
   const started = Date.now();
   const raw =
     batch.ingest.kind === 'sql'
@@ -60,4 +73,4 @@ export const ingestBatch: JobCore = async (batch, context) => {
     },
     ...(context.dryRun ? { wouldWrite: toWrite } : {}),
   };
-};
+}
