@@ -119,7 +119,7 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
   if (env.migrateOnStart) {
     await createDatabaseIfMissing(env.databaseUrl);
   }
-  const db = createDb(env.databaseUrl);
+  const db = createDb(env.databaseUrl, { statementTimeoutMs: env.statementTimeoutS * 1000 });
   if (env.migrateOnStart) {
     const load = loadAppBatches(env);
     const { tables } = await migrate(db, load.batches);

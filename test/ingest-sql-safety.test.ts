@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ingestBatch } from '../services/ingest/src/ingest.js';
 import { closeJobResources } from '../services/resources.js';
 import { loadEnv } from '../shared/config/env.js';
 import { loadBatches } from '../shared/config/load-batches.js';
 import type { MetricBatch } from '../shared/config/metric-batch.js';
+import { createDb } from '../shared/db/db.js';
 import { isInputError } from '../shared/errors.js';
 import type { JobContext } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
@@ -30,6 +32,10 @@ const BATCHES: Record<string, string> = {
   sql_drop: 'ingest_sql: drop table victim',
   // A statement that ends the transaction it runs in.
   sql_commit: 'ingest_sql: commit',
+  // Issue 14 item 3: ran its full 60 s (pg_sleep(90) in the report) past ingest_timeout_s.
+  sql_sleep: `ingest_timeout_s: 1
+ingest_sql: |
+  select ${ROW} from pg_sleep(60)`,
   // Reads its own table, as the examples do to backfill on a first run.
   sql_self: `ingest_sql: |
   select ${ROW} where not exists (select 1 from {{{table_key}}})`,
@@ -105,6 +111,50 @@ describe('ingest SQL is read-only and one statement', () => {
   it('still ingests a plain query, reading its own table', async () => {
     expect(await run('sql_self')).toMatchObject({ status: 'ok', rows: 1 });
     expect(await scalar('select count(*) from t_sql_self')).toBe(1);
+  });
+});
+
+describe('every statement has a time limit', () => {
+  const sleeping = () => scalar(`select count(*) from pg_stat_activity where datname = current_database() and query like '%pg_sleep(60)%' and pid <> pg_backend_pid()`);
+
+  it('cancels ingest SQL at ingest_timeout_s: an input error naming the batch, and the query is gone', async () => {
+    const started = Date.now();
+    const error = await failure('sql_sleep');
+    expect(isInputError(error), String(error)).toBe(true);
+    expect(error.message).toMatch(/batch "sql_sleep": ingest_sql ran longer than ingest_timeout_s \(1 s\)/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await vi.waitFor(async () => expect(await sleeping()).toBe(0), { timeout: 5000, interval: 100 });
+    // The limit is the ingest's alone: the connection goes back to the pool without it.
+    expect(await scalar('show statement_timeout')).toBe('5min');
+  });
+
+  it("cancels the jobs' own statements at ANOMSTACK_STATEMENT_TIMEOUT_S", async () => {
+    expect(loadEnv({}).statementTimeoutS).toBe(300);
+    const quick = createDb(test.url, { statementTimeoutMs: 300 });
+    await expect(quick.query({ text: 'select pg_sleep(30)', values: [] })).rejects.toMatchObject({ code: '57014' });
+
+    // Through the CLI: the job-run record cannot be written while another session holds the
+    // table; before there was no limit and the run waited as long as the lock was held.
+    const holder = new pg.Client({ connectionString: test.url });
+    await holder.connect();
+    try {
+      await holder.query('begin; lock table anomstack_job_runs in access exclusive mode');
+      const env = {
+        ANOMSTACK_DATABASE_URL: test.url,
+        ANOMSTACK_METRICS_DIR: workdir,
+        ANOMSTACK_DEFAULTS_DIR: path.join(REPO, 'defaults'),
+        ANOMSTACK_STATEMENT_TIMEOUT_S: '1',
+      };
+      const started = Date.now();
+      const cli = await anomstack(['run', 'sql_self', 'ingest'], env, 60_000);
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toMatch(/sql_self ingest failed: canceling statement due to statement timeout/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
+    expect((await anomstack(['run', 'sql_self', 'ingest'], { ANOMSTACK_STATEMENT_TIMEOUT_S: 'soon' })).stderr).toContain('ANOMSTACK_STATEMENT_TIMEOUT_S');
   });
 });
 

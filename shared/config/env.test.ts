@@ -19,6 +19,7 @@ describe('loadEnv', () => {
       migrateOnStart: true,
       chainJobs: true,
       schedulerLockMs: 15_000,
+      statementTimeoutS: 300,
     });
   });
 

@@ -23,6 +23,8 @@ export interface AppEnv {
   chainJobs: boolean;
   /** A standby scheduler takes over this long after the leader dies. @defaultValue 15000 */
   schedulerLockMs: number;
+  /** Postgres cancels any statement of the jobs' own after this many seconds (ingest SQL has ingest_timeout_s). @defaultValue 300 */
+  statementTimeoutS: number;
 }
 
 export class EnvError extends Error {
@@ -70,6 +72,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     migrateOnStart: flag('ANOMSTACK_MIGRATE_ON_START', true),
     chainJobs: flag('ANOMSTACK_CHAIN_JOBS', true),
     schedulerLockMs: integer('ANOMSTACK_SCHEDULER_LOCK_MS', 15_000, 1000),
+    statementTimeoutS: integer('ANOMSTACK_STATEMENT_TIMEOUT_S', 300, 1, 86_400),
   };
   for (const [name, value] of [
     ['ANOMSTACK_DATABASE_URL', result.databaseUrl],

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { SqlStatement } from '../templates.js';
-import { getPool } from './pool.js';
+import { getPool, type PoolOptions } from './pool.js';
 
 /** Our own statements, one file each under shared/db/sql/. */
 export type SqlName =
@@ -63,8 +63,9 @@ export interface Db {
   /**
    * Runs `fn` in a READ ONLY transaction that is always rolled back (inside a transaction: a
    * savepoint that is rolled back, so what `fn` did and its settings are undone either way).
+   * `statementTimeoutMs` limits each of its statements (SET LOCAL statement_timeout).
    */
-  readOnly<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  readOnly<T>(fn: (tx: Db) => Promise<T>, options?: { statementTimeoutMs?: number }): Promise<T>;
   /** A transaction that is always rolled back: a dry run can do what it reads through and leave nothing. */
   rolledBack<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
@@ -74,8 +75,9 @@ export interface Db {
   querySingle<Row = Record<string, unknown>>(statement: SqlStatement): Promise<Row[]>;
 }
 
-export function createDb(url: string): Db {
-  return dbOn(getPool(url));
+/** A Db on the process's pool for `url`; `statementTimeoutMs` from ANOMSTACK_STATEMENT_TIMEOUT_S (default 300 s). */
+export function createDb(url: string, options: PoolOptions = {}): Db {
+  return dbOn(getPool(url, options));
 }
 
 function render(name: SqlName, ids: SqlIdentifiers): string {
@@ -151,19 +153,32 @@ function dbOn(target: pg.Pool | pg.PoolClient): Db {
         client.release();
       }
     },
-    async readOnly<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    async readOnly<T>(fn: (tx: Db) => Promise<T>, options: { statementTimeoutMs?: number } = {}): Promise<T> {
+      const limit = async (tx: Db): Promise<void> => {
+        const ms = options.statementTimeoutMs;
+        if (ms !== undefined) {
+          if (!Number.isInteger(ms) || ms < 1) {
+            throw new Error(`statement timeout ${ms} ms is not a positive whole number`);
+          }
+          await tx.query({ text: `set local statement_timeout = ${ms}`, values: [] });
+        }
+      };
       if ('release' in target) {
         await target.query('savepoint anomstack_read_only');
         try {
           // Allowed mid-transaction: going read-only (never back), undone by the rollback below.
           await target.query('set transaction read only');
+          await limit(db);
           return await fn(db);
         } finally {
           await target.query('rollback to savepoint anomstack_read_only');
           await target.query('release savepoint anomstack_read_only');
         }
       }
-      return onOwnClient(target, 'begin read only', fn);
+      return onOwnClient(target, 'begin read only', async (tx) => {
+        await limit(tx);
+        return fn(tx);
+      });
     },
     async rolledBack<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
       if ('release' in target) {

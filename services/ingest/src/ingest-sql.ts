@@ -33,6 +33,7 @@ export async function runIngestSql(
   store: Db,
   now: Date,
   env: NodeJS.ProcessEnv,
+  options: { statementTimeoutMs?: number } = {},
 ): Promise<Record<string, unknown>[]> {
   if (batch.ingest.kind !== 'sql') {
     throw new Error(`batch "${batch.name}" has no ingest_sql`);
@@ -43,7 +44,7 @@ export async function runIngestSql(
     if (!url) {
       throw new InputError(`batch "${batch.name}": ingest_db_url_env names ${batch.ingest.dbUrlEnv}, which is not set`);
     }
-    source = createDb(url);
+    source = createDb(url, options);
   }
   const statement = renderSql(batch, 'ingest_sql', { now });
   if (!QUERY_START.test(withoutLeadingComments(statement.text))) {
@@ -53,12 +54,18 @@ export async function runIngestSql(
     );
   }
   try {
-    return await source.readOnly((tx) => tx.querySingle(statement));
+    return await source.readOnly((tx) => tx.querySingle(statement), { statementTimeoutMs: batch.ingestTimeoutMs });
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     const message = (error as Error).message;
     if (code === '42601' && /multiple commands/.test(message)) {
       throw new InputError(`batch "${batch.name}": ingest_sql must be a single statement (one query, no ";"-separated commands)`);
+    }
+    if (code === '57014') {
+      // statement_timeout (or an administrator's pg_cancel_backend): a slow query is the batch's.
+      throw new InputError(
+        `batch "${batch.name}": ingest_sql ran longer than ingest_timeout_s (${batch.ingestTimeoutMs / 1000} s) and was cancelled: ${message}`,
+      );
     }
     if (code === '25006') {
       throw new InputError(`batch "${batch.name}": ingest_sql may only read (it runs in a read-only transaction): ${message}`);

@@ -33,7 +33,7 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
   const started = Date.now();
   const raw =
     batch.ingest.kind === 'sql'
-      ? await runIngestSql(batch, context.db, context.now, process.env)
+      ? await runIngestSql(batch, context.db, context.now, process.env, { statementTimeoutMs: context.env.statementTimeoutS * 1000 })
       : await runIngestFn(
           {
             batch: batch.name,
