@@ -112,12 +112,34 @@ export function runChild(
   });
 }
 
-/** The function's environment, plus single-threaded BLAS (see harness.py: set_memory_limit). */
-export function childEnv(env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+/** `ANOMSTACK_INGEST_ENV_<NAME>=value` in the worker's environment is `<NAME>=value` in every ingest function's. */
+export const INGEST_ENV_PREFIX = 'ANOMSTACK_INGEST_ENV_';
+
+/** What a function gets of the worker's own environment: nothing that could be a secret. */
+const ALLOWED = /^(PATH|HOME|LANG|LANGUAGE|TZ|TMPDIR|LC_[A-Z_]+|PYTHON[A-Z0-9_]*)$/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The function's environment, from the worker's (`env`, default `process.env`): the allow-list
+ * (PATH, HOME, LANG, LANGUAGE, LC_*, TZ, TMPDIR, PYTHON*), the `ANOMSTACK_INGEST_ENV_` variables
+ * under their own names (never one starting `ANOMSTACK_`), and single-threaded BLAS (see
+ * harness.py: set_memory_limit). Never the admin token, store URLs or alert secrets.
+ * `batchVariables: false` (the warm fork server) leaves out the prefixed ones too.
+ */
+export function childEnv(env: NodeJS.ProcessEnv | undefined, options: { batchVariables?: boolean } = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(env ?? process.env)) {
-    if (value !== undefined) {
+  const source = Object.entries(env ?? process.env);
+  for (const [key, value] of source) {
+    if (value !== undefined && ALLOWED.test(key)) {
       out[key] = value;
+    }
+  }
+  if (options.batchVariables !== false) {
+    for (const [key, value] of source) {
+      const name = key.slice(INGEST_ENV_PREFIX.length);
+      if (value !== undefined && key.startsWith(INGEST_ENV_PREFIX) && NAME.test(name) && !name.toUpperCase().startsWith('ANOMSTACK_')) {
+        out[name] = value;
+      }
     }
   }
   for (const key of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) {

@@ -93,7 +93,8 @@ class PythonForkServer {
 
     this.proc = spawn(python, [HARNESS, 'serve'], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: childEnv(process.env),
+      // Its children read /proc/<server>/environ as easily as their own: no secrets, no batch's variables.
+      env: childEnv(process.env, { batchVariables: false }),
       detached: true,
     });
     this.exited = new Promise((resolve) => this.proc.once('close', () => resolve()));
