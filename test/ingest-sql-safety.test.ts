@@ -10,6 +10,8 @@ import { loadBatches } from '../shared/config/load-batches.js';
 import type { MetricBatch } from '../shared/config/metric-batch.js';
 import { createDb } from '../shared/db/db.js';
 import { isInputError } from '../shared/errors.js';
+import { toQueueError } from '../shared/worker.js';
+import { UnrecoverableError } from 'bullmq';
 import type { JobContext } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
 import { anomstack, jsonLines, REPO } from './support/cli.js';
@@ -36,6 +38,13 @@ const BATCHES: Record<string, string> = {
   sql_sleep: `ingest_timeout_s: 1
 ingest_sql: |
   select ${ROW} from pg_sleep(60)`,
+  // Issue 14 item 9: rows that pass validation but Postgres refuses.
+  sql_year_10000: `ingest_sql: |
+  select '9999-12-31T23:00:00Z'::timestamptz + interval '2 hours' as metric_timestamp, 'm' as metric_name, 1.0 as metric_value`,
+  py_nul_name: `ingest_fn: |
+  def ingest():
+      return [{"metric_name": "ok", "metric_value": 1.0, "metric_timestamp": "2025-01-01"},
+              {"metric_name": "bad\\x00name", "metric_value": 1.0, "metric_timestamp": "2025-01-01"}]`,
   // Reads its own table, as the examples do to backfill on a first run.
   sql_self: `ingest_sql: |
   select ${ROW} where not exists (select 1 from {{{table_key}}})`,
@@ -46,7 +55,7 @@ let workdir: string;
 let batches: Map<string, MetricBatch>;
 
 const context = (dryRun = false): JobContext => ({
-  env: loadEnv({}),
+  env: loadEnv({ ANOMSTACK_PYTHON: process.env.ANOMSTACK_PYTHON }),
   db: test.db,
   batches: [...batches.values()],
   now: new Date('2025-06-01T12:00:00Z'),
@@ -155,6 +164,35 @@ describe('every statement has a time limit', () => {
       await holder.end();
     }
     expect((await anomstack(['run', 'sql_self', 'ingest'], { ANOMSTACK_STATEMENT_TIMEOUT_S: 'soon' })).stderr).toContain('ANOMSTACK_STATEMENT_TIMEOUT_S');
+  });
+});
+
+describe('rows Postgres would refuse are input errors', () => {
+  it.each([
+    ['sql_year_10000', /batch "sql_year_10000": row 0: metric_timestamp: \+010000-01-01T01:00:00.000Z is outside the years 0001 to 9999/],
+    ['py_nul_name', /batch "py_nul_name": row 1: metric_name: "bad\\u0000name" contains a NUL character/],
+  ])('%s fails naming batch, row and column, and writes nothing', async (name, message) => {
+    const error = await failure(name);
+    expect(isInputError(error), String(error)).toBe(true);
+    expect(error.message).toMatch(message);
+    expect(toQueueError(error, name, 'ingest')).toBeInstanceOf(UnrecoverableError);
+    expect(await scalar(`select count(*) from t_${name}`)).toBe(0);
+  });
+
+  it('classifies any Postgres data error (class 22) as an input error: not retried', async () => {
+    const errors = await Promise.all(
+      ["select 1 / 0", "select 'x'::int", "select make_date(0, 1, 1)", "select E'a\\\\u0000'::jsonb"].map((text) =>
+        test.db.query({ text, values: [] }).then(() => new Error(`${text} passed`), (e: unknown) => e as Error),
+      ),
+    );
+    for (const error of errors) {
+      expect((error as { code?: string }).code, error.message).toMatch(/^22/);
+      expect(isInputError(error), error.message).toBe(true);
+      expect(toQueueError(error, 'some_batch', 'score')).toBeInstanceOf(UnrecoverableError);
+    }
+    // Anything else stays retryable.
+    const lost = await test.db.query({ text: 'select pg_terminate_backend(pg_backend_pid())', values: [] }).then(() => new Error('passed'), (e: unknown) => e as Error);
+    expect(isInputError(lost)).toBe(false);
   });
 });
 

@@ -233,6 +233,13 @@ describe('admin API', () => {
       ['POST', '/api/batches/no_batch/jobs/ingest', undefined, 404],
       ['POST', '/api/batches/api_batch/jobs/nojob', undefined, 404],
       ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "yesterday"}', 400],
+      // Issue 14 item 9: Date parsing took "1" for 2001; the slot has the rows' bounds.
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "1"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "2026"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "+010000-01-01T00:00:00Z"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "10000-01-01T00:00:00Z"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "0000-01-01T00:00:00Z"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "Tue, 03 Feb 2026 04:05:00 GMT"}', 400],
       ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": 1, "sql": "drop table"}', 400],
       ['POST', '/api/batches/api_batch/jobs/ingest', '[1]', 400],
       ['POST', '/api/batches/api_batch/jobs/ingest', '{not json', 400],

@@ -10,6 +10,8 @@ import type { Logger } from '../../../shared/logger.js';
 import { pausedSchedulesKey, reloadChannel, startedSchedulesKey } from '../../../shared/redis.js';
 import { QUEUE_NAMES } from '../../../shared/queues.js';
 import type { BatchCatalog, QueueMap } from '../../../shared/worker.js';
+import { unstorableTime } from '../../../shared/metric-row.js';
+import { parseIsoTimestamp } from '../../ingest/src/validate-rows.js';
 import { slotJobId } from '../../scheduler/src/chain.js';
 import { existingSchedules, readOverrides, upsertSchedule } from '../../scheduler/src/scheduler.processor.js';
 import { definedSchedules, scheduleId, shouldRun } from '../../scheduler/src/scheduler.js';
@@ -298,11 +300,16 @@ function slotFromBody(body: unknown, now: Date): string {
   if (slot === undefined) {
     return now.toISOString();
   }
-  const time = typeof slot === 'string' ? new Date(slot) : new Date(Number.NaN);
-  if (Number.isNaN(time.getTime())) {
-    throw new HttpError(400, `slot: ${JSON.stringify(slot)} is not an ISO time`);
+  // The rows' own parser and bounds: Date would take "1" for 2001 and "+010000-01-01" as a year.
+  const time = typeof slot === 'string' && slot.length <= 64 ? parseIsoTimestamp(slot.trim()) : undefined;
+  if (time === undefined) {
+    throw new HttpError(400, `slot: ${JSON.stringify(slot)} is not an ISO time (e.g. "2026-02-03T04:05:00Z")`);
   }
-  return time.toISOString();
+  const unstorable = unstorableTime(time);
+  if (unstorable !== null) {
+    throw new HttpError(400, `slot: ${JSON.stringify(slot)} ${unstorable}`);
+  }
+  return new Date(time).toISOString();
 }
 
 function nextRun(millis: number | null | undefined): string | null {

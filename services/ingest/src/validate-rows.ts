@@ -1,4 +1,4 @@
-import { roundHalfEven, type MetricRow } from '../../../shared/metric-row.js';
+import { roundHalfEven, STORABLE, unstorableTime, type MetricRow } from '../../../shared/metric-row.js';
 import { IngestInputError } from './ingest-fn/errors.js';
 
 export type { MetricRow } from '../../../shared/metric-row.js';
@@ -165,6 +165,19 @@ function checkName(value: unknown, problem: (text: string) => void): string | un
     problem('is empty');
     return undefined;
   }
+  if (name.includes('\u0000')) {
+    problem(`${truncate(name)} contains a NUL character`);
+    return undefined;
+  }
+  if (name.length > STORABLE.maxNameChars) {
+    problem(`is ${name.length} characters long (at most ${STORABLE.maxNameChars})`);
+    return undefined;
+  }
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > STORABLE.maxNameBytes) {
+    problem(`is ${bytes} bytes of UTF-8 (at most ${STORABLE.maxNameBytes})`);
+    return undefined;
+  }
   return name;
 }
 
@@ -203,6 +216,16 @@ const ISO =
 const MAX_TIME = 8.64e15;
 
 function checkTimestamp(value: unknown, problem: (text: string) => void): number | undefined {
+  const time = parseTimestamp(value, problem);
+  const unstorable = time === undefined ? null : unstorableTime(time);
+  if (unstorable !== null) {
+    problem(`${truncate(value)} ${unstorable}`);
+    return undefined;
+  }
+  return time;
+}
+
+function parseTimestamp(value: unknown, problem: (text: string) => void): number | undefined {
   if (value instanceof Date) {
     const time = value.getTime();
     if (Number.isNaN(time)) {
@@ -267,7 +290,7 @@ function checkMetadata(value: unknown, problem: (text: string) => void): Record<
     return null;
   }
   if (isPlainObject(value)) {
-    return value;
+    return withoutNul(value, problem);
   }
   if (typeof value === 'string') {
     let parsed: unknown;
@@ -278,7 +301,7 @@ function checkMetadata(value: unknown, problem: (text: string) => void): Record<
       return undefined;
     }
     if (isPlainObject(parsed)) {
-      return parsed;
+      return withoutNul(parsed, problem);
     }
     problem(`${truncate(value)} is not a JSON object`);
     return undefined;
@@ -287,6 +310,21 @@ function checkMetadata(value: unknown, problem: (text: string) => void): Record<
   return undefined;
 }
 
+/** jsonb refuses \u0000 in any key or string (22P05). */
+function withoutNul(value: Record<string, unknown>, problem: (text: string) => void): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    problem(`cannot be written as JSON: ${(error as Error).message}`);
+    return undefined;
+  }
+  if (text.includes('\\u0000')) {
+    problem('contains a NUL character');
+    return undefined;
+  }
+  return value;
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
