@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
 import { IngestRunnerSetupError } from './errors.js';
-import { RunLog, interpretOutcome, killGroup, type RunOutcome } from './run-outcome.js';
+import { RUN_MARKER, RunLog, interpretOutcome, killGroup, killMarked, newRunId, type RunOutcome } from './run-outcome.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
 /** Child processes of runs in progress, so that `closeIngestRunners()` can end them. */
@@ -20,8 +20,9 @@ export interface ChildRunRequest {
 
 /**
  * Runs one process per call (its own process group), with the result on fd 3, stdout and stderr
- * to `opts.log`, and the spec's time limit. The group is killed when the leader exits, so that
- * strays the function started do not outlive the run.
+ * to `opts.log`, and the spec's time limit. The group, and every process carrying the run's
+ * marker (those started in a new session too), is killed when the leader exits, so that strays
+ * the function started do not outlive the run.
  */
 export function runChild(
   request: ChildRunRequest,
@@ -39,9 +40,10 @@ export function runChild(
       reject(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
       return;
     }
+    const runId = newRunId();
     const child = spawn(request.command, request.args, {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      env: request.env,
+      env: { ...request.env, [RUN_MARKER]: runId },
       detached: true, // own process group, so a timeout kills everything the function started
     });
     const pid = child.pid;
@@ -52,6 +54,7 @@ export function runChild(
       if (exit === undefined && killedFor === undefined) {
         killedFor = reason;
         killGroup(pid);
+        killMarked(runId);
       }
     };
     const timer = setTimeout(() => kill('timeout'), spec.timeoutMs);
@@ -77,7 +80,9 @@ export function runChild(
     });
     child.on('exit', (code, signal) => {
       exit = { code, signal };
+      // The run is over: its group, and whatever left the group (it would also hold the pipes open).
       killGroup(pid);
+      killMarked(runId);
     });
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
       if (pid === undefined) {

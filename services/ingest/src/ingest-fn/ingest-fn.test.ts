@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { validateIngestRows } from '../validate-rows.js';
 import {
@@ -58,6 +58,35 @@ afterAll(async () => {
   await closeIngestRunners();
 });
 
+/** Live processes whose command line contains `text` (a unique sleep duration). */
+function processesWith(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry)) {
+      try {
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').includes(text) && isAlive(Number(entry))) {
+          found.push(Number(entry));
+        }
+      } catch {
+        // gone
+      }
+    }
+  }
+  return found;
+}
+
+/** Issue 14 item 7: strays in a new session (setsid, start_new_session, detached) outlived the run. */
+async function expectNoStrays(marker: string): Promise<void> {
+  try {
+    await vi.waitFor(() => expect(processesWith(marker)).toEqual([]), { timeout: 5000, interval: 50 });
+  } finally {
+    for (const pid of processesWith(marker)) {
+      process.kill(pid, 'SIGKILL');
+    }
+  }
+}
+const strayMarker = (): string => `302.${Math.floor(Math.random() * 1e9)}`;
+
 /**
  * Issue 14 item 8: a worker's environment as compose gives it, secrets included. Functions get
  * the allow-list and the ANOMSTACK_INGEST_ENV_ variables only.
@@ -97,8 +126,10 @@ const FUNCTION_ENV = {
 };
 /** What the function saw, as rows of (name, value): exactly the allowed variables, no secret anywhere. */
 function expectAllowListed(rows: Record<string, unknown>[]): void {
-  const seen = Object.fromEntries(rows.map((r) => [r.metric_name, r.value]));
+  const { ANOMSTACK_INGEST_RUN: runId, ...seen } = Object.fromEntries(rows.map((r) => [r.metric_name, r.value]));
   expect(seen).toEqual(FUNCTION_ENV);
+  // The run's own marker (see killMarked), not a secret.
+  expect(runId).toMatch(/^[0-9a-f-]{36}$/);
   const text = JSON.stringify(rows);
   for (const secret of [...Object.values(SECRETS), 'not-passed']) {
     expect(text).not.toContain(secret);
@@ -437,6 +468,26 @@ def ingest():
     }
   });
 
+  it('kills everything the function started at the end of the run, new sessions included', async () => {
+    const marker = strayMarker();
+    const { opts } = capture(mode);
+    const rows = await runIngestFn(
+      python(`
+import os, subprocess
+def ingest():
+    subprocess.Popen(["sleep", "${marker}"], start_new_session=True)
+    os.system("setsid sleep ${marker} &")
+    if os.fork() == 0:
+        os.setsid()
+        os.execvp("sleep", ["sleep", "${marker}"])
+    return [{"metric_name": "m", "metric_value": 1, "metric_timestamp": "2024-01-01"}]
+`),
+      opts,
+    );
+    expect(rows).toHaveLength(1);
+    await expectNoStrays(marker);
+  });
+
   it('passes the environment given in the options', async () => {
     const { opts } = capture(mode, { env: { ANOMSTACK_INGEST_ENV_ONLY_THIS: 'yes', PATH: process.env.PATH } });
     const rows = await runIngestFn(
@@ -586,6 +637,26 @@ export async function ingest(params) {
       );
       expectAllowListed(rows);
     }
+  });
+
+  it('kills detached and setsid children of a TypeScript function at the end of the run', async () => {
+    const marker = strayMarker();
+    const { opts } = capture('warm');
+    await runIngestFn(
+      {
+        ...base,
+        language: 'typescript',
+        source: `import { spawn } from 'node:child_process';
+export function ingest() {
+  spawn('sleep', ['${marker}'], { detached: true, stdio: 'ignore' }).unref();
+  spawn('setsid', ['sleep', '${marker}'], { stdio: 'ignore' }).unref();
+  return [{ metric_name: 'm', metric_value: 1, metric_timestamp: '2024-01-01' }];
+}
+`,
+      },
+      opts,
+    );
+    await expectNoStrays(marker);
   });
 
   it('runs a TypeScript function from source', async () => {
