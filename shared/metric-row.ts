@@ -11,6 +11,26 @@ export const METRIC_TYPES = [
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 
+/**
+ * What the metrics tables can store, so that a row Postgres would refuse is rejected first, as
+ * the batch's input error naming row and column: timestamps in the years 0001 to 9999 (UTC;
+ * ISO text and the COPY path have no others), names without NUL characters (Postgres text has
+ * none) and short enough for the unique index (btree entries are limited to about 2,700 bytes).
+ */
+export const STORABLE = {
+  /** 0001-01-01T00:00:00.000Z (Date.UTC would read year 1 as 1901). */
+  minTime: -62_135_596_800_000,
+  /** 9999-12-31T23:59:59.999Z */
+  maxTime: Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+  maxNameChars: 1000,
+  maxNameBytes: 2000,
+} as const;
+
+/** Why `time` (epoch ms) cannot be stored, or null. */
+export function unstorableTime(time: number): string | null {
+  return time < STORABLE.minTime || time > STORABLE.maxTime ? 'is outside the years 0001 to 9999 (UTC)' : null;
+}
+
 export interface MetricRow {
   metric_timestamp: Date;
   metric_batch: string;

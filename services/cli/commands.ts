@@ -73,7 +73,7 @@ async function migrateCommand(): Promise<number> {
     return 1;
   }
   const created = await createDatabaseIfMissing(env.databaseUrl);
-  const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
+  const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   try {
     const { tables } = await migrate(db, result.batches);
     process.stdout.write(
