@@ -3,8 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { detectAlerts, type AlertDetectConfig } from '../services/alert/src/alert-detect.js';
-import { decideAlerts, DEFAULT_ALERT_RULE, type AlertRule } from '../shared/detect/alert-rule.js';
+import { detectAlerts, type AlertDetectConfig } from '../shared/detect/alert-detect.js';
 import { DEFAULT_DETECT_PREPROCESS, defaultDetectConfigs } from '../shared/detect/defaults.js';
 import { parseUtcTimestamp } from '../shared/models/csv.js';
 import type { PackedSeries } from '../shared/models/preprocess.js';
@@ -36,6 +35,13 @@ import {
  */
 
 const TRAIN_MIN_N = 14;
+const DEFAULT_ALERT_RULE = { threshold: 0.999, snoozeN: 288 };
+type AlertRule = typeof DEFAULT_ALERT_RULE;
+const decideAlerts = (scores: number[], rule: AlertRule): number[] =>
+  detectAlerts(
+    scores.map((score) => ({ t: new Date(0), value: 0, score, alert: false })),
+    { threshold: rule.threshold, always: false, smoothN: 0, snoozeN: rule.snoozeN, recentN: Infinity },
+  ).alerts;
 /** The defaults' `alert_*` settings; recentN is irrelevant as detectAlerts sees the whole replay at once. */
 const BASELINE_ALERTS: AlertDetectConfig = { threshold: 0.8, always: false, smoothN: 3, snoozeN: 3, recentN: Infinity };
 
