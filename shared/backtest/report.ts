@@ -7,7 +7,7 @@ const PROFILE_HEADERS = ['standard', 'low FP', 'low FN'];
 
 /** One line per detector and kind (alerts as sent, raw score with the threshold searched), three profiles. */
 export function formatNabSummary(runs: readonly { label: string; scores: LabelledScores }[]): string {
-  const width = Math.max(36, ...runs.map((r) => r.label.length + 28));
+  const width = Math.max(36, ...runs.map((r) => r.label.length + 33));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(width) : c.padStart(9))).join(' ');
   const lines = ['NAB normalised score (100 = every window caught at its left edge, 0 = never fires)', line(['detector', ...PROFILE_HEADERS])];
   for (const { label, scores } of runs) {
