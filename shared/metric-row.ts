@@ -56,3 +56,11 @@ export function roundHalfEven(value: number, decimals: number): number {
   const result = rounded / factor;
   return result === 0 ? 0 : result; // no -0
 }
+
+/**
+ * A combined score as the score job stores it, and so as the alert job compares it with
+ * `alert_threshold`: as the original, rounded to 3 places, then to `score_metric_rounding`.
+ */
+export function storedScore(score: number, scoreRounding: number): number {
+  return roundHalfEven(roundHalfEven(score, 3), scoreRounding);
+}

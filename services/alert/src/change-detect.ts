@@ -4,7 +4,7 @@
  * (`combine_first` on a coalesced column; docs/behaviour.md, "Differences from the original"); this one flags what it scores.
  * Pure: no I/O.
  */
-import { trailingMean } from './alert-detect.js';
+import { trailingMean } from '../../../shared/detect/alert-detect.js';
 
 /** One value of one metric, oldest first in the input. */
 export interface ChangeInputPoint {
