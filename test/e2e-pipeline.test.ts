@@ -72,7 +72,7 @@ describe('pipeline across service processes', () => {
     );
     client = new pg.Client({ connectionString: database.url });
     await client.connect();
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     await client?.end();

@@ -84,9 +84,10 @@ export interface ServiceProcess {
 
 /**
  * `node bin/anomstack.mjs start <kinds>` as docker compose runs it, resolved once the process logs
- * "services started". Every started process is stopped by `stopAll()`.
+ * "services started". Every started process is stopped by `stopAll()`. The 90 s bound: six
+ * services starting at once on two busy cores each compile their sources through tsx.
  */
-export async function startService(kinds: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
+export async function startService(kinds: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [BIN, 'start', ...kinds], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ANOMSTACK_LOG_LEVEL: 'info', ...env },
