@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { loadEnv, type AppEnv } from '../../shared/config/env.js';
 import { loadBatches, type LoadResult } from '../../shared/config/load-batches.js';
 import { isJobName, JOB_NAMES } from '../../shared/jobs.js';
@@ -6,20 +5,7 @@ import { createDb } from '../../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 import { closePool, redactUrl } from '../../shared/db/pool.js';
 import { logger } from '../../shared/logger.js';
-
-const USAGE = `anomstack: self-hosted anomaly detection for metric batches
-
-usage:
-  anomstack validate [--json]              load and check every batch
-  anomstack migrate                        create the database and tables (safe to repeat)
-  anomstack run <batch> <job>... [--dry-run] [--now ISO]
-                                           run jobs once, in order, in this process
-                                           (jobs: ${JOB_NAMES.join(', ')})
-  anomstack start [scheduler|ingest|train|score|alert|api|all ...]
-                                           start services until SIGTERM/SIGINT
-  anomstack score-csv IN.csv OUT.csv [--models PCA,KNN] [--score-n 25]
-                                           offline backtest of the default pipeline
-`;
+import { runProgram, type CliCommand } from './program.js';
 
 /** The process settings, read once; the logger takes its level from them. */
 function settings(): AppEnv {
@@ -41,11 +27,10 @@ function printProblems(result: LoadResult): void {
   }
 }
 
-async function validateCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
+async function validateCommand(json: boolean): Promise<number> {
   const env = settings();
   const result = loadAll(env);
-  if (values.json) {
+  if (json) {
     printProblems({ ...result, problems: [] });
     for (const p of result.problems) {
       process.stderr.write(`error ${p.file}: ${p.key}: ${p.reason}\n`);
@@ -85,65 +70,84 @@ async function migrateCommand(): Promise<number> {
   return 0;
 }
 
-async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { 'dry-run': { type: 'boolean', default: false }, now: { type: 'string' } },
-  });
-  const [batchName, ...jobs] = positionals;
-  if (!batchName || jobs.length === 0) {
-    process.stderr.write(`usage: anomstack run <batch> <job>... [--dry-run]\n`);
-    return 2;
-  }
+async function runCommand(batchName: string, jobs: string[], options: { dryRun?: boolean; now?: string }): Promise<number> {
   const unknown = jobs.filter((j) => !isJobName(j));
   if (unknown.length > 0) {
     process.stderr.write(`unknown job ${unknown.join(', ')} (jobs: ${JOB_NAMES.join(', ')})\n`);
     return 2;
   }
-  const now = values.now ? new Date(values.now) : new Date();
+  const now = options.now === undefined ? new Date() : new Date(options.now);
   if (Number.isNaN(now.getTime())) {
-    process.stderr.write(`--now: "${values.now}" is not a timestamp\n`);
+    process.stderr.write(`--now: "${options.now}" is not a timestamp\n`);
     return 2;
   }
   const env = settings();
   const result = loadAll(env);
   const { runJobsOnce } = await import('../run-once.js');
-  return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: values['dry-run'] });
+  return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: options.dryRun === true });
 }
 
-async function startCommand(argv: string[]): Promise<number> {
-  const { startServices } = await import('../start.js');
-  return startServices(argv.length === 0 ? ['all'] : argv);
-}
+/**
+ * Every command, in the order `--help` lists them. A new command is one entry here; its code
+ * lives in its own file and is imported when it runs, so `--help` loads none of it.
+ */
+export const COMMANDS: readonly CliCommand[] = [
+  {
+    name: 'validate',
+    summary: 'load and check every batch (defaults merged, includes resolved, environment applied)',
+    example: 'anomstack validate --json | jq ".[].metric_batch"',
+    options: (c) => c.option('--json', 'print the resolved configs as JSON on stdout (problems go to stderr)'),
+    run: ({ options }) => validateCommand(options.json === true),
+  },
+  {
+    name: 'migrate',
+    summary: 'create the database and the tables (safe to repeat)',
+    example: 'ANOMSTACK_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anomstack anomstack migrate',
+    run: () => migrateCommand(),
+  },
+  {
+    name: 'run',
+    args: '<batch> <jobs...>',
+    summary: 'run jobs of one batch once, in order, in this process (no Redis needed)',
+    details: `jobs: ${JOB_NAMES.join(', ')}`,
+    example: 'anomstack run example_simple ingest train score alert --now 2026-02-03T04:05:00Z',
+    options: (c) =>
+      c
+        .option('--dry-run', 'write no rows and send nothing; report what would be written')
+        .option('--now <ISO>', 'the slot the run stands for (default: now)'),
+    run: ({ args: [batch = '', ...jobs], options }) => runCommand(batch, jobs, options),
+  },
+  {
+    name: 'start',
+    args: '[services...]',
+    summary: 'start services in this process until SIGTERM/SIGINT',
+    details: 'services: scheduler, ingest, train, score, alert, api, all (default: all)',
+    example: 'anomstack start scheduler ingest --check',
+    options: (c) => c.option('--check', 'check the arguments and settings, print them (secrets masked) and exit'),
+    run: async ({ argv }) => {
+      const { startServices } = await import('../start.js');
+      return startServices(argv);
+    },
+  },
+  {
+    name: 'score-csv',
+    args: '<in.csv> <out.csv>',
+    summary: 'offline backtest of the default pipeline over a metric_name,metric_timestamp,metric_value CSV',
+    example: 'anomstack score-csv history.csv scores.csv --models PCA,KNN --score-n 25',
+    options: (c) =>
+      c
+        .option('--models <list>', 'comma list of models', 'PCA,KNN')
+        .option('--score-n <n>', 'rows scored per metric (at most 2500)', '25'),
+    run: async ({ argv }) => {
+      const { scoreCsvCommand } = await import('./score-csv.js');
+      return scoreCsvCommand(argv);
+    },
+  },
+];
 
-async function scoreCsv(argv: string[]): Promise<number> {
-  const { scoreCsvCommand } = await import('./score-csv.js');
-  return scoreCsvCommand(argv);
-}
+const INTRO = 'anomstack: self-hosted anomaly detection for metric batches';
 
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'validate':
-      return validateCommand(rest);
-    case 'migrate':
-      return migrateCommand();
-    case 'run':
-      return runCommand(rest);
-    case 'start':
-      return startCommand(rest);
-    case 'score-csv':
-      return scoreCsv(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-      return 2;
-  }
+/** Runs one command line; resolves with the exit code (usage errors 2, help and version 0). */
+export function main(argv: string[]): Promise<number> {
+  return runProgram(COMMANDS, argv, INTRO);
 }
-

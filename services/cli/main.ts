@@ -1,6 +1,9 @@
 import { EnvError } from '../../shared/config/env.js';
 import { logger } from '../../shared/logger.js';
 import { main } from './commands.js';
+import { endQuietlyOnClosedPipe } from './pipe.js';
+
+endQuietlyOnClosedPipe(process.stdout);
 
 try {
   process.exitCode = await main(process.argv.slice(2));
