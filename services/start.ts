@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import { loadEnv, type AppEnv } from '../shared/config/env.js';
+import { describeSettings, loadEnv, type AppEnv } from '../shared/config/env.js';
 import { createDb, type Db } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { closePool } from '../shared/db/pool.js';
@@ -66,6 +66,7 @@ export async function startServices(args: string[]): Promise<number> {
   }
   if (parsed.check) {
     process.stdout.write(`ok ${parsed.kinds.join(' ')}\n`);
+    process.stdout.write(`${describeSettings().map((line) => `  ${line}`).join('\n')}\n`);
     return 0;
   }
 

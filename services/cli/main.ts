@@ -1,4 +1,4 @@
-import { EnvError } from '../../shared/config/env.js';
+import { EnvError, loadDotEnv } from '../../shared/config/env.js';
 import { logger } from '../../shared/logger.js';
 import { main } from './commands.js';
 import { endQuietlyOnClosedPipe } from './pipe.js';
@@ -6,6 +6,8 @@ import { endQuietlyOnClosedPipe } from './pipe.js';
 endQuietlyOnClosedPipe(process.stdout);
 
 try {
+  // `.env` in the working directory, under the real environment (which wins).
+  loadDotEnv(process.cwd());
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   if (error instanceof EnvError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {

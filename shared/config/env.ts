@@ -1,7 +1,10 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type SlackSettings } from '../alerts/settings.js';
 import { JOB_NAMES, type JobName } from '../jobs.js';
+import { maskValue, VARIABLES } from './variables.js';
 
 /**
  * Every process setting, read from the environment once at start-up (docs/contract.md,
@@ -135,6 +138,45 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_WORKER_CONCURRENCY: integer(1, 1),
   ...Object.fromEntries(JOB_NAMES.map((job) => [`ANOMSTACK_WORKER_CONCURRENCY_${job.toUpperCase()}`, optionalInteger(1)])),
 });
+
+/** The variables the schema reads itself (the rest are read by the channel settings). */
+export const SCHEMA_VARIABLES: readonly string[] = Object.keys(ENV_SCHEMA.shape);
+
+/**
+ * Reads `.env` in `dir` into `env` when there is one (the CLI calls it first): a variable the
+ * real environment already has wins over the file. Returns the file read, or null.
+ */
+export function loadDotEnv(dir: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const file = path.join(dir, '.env');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return null;
+    }
+    throw new EnvError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  for (const [name, value] of Object.entries(parseEnv(text))) {
+    if (env[name] === undefined) {
+      env[name] = value;
+    }
+  }
+  return file;
+}
+
+/**
+ * The settings as this process resolves them, one `NAME=value` line per documented variable,
+ * secrets masked; unset ones show their default (`anomstack start --check`).
+ */
+export function describeSettings(env: NodeJS.ProcessEnv = process.env): string[] {
+  return VARIABLES.flatMap((variable) =>
+    variable.names.map((name) => {
+      const raw = env[name] || (variable.alias ? env[variable.alias] : undefined) || undefined;
+      return raw === undefined ? `${name}= (default: ${variable.default})` : `${name}=${maskValue(variable, raw)}`;
+    }),
+  );
+}
 
 /** Reads the environment once; every problem is reported in one error, each by variable name. */
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
