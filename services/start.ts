@@ -3,6 +3,7 @@ import { describeSettings, loadEnv, type AppEnv } from '../shared/config/env.js'
 import { createDb, type Db } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { closePool } from '../shared/db/pool.js';
+import { waitForPostgres } from '../shared/db/reachable.js';
 import { logger } from '../shared/logger.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
 import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
@@ -17,7 +18,7 @@ import {
   type QueueMap,
 } from '../shared/worker.js';
 import { AdminAuthError, adminToken, startApi } from './api/src/main.js';
-import { SchedulerConfigError, startScheduler } from './scheduler/src/main.js';
+import { startScheduler } from './scheduler/src/main.js';
 
 export const START_KINDS = [...SERVICE_KINDS, 'all'] as const;
 
@@ -80,7 +81,7 @@ export async function startServices(args: string[]): Promise<number> {
   } catch (error) {
     stop.dispose();
     await closeAll(closers);
-    if (error instanceof SchedulerConfigError || error instanceof AdminAuthError) {
+    if (error instanceof AdminAuthError) {
       process.stderr.write(`anomstack start: ${error.message}\n`);
       return 1;
     }
@@ -121,6 +122,14 @@ function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => voi
 
 /** `anomstack migrate` at start, so `npm start` works on an empty Postgres (ANOMSTACK_MIGRATE_ON_START=no skips it). */
 async function prepareDatabase(env: AppEnv): Promise<Db> {
+  // A service waits for its store, one log line per retry, for as long as it takes.
+  await waitForPostgres(env.databaseUrl, {
+    attempts: Number.POSITIVE_INFINITY,
+    delayMs: 2000,
+    log: logger,
+    allowMissingDatabase: env.migrateOnStart,
+    retryMissingDatabase: true,
+  });
   if (env.migrateOnStart) {
     await createDatabaseIfMissing(env.databaseUrl);
   }

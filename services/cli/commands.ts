@@ -4,6 +4,7 @@ import { isJobName, JOB_NAMES } from '../../shared/jobs.js';
 import { createDb } from '../../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 import { closePool, redactUrl } from '../../shared/db/pool.js';
+import { waitForPostgres } from '../../shared/db/reachable.js';
 import { logger } from '../../shared/logger.js';
 import { runProgram, type CliCommand } from './program.js';
 
@@ -49,20 +50,27 @@ async function validateCommand(json: boolean): Promise<number> {
   return result.problems.length > 0 ? 1 : 0;
 }
 
+/** CLI commands try the store three times, a second apart, then stop with what to do. */
+const CLI_WAIT = { attempts: 3, delayMs: 1000 } as const;
+
 async function migrateCommand(): Promise<number> {
   const env = settings();
   const result = loadAll(env);
-  printProblems(result);
-  if (result.problems.length > 0) {
-    process.stderr.write('migrate: fix the config errors above first\n');
-    return 1;
+  // A broken batch does not stop the good ones: their tables are made, its errors are listed.
+  for (const w of result.warnings) {
+    process.stderr.write(`warning ${w.file}: ${w.key}: ${w.reason}\n`);
   }
+  for (const p of result.problems) {
+    process.stderr.write(`error ${p.file}: ${p.key}: ${p.reason}\n`);
+  }
+  await waitForPostgres(env.databaseUrl, { ...CLI_WAIT, log: logger, allowMissingDatabase: true });
   const created = await createDatabaseIfMissing(env.databaseUrl);
   const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
   try {
     const { tables } = await migrate(db, result.batches);
+    const broken = [...new Set(result.problems.map((p) => p.file))];
     process.stdout.write(
-      `${JSON.stringify({ database: redactUrl(env.databaseUrl), created, tables })}\n`,
+      `${JSON.stringify({ database: redactUrl(env.databaseUrl), created, tables, ...(broken.length > 0 ? { broken } : {}) })}\n`,
     );
   } finally {
     await closePool();
@@ -83,6 +91,7 @@ async function runCommand(batchName: string, jobs: string[], options: { dryRun?:
   }
   const env = settings();
   const result = loadAll(env);
+  await waitForPostgres(env.databaseUrl, { ...CLI_WAIT, log: logger });
   const { runJobsOnce } = await import('../run-once.js');
   return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: options.dryRun === true });
 }

@@ -29,35 +29,41 @@ export interface SchedulerHandle {
   close(): Promise<void>;
 }
 
-export class SchedulerConfigError extends Error {
-  override name = 'SchedulerConfigError';
+/**
+ * Every config error and warning, with its text: a broken batch is not scheduled, the good ones
+ * are, and the log says which and why (at start and on every reload).
+ */
+export function reportConfig(load: LoadResult, log: Logger): void {
+  for (const p of load.problems) {
+    log.error({ file: p.file, key: p.key }, `config error, batch not scheduled: ${p.file}: ${p.key}: ${p.reason}`);
+  }
+  for (const w of load.warnings) {
+    log.warn({ file: w.file, key: w.key }, `config warning: ${w.file}: ${w.key}: ${w.reason}`);
+  }
 }
 
 /**
  * The scheduler service: one job scheduler per batch and job, reconciled by whichever instance
  * holds the leader lock; the others stand by and take over when the leader stops or dies.
- * Bad batch config stops it at boot (STYLE.md point 5), not a job at 3 a.m.
+ * A batch file with errors is reported and left out; the good batches run.
  */
 export async function startScheduler(deps: SchedulerDeps): Promise<SchedulerHandle> {
   let load = deps.load();
-  if (load.problems.length > 0) {
-    throw new SchedulerConfigError(
-      `the scheduler will not start with config errors (run anomstack validate):\n${load.problems
-        .map((p) => `  ${p.file}: ${p.key}: ${p.reason}`)
-        .join('\n')}`,
-    );
-  }
+  reportConfig(load, deps.log);
 
   let reconciles = 0;
   let chain: Promise<unknown> = Promise.resolve();
   // One reconcile at a time; a request during one runs after it, against fresh config.
-  const reconcile = (reason: string, reread: boolean): Promise<ReconcileOutcome | null> => {
+  const reconcile = (reason: string, reread: boolean, report = true): Promise<ReconcileOutcome | null> => {
     const next = chain.then(async () => {
       if (!lock.isLeader) {
         return null;
       }
       if (reread) {
         load = deps.load();
+        if (report) {
+          reportConfig(load, deps.log);
+        }
       }
       const outcome = await reconcileSchedules(deps.queues, deps.redis, deps.prefix, load);
       reconciles += 1;
@@ -74,7 +80,8 @@ export async function startScheduler(deps: SchedulerDeps): Promise<SchedulerHand
     onAcquired: () => {
       deps.log.info('scheduler leads: reconciling schedules');
       // The config may have changed while this instance stood by.
-      void reconcile('became leader', true).catch(() => {});
+      // The first time, the load at start has just been reported.
+      void reconcile('became leader', true, reconciles > 0).catch(() => {});
     },
     onLost: () => deps.log.warn('scheduler lost the leader lock: standing by'),
     onError: (error) => deps.log.warn({ err: error }, 'scheduler lock: Redis unreachable'),
