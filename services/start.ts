@@ -4,7 +4,8 @@ import { createDb, type Db } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { closePool } from '../shared/db/pool.js';
 import { waitForPostgres } from '../shared/db/reachable.js';
-import { logger } from '../shared/logger.js';
+import { hasMetricRows } from '../shared/db/metrics-store.js';
+import { configureLogger, logger } from '../shared/logger.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
 import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
 import {
@@ -51,7 +52,7 @@ export async function startServices(args: string[]): Promise<number> {
     return 2;
   }
   const env = loadEnv();
-  logger.level = env.logLevel;
+  configureLogger(env);
   const registry = registryProblems();
   if (registry.length > 0) {
     process.stderr.write(`anomstack start: the job registry is inconsistent:\n  ${registry.join('\n  ')}\n`);
@@ -185,6 +186,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
       prefix,
       lockTtlMs: env.schedulerLockMs,
       log: logger.child({ component: 'scheduler' }),
+      hasData: (batch) => hasMetricRows(db, batch.config.table_key, batch.name),
     });
     closers.push({ name: 'scheduler', close: () => scheduler.close() });
   }

@@ -5,13 +5,13 @@ import { createDb } from '../../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 import { closePool, redactUrl } from '../../shared/db/pool.js';
 import { waitForPostgres } from '../../shared/db/reachable.js';
-import { logger } from '../../shared/logger.js';
+import { configureLogger, logger } from '../../shared/logger.js';
 import { runProgram, type CliCommand } from './program.js';
 
 /** The process settings, read once; the logger takes its level from them. */
 function settings(): AppEnv {
   const env = loadEnv();
-  logger.level = env.logLevel;
+  configureLogger(env);
   return env;
 }
 

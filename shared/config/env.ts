@@ -4,6 +4,7 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type SlackSettings } from '../alerts/settings.js';
 import { JOB_NAMES, type JobName } from '../jobs.js';
+import type { LogFormat } from '../logger.js';
 import { maskValue, VARIABLES } from './variables.js';
 
 /**
@@ -32,6 +33,8 @@ export interface AppEnv {
   queuePrefix: string;
   /** pino level. @defaultValue 'info' */
   logLevel: string;
+  /** `pretty` (human-readable) or `json` lines. @defaultValue 'pretty' when stderr is a terminal, else 'json' */
+  logFormat: LogFormat;
   /** Connections per Postgres pool. @defaultValue 10 */
   dbPoolMax: number;
   /**
@@ -131,6 +134,7 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_SCHEDULER_LOCK_MS: integer(15_000, 1000),
   ANOMSTACK_QUEUE_PREFIX: text('anomstack').pipe(z.string().regex(/^[\w.-]+$/, { error: 'must be letters, digits, _ . - only' })),
   ANOMSTACK_LOG_LEVEL: z.preprocess(unset, z.enum(LOG_LEVELS, { error: (issue) => `"${String(issue.input)}" is not one of ${LOG_LEVELS.join(', ')}` }).optional()),
+  ANOMSTACK_LOG_FORMAT: z.preprocess(unset, z.enum(['pretty', 'json'], { error: (issue) => `"${String(issue.input)}" is not pretty or json` }).optional()),
   ANOMSTACK_DB_POOL_MAX: integer(10, 1, 1000),
   ANOMSTACK_JOB_ATTEMPTS: integer(5, 1),
   ANOMSTACK_JOB_BACKOFF_MS: integer(2000, 1),
@@ -179,7 +183,7 @@ export function describeSettings(env: NodeJS.ProcessEnv = process.env): string[]
 }
 
 /** Reads the environment once; every problem is reported in one error, each by variable name. */
-export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
+export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean = process.stderr.isTTY === true): AppEnv {
   const problems: string[] = [];
   const parsed = ENV_SCHEMA.safeParse(env);
   if (!parsed.success) {
@@ -225,6 +229,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     schedulerLockMs: vars.ANOMSTACK_SCHEDULER_LOCK_MS,
     queuePrefix: vars.ANOMSTACK_QUEUE_PREFIX,
     logLevel: vars.ANOMSTACK_LOG_LEVEL ?? 'info',
+    logFormat: vars.ANOMSTACK_LOG_FORMAT ?? (terminal ? 'pretty' : 'json'),
     dbPoolMax: vars.ANOMSTACK_DB_POOL_MAX,
     jobAttempts: vars.ANOMSTACK_JOB_ATTEMPTS,
     jobBackoffMs: vars.ANOMSTACK_JOB_BACKOFF_MS,

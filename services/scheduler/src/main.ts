@@ -4,7 +4,10 @@ import type { Logger } from '../../../shared/logger.js';
 import { reloadChannel, schedulerLockKey } from '../../../shared/redis.js';
 import { LeaderLock } from '../../../shared/scheduler-lock.js';
 import type { QueueMap } from '../../../shared/worker.js';
-import { reconcileSchedules, type ReconcileOutcome } from '../../../shared/schedules/store.js';
+import { existingSchedules, readOverrides, reconcileSchedules, type ReconcileOutcome } from '../../../shared/schedules/store.js';
+import { definedSchedules, shouldRun } from '../../../shared/schedules/plan.js';
+import { slotJobId } from '../../../shared/jobs.js';
+import type { MetricBatch } from '../../../shared/config/metric-batch.js';
 
 export interface SchedulerDeps {
   /** Reads the metrics directory afresh (on start, on a reload request). */
@@ -18,6 +21,13 @@ export interface SchedulerDeps {
   log: Logger;
   /** `ANOMSTACK_SCHEDULER_LOCK_MS`, default 15000: a dead leader is replaced within this time. */
   lockTtlMs?: number;
+  /**
+   * Whether a batch has data yet. When given, a batch whose ingest schedule runs but which has
+   * no data is ingested at once when this instance starts leading, not at the next cron tick.
+   */
+  hasData?: (batch: MetricBatch) => Promise<boolean>;
+  /** The clock (tests). */
+  now?: () => Date;
 }
 
 export interface SchedulerHandle {
@@ -39,6 +49,35 @@ export function reportConfig(load: LoadResult, log: Logger): void {
   }
   for (const w of load.warnings) {
     log.warn({ file: w.file, key: w.key }, `config warning: ${w.file}: ${w.key}: ${w.reason}`);
+  }
+}
+
+/** One line per schedule: when it runs next, so nobody wonders why nothing happens yet. */
+async function logNextRuns(queues: QueueMap, log: Logger): Promise<void> {
+  for (const schedule of await existingSchedules(queues)) {
+    const next = schedule.next ? new Date(schedule.next).toISOString() : 'not planned';
+    log.info({ schedule: schedule.id, cron: schedule.pattern, next }, `${schedule.id}: next run ${next} (cron ${schedule.pattern ?? '-'})`);
+  }
+}
+
+/**
+ * A RUNNING batch with no data yet is ingested now rather than at its next cron tick (up to a
+ * whole interval away), through the queue like any manual run.
+ */
+async function ingestEmptyBatches(load: LoadResult, deps: SchedulerDeps): Promise<void> {
+  if (!deps.hasData) {
+    return;
+  }
+  const overrides = await readOverrides(deps.redis, deps.prefix);
+  const slot = (deps.now?.() ?? new Date()).toISOString();
+  for (const schedule of definedSchedules(load.batches)) {
+    const batch = load.batches.find((b) => b.name === schedule.batch);
+    if (schedule.queue !== 'ingest' || !batch || !shouldRun(schedule, overrides) || (await deps.hasData(batch))) {
+      continue;
+    }
+    const jobId = slotJobId('ingest', batch.name, slot, '+first');
+    await deps.queues.ingest.add('ingest', { batch: batch.name, slot }, { jobId });
+    deps.log.info({ batch: batch.name, jobId }, `${batch.name} has no data yet: ingesting now, not at the next cron tick`);
   }
 }
 
@@ -68,6 +107,10 @@ export async function startScheduler(deps: SchedulerDeps): Promise<SchedulerHand
       const outcome = await reconcileSchedules(deps.queues, deps.redis, deps.prefix, load);
       reconciles += 1;
       deps.log.info({ reason, batches: load.batches.length, problems: load.problems.length, ...outcome }, 'schedules reconciled');
+      await logNextRuns(deps.queues, deps.log);
+      if (reason === 'became leader') {
+        await ingestEmptyBatches(load, deps);
+      }
       return outcome;
     });
     chain = next.catch((error: unknown) => deps.log.error({ err: error, reason }, 'reconcile failed'));
