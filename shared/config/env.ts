@@ -17,7 +17,8 @@ export interface AppEnv {
   metricsDir: string;
   defaultsDir: string;
   ignoreExamples: boolean;
-  python: string;
+  /** `ANOMSTACK_PYTHON`, or null: the first of python3, /usr/bin/python3 that imports pandas. */
+  python: string | null;
   adminToken: string | null;
   adminAuth: boolean;
   apiPort: number;
@@ -124,7 +125,7 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_METRICS_DIR: directory('./metrics'),
   ANOMSTACK_DEFAULTS_DIR: directory('./defaults'),
   ANOMSTACK_IGNORE_EXAMPLES: flag(false),
-  ANOMSTACK_PYTHON: text('python3'),
+  ANOMSTACK_PYTHON: optionalText,
   ANOMSTACK_ADMIN_TOKEN: optionalText,
   ANOMSTACK_ADMIN_AUTH: flag(true),
   ANOMSTACK_API_PORT: integer(3000, 0, 65535),
@@ -219,7 +220,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
     metricsDir: vars.ANOMSTACK_METRICS_DIR,
     defaultsDir: vars.ANOMSTACK_DEFAULTS_DIR,
     ignoreExamples: vars.ANOMSTACK_IGNORE_EXAMPLES,
-    python: vars.ANOMSTACK_PYTHON,
+    python: vars.ANOMSTACK_PYTHON ?? null,
     adminToken: vars.ANOMSTACK_ADMIN_TOKEN ?? null,
     adminAuth: vars.ANOMSTACK_ADMIN_AUTH,
     apiPort: vars.ANOMSTACK_API_PORT,

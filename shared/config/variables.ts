@@ -26,7 +26,7 @@ const ROWS: Row[] = [
   { name: 'ANOMSTACK_METRICS_DIR', default: './metrics', meaning: 'where batch folders are looked for' },
   { name: 'ANOMSTACK_DEFAULTS_DIR', default: './defaults', meaning: '`defaults.yaml` and the SQL templates' },
   { name: 'ANOMSTACK_IGNORE_EXAMPLES', default: 'no', meaning: '`yes` skips `<metrics dir>/examples`' },
-  { name: 'ANOMSTACK_PYTHON', default: 'python3', meaning: 'the interpreter for Python ingest functions (it needs pandas)' },
+  { name: 'ANOMSTACK_PYTHON', default: 'the first of `python3`, `/usr/bin/python3` that imports pandas', meaning: 'the interpreter for Python ingest functions (it needs pandas; on Debian `apt-get install python3-pandas python3-requests`)' },
   { name: 'ANOMSTACK_ADMIN_TOKEN', default: 'none', meaning: 'bearer token of the admin API and Bull Board password; `start api` refuses to run without it unless `ANOMSTACK_ADMIN_AUTH=off`', secret: 'value' },
   { name: 'ANOMSTACK_ADMIN_AUTH', default: 'on', meaning: '`off` turns API auth off (logs a warning)' },
   { name: 'ANOMSTACK_API_PORT', default: '3000', meaning: 'the admin API port' },

@@ -1,6 +1,7 @@
 import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
 import { thresholdBreachesForIngest } from '../../../shared/thresholds/context.js';
+import { findPython } from './ingest-fn/find-python.js';
 import { runIngestFn } from './ingest-fn/index.js';
 import { runIngestSql } from './ingest-sql.js';
 import { validateIngestRows } from './validate-rows.js';
@@ -31,8 +32,11 @@ export const ingestBatch: JobCore = async (batch, context) => {
             memoryMb: batch.config.ingest_memory_mb,
           },
           {
-            python: context.env.python,
-            log: (stream, line) => context.log.info({ stream }, line),
+            python: batch.ingest.language === 'python' ? await findPython(context.env.python) : (context.env.python ?? 'python3'),
+            log: (stream, line) => {
+              context.log.info({ stream }, line);
+              context.jobLog?.(stream === 'stderr' ? `[stderr] ${line}` : line);
+            },
           },
         );
   const fetchMs = Date.now() - started;
