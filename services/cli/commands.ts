@@ -91,7 +91,6 @@ async function runCommand(batchName: string, jobs: string[], options: { dryRun?:
   }
   const env = settings();
   const result = loadAll(env);
-  await waitForPostgres(env.databaseUrl, { ...CLI_WAIT, log: logger });
   const { runJobsOnce } = await import('../run-once.js');
   return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: options.dryRun === true });
 }
