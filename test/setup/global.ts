@@ -27,7 +27,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     }
   } catch (error) {
     await Promise.all(started.map((s) => s.stop()));
-    throw new Error(`${(error as Error).message} (see README, "Running the tests")`);
+    throw new Error(`${(error as Error).message} (see README, "Development")`, { cause: error });
   }
   return async () => {
     await Promise.all(started.map((s) => s.stop()));
