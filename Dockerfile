@@ -7,6 +7,15 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 python3-pandas python3-requests ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 
+# Extra Python packages for ingest functions: metrics/requirements.txt (comments only by default).
+COPY metrics/requirements.txt /tmp/requirements.txt
+RUN if grep -qvE '^[[:space:]]*(#|$)' /tmp/requirements.txt; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends python3-pip \
+      && pip3 install --no-cache-dir --break-system-packages -r /tmp/requirements.txt \
+      && apt-get purge -y python3-pip && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*; \
+    fi
+
 ENV NODE_ENV=production \
     ANOMSTACK_PYTHON=/usr/bin/python3 \
     ANOMSTACK_METRICS_DIR=/app/metrics \

@@ -3,6 +3,7 @@ import type { LoadResult } from '../shared/config/load-batches.js';
 import { type JobName } from '../shared/jobs.js';
 import { createDb } from '../shared/db/db.js';
 import { closePool } from '../shared/db/pool.js';
+import { waitForPostgres } from '../shared/db/reachable.js';
 import type { JobContext } from '../shared/job.js';
 import { withJobRun } from '../shared/job-runs.js';
 import { logger } from '../shared/logger.js';
@@ -33,6 +34,8 @@ export async function runJobsOnce(options: RunOnceOptions): Promise<number> {
     process.stderr.write(`${reason}\n`);
     return 1;
   }
+  // Postgres unreachable or the database missing: say so plainly before any job starts.
+  await waitForPostgres(env.databaseUrl, { attempts: 3, delayMs: 1000, log: logger });
   const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   const context: JobContext = { env, db, batches: load.batches, now, dryRun, log: logger.child({ batch: batch.name }) };
   try {

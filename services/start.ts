@@ -1,9 +1,11 @@
 import type { Worker } from 'bullmq';
-import { loadEnv, type AppEnv } from '../shared/config/env.js';
+import { describeSettings, loadEnv, type AppEnv } from '../shared/config/env.js';
 import { createDb, type Db } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { closePool } from '../shared/db/pool.js';
-import { logger } from '../shared/logger.js';
+import { waitForPostgres } from '../shared/db/reachable.js';
+import { hasMetricRows } from '../shared/db/metrics-store.js';
+import { configureLogger, logger } from '../shared/logger.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
 import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
 import {
@@ -17,7 +19,7 @@ import {
   type QueueMap,
 } from '../shared/worker.js';
 import { AdminAuthError, adminToken, startApi } from './api/src/main.js';
-import { SchedulerConfigError, startScheduler } from './scheduler/src/main.js';
+import { startScheduler } from './scheduler/src/main.js';
 
 export const START_KINDS = [...SERVICE_KINDS, 'all'] as const;
 
@@ -50,7 +52,7 @@ export async function startServices(args: string[]): Promise<number> {
     return 2;
   }
   const env = loadEnv();
-  logger.level = env.logLevel;
+  configureLogger(env);
   const registry = registryProblems();
   if (registry.length > 0) {
     process.stderr.write(`anomstack start: the job registry is inconsistent:\n  ${registry.join('\n  ')}\n`);
@@ -66,6 +68,7 @@ export async function startServices(args: string[]): Promise<number> {
   }
   if (parsed.check) {
     process.stdout.write(`ok ${parsed.kinds.join(' ')}\n`);
+    process.stdout.write(`${describeSettings().map((line) => `  ${line}`).join('\n')}\n`);
     return 0;
   }
 
@@ -79,7 +82,7 @@ export async function startServices(args: string[]): Promise<number> {
   } catch (error) {
     stop.dispose();
     await closeAll(closers);
-    if (error instanceof SchedulerConfigError || error instanceof AdminAuthError) {
+    if (error instanceof AdminAuthError) {
       process.stderr.write(`anomstack start: ${error.message}\n`);
       return 1;
     }
@@ -120,6 +123,14 @@ function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => voi
 
 /** `anomstack migrate` at start, so `npm start` works on an empty Postgres (ANOMSTACK_MIGRATE_ON_START=no skips it). */
 async function prepareDatabase(env: AppEnv): Promise<Db> {
+  // A service waits for its store, one log line per retry, for as long as it takes.
+  await waitForPostgres(env.databaseUrl, {
+    attempts: Number.POSITIVE_INFINITY,
+    delayMs: 2000,
+    log: logger,
+    allowMissingDatabase: env.migrateOnStart,
+    retryMissingDatabase: true,
+  });
   if (env.migrateOnStart) {
     await createDatabaseIfMissing(env.databaseUrl);
   }
@@ -175,6 +186,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
       prefix,
       lockTtlMs: env.schedulerLockMs,
       log: logger.child({ component: 'scheduler' }),
+      hasData: (batch) => hasMetricRows(db, batch.config.table_key, batch.name),
     });
     closers.push({ name: 'scheduler', close: () => scheduler.close() });
   }

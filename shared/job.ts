@@ -16,6 +16,11 @@ export interface JobContext {
   /** Write nothing, send nothing; report what would be written. */
   dryRun: boolean;
   log: Logger;
+  /**
+   * The queue job's own log (BullMQ `Job.log`, Bull Board's Logs tab) when the run is a queue
+   * job: what a user's code printed goes there too.
+   */
+  jobLog?: (line: string) => void;
 }
 
 export interface JobResult {

@@ -165,6 +165,8 @@ export function createJobProcessor(queue: JobName, deps: ProcessorDeps): Process
       log.info({ slot }, `skipped: disable_${queue} is set`);
       return { batch: batch.name, job: queue, status: 'skipped', rows: 0, reason: `disable_${queue} is set` };
     }
+    // Lines for the job's own log (Bull Board's Logs tab), written before the job completes.
+    const jobLogWrites: Promise<unknown>[] = [];
     const context: JobContext = {
       env: deps.env,
       db: deps.db,
@@ -172,6 +174,7 @@ export function createJobProcessor(queue: JobName, deps: ProcessorDeps): Process
       now,
       dryRun: false,
       log,
+      jobLog: (line) => jobLogWrites.push(job.log(line).catch(() => 0)),
     };
     const started = Date.now();
     let result: JobResult;
@@ -184,8 +187,10 @@ export function createJobProcessor(queue: JobName, deps: ProcessorDeps): Process
         () => deps.cores[queue](batch, context),
       );
     } catch (error) {
+      await Promise.all(jobLogWrites);
       throw toQueueError(error, batch.name, queue);
     }
+    await Promise.all(jobLogWrites);
     log.info({ slot, status: result.status, rows: result.rows, reason: result.reason, ms: Date.now() - started }, 'job done');
     await deps.onResult?.({ queue, jobId, batch, slot, result });
     // The return value is stored in Redis in clear text: no rows, only the summary.

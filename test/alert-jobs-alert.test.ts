@@ -53,7 +53,7 @@ describe('alert job', () => {
 
     // Then
     expect(result).toMatchObject({ batch: 'web', job: 'alert', status: 'ok', rows: 1 });
-    expect(result.details).toMatchObject({ metrics: 2, alerts: [{ metric: 'latency', timestamp: now.toISOString(), score: 0.95 }] });
+    expect(result.details).toMatchObject({ metrics: 2, alerts: [{ metric: 'latency', timestamp: now.toISOString(), score: 0.95 }], silent: {}, farBelow: 1 });
     expect(await countRows(fixture, 'web', 'alert')).toBe(1);
 
     const [mail] = await fixture.smtp.waitFor(1);
@@ -95,10 +95,27 @@ describe('alert job', () => {
   it('sends nothing and writes nothing when run again', async () => {
     const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(now));
     expect(result.rows).toBe(0);
-    expect(result.details).toMatchObject({ alerts: [], deliveries: { sent: 0, failed: [] } });
+    expect(result.details).toMatchObject({ alerts: [], deliveries: { sent: 0, failed: [] }, silent: { latency: { reason: 'already alerted' } } });
     expect(fixture.smtp.messages).toHaveLength(1);
     expect(fixture.slack.messages).toHaveLength(1);
     expect(await countRows(fixture, 'web', 'alert')).toBe(1);
+  });
+
+  it('names, per metric near the threshold, why it sent nothing', async () => {
+    await seed(fixture, 'quiet', series('quiet', 'near', now, calm(20), [...lowScores(19), 0.7]));
+    // Not scored yet: the alert query reads scored points only, so it is not among the metrics.
+    await seed(fixture, 'quiet', series('quiet', 'unscored', now, calm(20)));
+    await seed(fixture, 'quiet', series('quiet', 'far', now, calm(20), lowScores(20)));
+    const result = await createAlertBatch(deps)(fixture.batch('quiet'), fixture.context(now));
+    expect(result.rows).toBe(0);
+    expect(result.details).toMatchObject({
+      alerts: [],
+      silent: {
+        near: { reason: 'below threshold', bestScore: 0.7, threshold: 0.8, detail: 'best smoothed score 0.7 over the newest 1 points < alert_threshold 0.8' },
+      },
+      farBelow: 1,
+    });
+    expect(Object.keys((result.details as { silent: object }).silent)).toEqual(['near']);
   });
 
   it('holds back alerts for alert_snooze_n periods after an alert, then alerts again', async () => {
@@ -107,7 +124,7 @@ describe('alert job', () => {
       const t = new Date(now.getTime() + k * 10 * MINUTE);
       await seed(fixture, 'web', series('web', 'latency', t, [850], [0.9]));
       const result = await createAlertBatch(deps)(fixture.batch('web'), fixture.context(t));
-      expect(result.details).toMatchObject({ alerts: [], snoozed: 1 });
+      expect(result.details).toMatchObject({ alerts: [], snoozed: 1, silent: { latency: { reason: 'snoozed', threshold: 0.8 } } });
     }
     expect(await countRows(fixture, 'web', 'alert')).toBe(1);
     expect(fixture.smtp.messages).toHaveLength(1);

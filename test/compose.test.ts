@@ -53,7 +53,7 @@ describe('docker-compose.yml', () => {
     }
     // And through the real bin, as the containers run it (one process: tsx start-up is slow).
     const { stdout } = await run(process.execPath, [BIN, 'start', '--check', ...kinds], { cwd: ROOT, env });
-    expect(stdout.trim()).toBe(`ok ${kinds.join(' ')}`);
+    expect(stdout.split('\n')[0]).toBe(`ok ${kinds.join(' ')}`);
     await expect(run(process.execPath, [BIN, 'start', '--check', 'bogus'], { cwd: ROOT, env })).rejects.toMatchObject({ code: 2 });
     // The API refuses the old compose default before it starts anything.
     await expect(run(process.execPath, [BIN, 'start', '--check', 'api'], { cwd: ROOT, env: { ...env, ANOMSTACK_ADMIN_TOKEN: 'change-me' } })).rejects.toMatchObject({
@@ -114,7 +114,44 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.yml polish', () => {
+  it('pins every image to a version tag', () => {
+    for (const [name, service] of Object.entries(services).filter(([, s]) => s.image !== 'anomstack-ts')) {
+      expect(service.image, name).toMatch(/^[\w./-]+:v?\d+(\.\d+)*(-[\w]+)?$/);
+    }
+    expect(services.mailpit?.image).toMatch(/^axllent\/mailpit:v\d+\.\d+\.\d+$/);
+  });
+
+  it('keeps the plots on a named volume where the plot job (the alert worker) writes them', () => {
+    const raw = load(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { schema: YAML11_SCHEMA }) as {
+      services: Record<string, { volumes?: string[]; environment?: Record<string, string> }>;
+      volumes: Record<string, unknown>;
+    };
+    expect(raw.services.alert?.volumes).toContain('plots:/app/plots');
+    expect(raw.services.alert?.environment?.ANOMSTACK_PLOTS_DIR).toBe('/app/plots');
+    expect(Object.keys(raw.volumes)).toContain('plots');
+  });
+
+  it('publishes its ports through documented variables', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const published = Object.values(services).flatMap((s) => s.ports ?? []);
+    const variables = published.flatMap((p) => [...p.matchAll(/\$\{(\w+):-\d+\}/g)].map((m) => m[1] ?? ''));
+    expect(variables.sort()).toEqual(['ANOMSTACK_API_PORT', 'MAILPIT_PORT', 'POSTGRES_PORT', 'REDIS_PORT']);
+    for (const variable of variables) {
+      expect(readme, variable).toContain(`\`${variable}\``);
+    }
+  });
+});
+
 describe('Dockerfile', () => {
+  it('installs the Python packages listed in metrics/requirements.txt at build time', () => {
+    expect(fs.existsSync(path.join(ROOT, 'metrics', 'requirements.txt'))).toBe(true);
+    expect(dockerfile).toMatch(/^COPY metrics\/requirements\.txt \/tmp\/requirements\.txt$/m);
+    expect(dockerfile).toMatch(/pip3 install --no-cache-dir --break-system-packages -r \/tmp\/requirements\.txt/);
+    // Installed before the sources are copied, so editing a batch does not reinstall them.
+    expect(dockerfile.indexOf('requirements.txt')).toBeLessThan(dockerfile.indexOf('COPY metrics ./metrics'));
+  });
+
   it('builds on node 20 with Python for ingest functions and runs the anomstack bin', () => {
     expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim$/m);
     expect(dockerfile).toMatch(/python3-pandas/);

@@ -1,32 +1,17 @@
-import { parseArgs } from 'node:util';
 import { loadEnv, type AppEnv } from '../../shared/config/env.js';
 import { loadBatches, type LoadResult } from '../../shared/config/load-batches.js';
 import { isJobName, JOB_NAMES } from '../../shared/jobs.js';
 import { createDb } from '../../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 import { closePool, redactUrl } from '../../shared/db/pool.js';
-import { logger } from '../../shared/logger.js';
-
-const USAGE = `anomstack: self-hosted anomaly detection for metric batches
-
-usage:
-  anomstack validate [--json]              load and check every batch
-  anomstack migrate                        create the database and tables (safe to repeat)
-  anomstack run <batch> <job>... [--dry-run] [--now ISO]
-                                           run jobs once, in order, in this process
-                                           (jobs: ${JOB_NAMES.join(', ')})
-  anomstack start [scheduler|ingest|train|score|alert|api|all ...]
-                                           start services until SIGTERM/SIGINT
-  anomstack score-csv IN.csv OUT.csv [--models PCA,KNN] [--score-n 25]
-                                           offline backtest of the default pipeline
-  anomstack backtest IN.csv OUT.csv [--batch NAME] [--labels WINDOWS.json]
-                                           replay a history causally through a batch (NAB scores with --labels)
-`;
+import { waitForPostgres } from '../../shared/db/reachable.js';
+import { configureLogger, logger } from '../../shared/logger.js';
+import { runProgram, type CliCommand } from './program.js';
 
 /** The process settings, read once; the logger takes its level from them. */
 function settings(): AppEnv {
   const env = loadEnv();
-  logger.level = env.logLevel;
+  configureLogger(env);
   return env;
 }
 
@@ -43,11 +28,10 @@ function printProblems(result: LoadResult): void {
   }
 }
 
-async function validateCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
+async function validateCommand(json: boolean): Promise<number> {
   const env = settings();
   const result = loadAll(env);
-  if (values.json) {
+  if (json) {
     printProblems({ ...result, problems: [] });
     for (const p of result.problems) {
       process.stderr.write(`error ${p.file}: ${p.key}: ${p.reason}\n`);
@@ -66,20 +50,27 @@ async function validateCommand(argv: string[]): Promise<number> {
   return result.problems.length > 0 ? 1 : 0;
 }
 
+/** CLI commands try the store three times, a second apart, then stop with what to do. */
+const CLI_WAIT = { attempts: 3, delayMs: 1000 } as const;
+
 async function migrateCommand(): Promise<number> {
   const env = settings();
   const result = loadAll(env);
-  printProblems(result);
-  if (result.problems.length > 0) {
-    process.stderr.write('migrate: fix the config errors above first\n');
-    return 1;
+  // A broken batch does not stop the good ones: their tables are made, its errors are listed.
+  for (const w of result.warnings) {
+    process.stderr.write(`warning ${w.file}: ${w.key}: ${w.reason}\n`);
   }
+  for (const p of result.problems) {
+    process.stderr.write(`error ${p.file}: ${p.key}: ${p.reason}\n`);
+  }
+  await waitForPostgres(env.databaseUrl, { ...CLI_WAIT, log: logger, allowMissingDatabase: true });
   const created = await createDatabaseIfMissing(env.databaseUrl);
   const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   try {
     const { tables } = await migrate(db, result.batches);
+    const broken = [...new Set(result.problems.map((p) => p.file))];
     process.stdout.write(
-      `${JSON.stringify({ database: redactUrl(env.databaseUrl), created, tables })}\n`,
+      `${JSON.stringify({ database: redactUrl(env.databaseUrl), created, tables, ...(broken.length > 0 ? { broken } : {}) })}\n`,
     );
   } finally {
     await closePool();
@@ -87,67 +78,99 @@ async function migrateCommand(): Promise<number> {
   return 0;
 }
 
-async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { 'dry-run': { type: 'boolean', default: false }, now: { type: 'string' } },
-  });
-  const [batchName, ...jobs] = positionals;
-  if (!batchName || jobs.length === 0) {
-    process.stderr.write(`usage: anomstack run <batch> <job>... [--dry-run]\n`);
-    return 2;
-  }
+async function runCommand(batchName: string, jobs: string[], options: { dryRun?: boolean; now?: string }): Promise<number> {
   const unknown = jobs.filter((j) => !isJobName(j));
   if (unknown.length > 0) {
     process.stderr.write(`unknown job ${unknown.join(', ')} (jobs: ${JOB_NAMES.join(', ')})\n`);
     return 2;
   }
-  const now = values.now ? new Date(values.now) : new Date();
+  const now = options.now === undefined ? new Date() : new Date(options.now);
   if (Number.isNaN(now.getTime())) {
-    process.stderr.write(`--now: "${values.now}" is not a timestamp\n`);
+    process.stderr.write(`--now: "${options.now}" is not a timestamp\n`);
     return 2;
   }
   const env = settings();
   const result = loadAll(env);
   const { runJobsOnce } = await import('../run-once.js');
-  return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: values['dry-run'] });
+  return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: options.dryRun === true });
 }
 
-async function startCommand(argv: string[]): Promise<number> {
-  const { startServices } = await import('../start.js');
-  return startServices(argv.length === 0 ? ['all'] : argv);
-}
+/**
+ * Every command, in the order `--help` lists them. A new command is one entry here; its code
+ * lives in its own file and is imported when it runs, so `--help` loads none of it.
+ */
+export const COMMANDS: readonly CliCommand[] = [
+  {
+    name: 'validate',
+    summary: 'load and check every batch (defaults merged, includes resolved, environment applied)',
+    example: 'anomstack validate --json | jq ".[].metric_batch"',
+    options: (c) => c.option('--json', 'print the resolved configs as JSON on stdout (problems go to stderr)'),
+    run: ({ options }) => validateCommand(options.json === true),
+  },
+  {
+    name: 'migrate',
+    summary: 'create the database and the tables (safe to repeat)',
+    example: 'ANOMSTACK_DATABASE_URL=postgres://postgres@127.0.0.1:5432/anomstack anomstack migrate',
+    run: () => migrateCommand(),
+  },
+  {
+    name: 'run',
+    args: '<batch> <jobs...>',
+    summary: 'run jobs of one batch once, in order, in this process (no Redis needed)',
+    details: `jobs: ${JOB_NAMES.join(', ')}`,
+    example: 'anomstack run example_simple ingest train score alert --now 2026-02-03T04:05:00Z',
+    options: (c) =>
+      c
+        .option('--dry-run', 'write no rows and send nothing; report what would be written')
+        .option('--now <ISO>', 'the slot the run stands for (default: now)'),
+    run: ({ args: [batch = '', ...jobs], options }) => runCommand(batch, jobs, options),
+  },
+  {
+    name: 'start',
+    args: '[services...]',
+    summary: 'start services in this process until SIGTERM/SIGINT',
+    details: 'services: scheduler, ingest, train, score, alert, api, all (default: all)',
+    example: 'anomstack start scheduler ingest --check',
+    options: (c) => c.option('--check', 'check the arguments and settings, print them (secrets masked) and exit'),
+    run: async ({ argv }) => {
+      const { startServices } = await import('../start.js');
+      return startServices(argv);
+    },
+  },
+  {
+    name: 'score-csv',
+    args: '<in.csv> <out.csv>',
+    summary: 'offline backtest of the default pipeline over a metric_name,metric_timestamp,metric_value CSV',
+    example: 'anomstack score-csv history.csv scores.csv --models PCA,KNN --score-n 25',
+    options: (c) =>
+      c
+        .option('--models <list>', 'comma list of models', 'PCA,KNN')
+        .option('--score-n <n>', 'rows scored per metric (at most 2500)', '25'),
+    run: async ({ argv }) => {
+      const { scoreCsvCommand } = await import('./score-csv.js');
+      return scoreCsvCommand(argv);
+    },
+  },
+  {
+    name: 'backtest',
+    args: '<in.csv> <out.csv>',
+    summary: "replay a history causally through a batch's train cadence, scores and alert rules",
+    details: 'with --labels (metric name -> list of [start, end]) prints NAB standard, low-FP and low-FN scores and per-metric catches',
+    example: 'anomstack backtest history.csv replay.csv --batch example_simple --labels windows.json',
+    options: (c) =>
+      c
+        .option('--batch <name>', "use this batch's settings (default: the defaults)")
+        .option('--labels <windows.json>', 'labelled anomaly windows: print NAB scores'),
+    run: async ({ argv }) => {
+      const { backtestCommand } = await import('./backtest.js');
+      return backtestCommand(argv);
+    },
+  },
+];
 
-async function scoreCsv(argv: string[]): Promise<number> {
-  const { scoreCsvCommand } = await import('./score-csv.js');
-  return scoreCsvCommand(argv);
-}
+const INTRO = 'anomstack: self-hosted anomaly detection for metric batches';
 
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'validate':
-      return validateCommand(rest);
-    case 'migrate':
-      return migrateCommand();
-    case 'run':
-      return runCommand(rest);
-    case 'start':
-      return startCommand(rest);
-    case 'score-csv':
-      return scoreCsv(rest);
-    case 'backtest':
-      return (await import('./backtest.js')).backtestCommand(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-      return 2;
-  }
+/** Runs one command line; resolves with the exit code (usage errors 2, help and version 0). */
+export function main(argv: string[]): Promise<number> {
+  return runProgram(COMMANDS, argv, INTRO);
 }
-

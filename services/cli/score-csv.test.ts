@@ -16,6 +16,18 @@ describe('scoreCsvCommand', () => {
     expect(out).toHaveLength(6);
   });
 
+  it('reads the timestamps Postgres prints and writes ISO 8601 with the zone', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'score-csv-'));
+    const rows = Array.from({ length: 60 }, (_, i) => {
+      const t = new Date(Date.UTC(2026, 11, 1, 0, i * 5));
+      return `m,${t.toISOString().slice(0, 19).replace('T', ' ')}+00,${10 + (i % 7)}`;
+    });
+    await writeFile(path.join(dir, 'pg.csv'), `metric_name,metric_timestamp,metric_value\n${rows.join('\n')}\n`);
+    expect(await scoreCsvCommand([path.join(dir, 'pg.csv'), path.join(dir, 'out.csv'), '--score-n', '3'])).toBe(0);
+    const out = (await readFile(path.join(dir, 'out.csv'), 'utf8')).trim().split('\n');
+    expect(out.slice(1).map((line) => line.split(',')[1])).toEqual(['2026-12-01T04:45:00Z', '2026-12-01T04:50:00Z', '2026-12-01T04:55:00Z']);
+  });
+
   it('fails with a clear message for a missing file, a bad row or bad usage', async () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const dir = await mkdtemp(path.join(tmpdir(), 'score-csv-'));

@@ -10,7 +10,7 @@ describe('loadEnv', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       metricsDir: path.resolve('metrics'),
       ignoreExamples: false,
-      python: 'python3',
+      python: null,
       adminToken: null,
       adminAuth: true,
       apiPort: 3000,

@@ -1,7 +1,11 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type SlackSettings } from '../alerts/settings.js';
 import { JOB_NAMES, type JobName } from '../jobs.js';
+import type { LogFormat } from '../logger.js';
+import { maskValue, VARIABLES } from './variables.js';
 
 /**
  * Every process setting, read from the environment once at start-up (docs/contract.md,
@@ -15,7 +19,8 @@ export interface AppEnv {
   metricsDir: string;
   defaultsDir: string;
   ignoreExamples: boolean;
-  python: string;
+  /** `ANOMSTACK_PYTHON`, or null: the first of python3, /usr/bin/python3 that imports pandas. */
+  python: string | null;
   adminToken: string | null;
   adminAuth: boolean;
   apiPort: number;
@@ -35,6 +40,8 @@ export interface AppEnv {
   queuePrefix: string;
   /** pino level. @defaultValue 'info' */
   logLevel: string;
+  /** `pretty` (human-readable) or `json` lines. @defaultValue 'pretty' when stderr is a terminal, else 'json' */
+  logFormat: LogFormat;
   /** Connections per Postgres pool. @defaultValue 10 */
   dbPoolMax: number;
   /**
@@ -126,7 +133,7 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_METRICS_DIR: directory('./metrics'),
   ANOMSTACK_DEFAULTS_DIR: directory('./defaults'),
   ANOMSTACK_IGNORE_EXAMPLES: flag(false),
-  ANOMSTACK_PYTHON: text('python3'),
+  ANOMSTACK_PYTHON: optionalText,
   ANOMSTACK_ADMIN_TOKEN: optionalText,
   ANOMSTACK_ADMIN_AUTH: flag(true),
   ANOMSTACK_API_PORT: integer(3000, 0, 65535),
@@ -139,6 +146,7 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_SCHEDULER_LOCK_MS: integer(15_000, 1000),
   ANOMSTACK_QUEUE_PREFIX: text('anomstack').pipe(z.string().regex(/^[\w.-]+$/, { error: 'must be letters, digits, _ . - only' })),
   ANOMSTACK_LOG_LEVEL: z.preprocess(unset, z.enum(LOG_LEVELS, { error: (issue) => `"${String(issue.input)}" is not one of ${LOG_LEVELS.join(', ')}` }).optional()),
+  ANOMSTACK_LOG_FORMAT: z.preprocess(unset, z.enum(['pretty', 'json'], { error: (issue) => `"${String(issue.input)}" is not pretty or json` }).optional()),
   ANOMSTACK_DB_POOL_MAX: integer(10, 1, 1000),
   ANOMSTACK_JOB_ATTEMPTS: integer(5, 1),
   ANOMSTACK_JOB_BACKOFF_MS: integer(2000, 1),
@@ -147,8 +155,47 @@ const ENV_SCHEMA = z.object({
   ...Object.fromEntries(JOB_NAMES.map((job) => [`ANOMSTACK_WORKER_CONCURRENCY_${job.toUpperCase()}`, optionalInteger(1)])),
 });
 
+/** The variables the schema reads itself (the rest are read by the channel settings). */
+export const SCHEMA_VARIABLES: readonly string[] = Object.keys(ENV_SCHEMA.shape);
+
+/**
+ * Reads `.env` in `dir` into `env` when there is one (the CLI calls it first): a variable the
+ * real environment already has wins over the file. Returns the file read, or null.
+ */
+export function loadDotEnv(dir: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const file = path.join(dir, '.env');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return null;
+    }
+    throw new EnvError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  for (const [name, value] of Object.entries(parseEnv(text))) {
+    if (env[name] === undefined) {
+      env[name] = value;
+    }
+  }
+  return file;
+}
+
+/**
+ * The settings as this process resolves them, one `NAME=value` line per documented variable,
+ * secrets masked; unset ones show their default (`anomstack start --check`).
+ */
+export function describeSettings(env: NodeJS.ProcessEnv = process.env): string[] {
+  return VARIABLES.flatMap((variable) =>
+    variable.names.map((name) => {
+      const raw = env[name] || (variable.alias ? env[variable.alias] : undefined) || undefined;
+      return raw === undefined ? `${name}= (default: ${variable.default})` : `${name}=${maskValue(variable, raw)}`;
+    }),
+  );
+}
+
 /** Reads the environment once; every problem is reported in one error, each by variable name. */
-export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
+export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean = process.stderr.isTTY === true): AppEnv {
   const problems: string[] = [];
   const parsed = ENV_SCHEMA.safeParse(env);
   if (!parsed.success) {
@@ -184,7 +231,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     metricsDir: vars.ANOMSTACK_METRICS_DIR,
     defaultsDir: vars.ANOMSTACK_DEFAULTS_DIR,
     ignoreExamples: vars.ANOMSTACK_IGNORE_EXAMPLES,
-    python: vars.ANOMSTACK_PYTHON,
+    python: vars.ANOMSTACK_PYTHON ?? null,
     adminToken: vars.ANOMSTACK_ADMIN_TOKEN ?? null,
     adminAuth: vars.ANOMSTACK_ADMIN_AUTH,
     apiPort: vars.ANOMSTACK_API_PORT,
@@ -197,6 +244,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     schedulerLockMs: vars.ANOMSTACK_SCHEDULER_LOCK_MS,
     queuePrefix: vars.ANOMSTACK_QUEUE_PREFIX,
     logLevel: vars.ANOMSTACK_LOG_LEVEL ?? 'info',
+    logFormat: vars.ANOMSTACK_LOG_FORMAT ?? (terminal ? 'pretty' : 'json'),
     dbPoolMax: vars.ANOMSTACK_DB_POOL_MAX,
     jobAttempts: vars.ANOMSTACK_JOB_ATTEMPTS,
     jobBackoffMs: vars.ANOMSTACK_JOB_BACKOFF_MS,

@@ -211,10 +211,14 @@ describe('the typed batch config', () => {
     expect(batches[1]?.config.preprocess_params).toEqual({ ...DEFAULT_PREPROCESS, smooth_n: 2 });
   });
 
-  it('suggests the known key for a misspelt one', () => {
-    const dir = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}alert_treshold: 0.9\nmy_own_template_key: 1\n` });
-    const { warnings, batches } = load(dir);
-    expect(warnings).toContainEqual(expect.objectContaining({ key: 'alert_treshold', reason: expect.stringContaining('did you mean alert_threshold?') }));
+  it('a misspelt known key is an error that suggests the key; a far unknown key only warns', () => {
+    const typo = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}alert_treshold: 0.9\n`, 'b2/b2.yaml': 'metric_batch: b2\ningest_sql: select 1\n' });
+    const broken = load(typo);
+    expect(broken.problems).toContainEqual(expect.objectContaining({ key: 'alert_treshold', reason: expect.stringContaining('did you mean alert_threshold?') }));
+    expect(broken.batches.map((b) => b.name)).toEqual(['b2']);
+    const own = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}my_own_template_key: 1\n` });
+    const { warnings, problems, batches } = load(own);
+    expect(problems).toEqual([]);
     expect(warnings).toContainEqual(expect.objectContaining({ key: 'my_own_template_key', reason: 'unknown key, ignored' }));
     // The user's own keys still reach the templates.
     expect(batches[0]?.vars.my_own_template_key).toBe(1);

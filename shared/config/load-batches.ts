@@ -207,8 +207,14 @@ function buildBatch(
   }
   for (const key of Object.keys(own)) {
     if (!KNOWN_KEYS.has(key)) {
+      // A near miss of a known key is a typo whose setting would be lost: an error. A key far
+      // from every known one is the user's own (template values) and only warned about.
       const guess = didYouMean(key);
-      warnings.push({ file, key, reason: guess ? `unknown key, ignored: did you mean ${guess}?` : 'unknown key, ignored' });
+      if (guess) {
+        problems.push({ file, key, reason: `unknown key: did you mean ${guess}? (a key of your own must not be this close to a known one)` });
+      } else {
+        warnings.push({ file, key, reason: 'unknown key, ignored' });
+      }
     }
   }
   if (merged.db === 'duckdb' || merged.db === 'sqlite') {
@@ -423,4 +429,13 @@ function toMetricBatch(
           params: config.ingest_fn_params,
         };
   return { name, file, config, vars: { ...merged, ...config }, ingest, disabled, schedules };
+}
+
+/** The batch files that did not load, each with its errors (`/api/batches`, logs). */
+export function brokenBatches(load: Pick<LoadResult, 'problems'>): { file: string; errors: { key: string; reason: string }[] }[] {
+  const byFile = new Map<string, { key: string; reason: string }[]>();
+  for (const { file, key, reason } of load.problems) {
+    byFile.set(file, [...(byFile.get(file) ?? []), { key, reason }]);
+  }
+  return [...byFile].map(([file, errors]) => ({ file, errors }));
 }

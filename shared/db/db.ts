@@ -26,6 +26,7 @@ export type SqlName =
   | 'select_delivery'
   | 'select_metric_window'
   | 'count_old_metric_rows'
+  | 'has_metric_rows'
   | 'delete_old_deliveries';
 
 const sqlCache = new Map<string, string>();

@@ -13,6 +13,19 @@ export async function ensureMetricsTable(db: Db, table: string): Promise<void> {
   }
 }
 
+/** Whether the batch has ingested anything yet; a table not made yet holds nothing. */
+export async function hasMetricRows(db: Db, table: string, batch: string): Promise<boolean> {
+  try {
+    const [row] = await db.run<{ found: boolean }>('has_metric_rows', [batch], { table });
+    return row?.found === true;
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') {
+      return false;
+    }
+    throw error;
+  }
+}
+
 /** Below this many rows the direct COPY attempt is not worth a savepoint. */
 const DIRECT_COPY_MIN_ROWS = 1000;
 

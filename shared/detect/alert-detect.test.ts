@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectAlerts, trailingMean, type AlertDetectConfig, type AlertInputPoint } from './alert-detect.js';
+import { detectAlerts, explainSilence, trailingMean, type AlertDetectConfig, type AlertInputPoint } from './alert-detect.js';
 
 const base: AlertDetectConfig = { threshold: 0.8, always: false, smoothN: 0, snoozeN: 3, recentN: 1 };
 
@@ -73,5 +73,36 @@ describe('detectAlerts', () => {
 
   it('returns nothing for no points', () => {
     expect(detectAlerts([], base)).toEqual({ scoreSmooth: [], alerts: [], snoozed: [] });
+  });
+});
+
+describe('explainSilence', () => {
+  const why = (scores: number[], alerts: number[] = [], config = base, rows = scores.length) => {
+    const input = points(scores, alerts);
+    return explainSilence(input, detectAlerts(input, config), config, rows);
+  };
+
+  it('gives the best recent score against the threshold for a metric near it', () => {
+    expect(why([0.1, 0.2, 0.7])).toEqual({
+      reason: 'below threshold',
+      detail: 'best smoothed score 0.7 over the newest 1 points < alert_threshold 0.8',
+      bestScore: 0.7,
+      threshold: 0.8,
+    });
+  });
+
+  it('says snoozed when the score crossed but an alert fell within alert_snooze_n', () => {
+    expect(why([0.9, 0.1, 0.95], [0])).toMatchObject({ reason: 'snoozed', bestScore: 0.95, detail: expect.stringContaining('alert_snooze_n (3)') });
+  });
+
+  it('says too little data without scored points, or with fewer than the smoothing window', () => {
+    expect(why([], [], base, 12)).toMatchObject({ reason: 'too little data', detail: '12 rows but none scored yet (the score job needs a trained model)' });
+    expect(why([], [], base, 0)).toMatchObject({ reason: 'too little data', detail: 'no rows in the alert window' });
+    expect(why([0.5, 0.6], [], { ...base, smoothN: 3 })).toMatchObject({ reason: 'too little data', bestScore: 0.55 });
+  });
+
+  it('says nothing for a metric that alerted or one far below the threshold', () => {
+    expect(why([0.1, 0.9])).toBeNull();
+    expect(why([0.1, 0.2])).toBeNull();
   });
 });

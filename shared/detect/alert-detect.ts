@@ -102,3 +102,73 @@ export function detectAlerts(points: readonly AlertInputPoint[], config: AlertDe
   }
   return { scoreSmooth, alerts, snoozed };
 }
+
+/** Scores within this of the threshold count as near it: the metrics a user asks "why not?" about. */
+export const NEAR_THRESHOLD = 0.25;
+
+/** Why one metric did not alert in this run. */
+export interface Silence {
+  reason: 'too little data' | 'snoozed' | 'already alerted' | 'below threshold';
+  /** In words, with the numbers. */
+  detail: string;
+  /** The best smoothed score among the newest alert_recent_n points, when there are any. */
+  bestScore?: number;
+  threshold: number;
+}
+
+/**
+ * Explains a metric that did not newly alert: too little data, snoozed, already alerted, or its
+ * best recent smoothed score against the threshold. Null for a metric that alerted, and for one
+ * whose best score is far below the threshold (more than NEAR_THRESHOLD), which is counted only.
+ */
+export function explainSilence(
+  points: readonly AlertInputPoint[],
+  detection: AlertDetection,
+  config: AlertDetectConfig,
+  totalRows: number,
+): Silence | null {
+  const threshold = config.threshold;
+  if (detection.alerts.length > 0) {
+    return null;
+  }
+  if (points.length === 0) {
+    return {
+      reason: 'too little data',
+      detail: totalRows === 0 ? 'no rows in the alert window' : `${totalRows} rows but none scored yet (the score job needs a trained model)`,
+      threshold,
+    };
+  }
+  const first = Math.max(0, points.length - Math.max(0, Math.floor(config.recentN)));
+  const recent = detection.scoreSmooth.slice(first);
+  const bestScore = Math.max(...recent);
+  const rounded = Math.round(bestScore * 1000) / 1000;
+  if (detection.snoozed.length > 0) {
+    return {
+      reason: 'snoozed',
+      detail: `smoothed score ${rounded} >= alert_threshold ${threshold}, but an alert fell within the last alert_snooze_n (${config.snoozeN}) points`,
+      bestScore,
+      threshold,
+    };
+  }
+  const recentAlerted = points.slice(first).some((p) => p.alert);
+  if (recentAlerted && bestScore >= threshold) {
+    return { reason: 'already alerted', detail: `the newest points already have their alert (best smoothed score ${rounded})`, bestScore, threshold };
+  }
+  if (points.length <= config.smoothN) {
+    return {
+      reason: 'too little data',
+      detail: `${points.length} scored points, fewer than alert_smooth_n + 1 (${config.smoothN + 1}): the smoothed score is over a short window; best ${rounded} < alert_threshold ${threshold}`,
+      bestScore,
+      threshold,
+    };
+  }
+  if (bestScore < threshold - NEAR_THRESHOLD) {
+    return null;
+  }
+  return {
+    reason: 'below threshold',
+    detail: `best smoothed score ${rounded} over the newest ${recent.length} points < alert_threshold ${threshold}`,
+    bestScore,
+    threshold,
+  };
+}

@@ -46,6 +46,6 @@ describe('scoreCsv', () => {
       rows: [{ metric_name: 'm', metric_timestamp: Date.UTC(2024, 0, 2, 3, 4, 5), scores: [0.25], metric_score: 0.25 }],
       skipped: [],
     });
-    expect(csv).toBe('metric_name,metric_timestamp,score_PCA,metric_score\nm,2024-01-02 03:04:05,0.25,0.25\n');
+    expect(csv).toBe('metric_name,metric_timestamp,score_PCA,metric_score\nm,2024-01-02T03:04:05Z,0.25,0.25\n');
   });
 });

@@ -1,4 +1,4 @@
-import { formatUtcTimestamp, parseUtcTimestamp, quoteCsvField, splitCsvLine } from './csv.js';
+import { formatIsoTimestamp, parseUtcTimestamp, quoteCsvField, splitCsvLine } from './csv.js';
 import { preprocess, type Point } from './preprocess.js';
 import { combineScores, fitModel, MODEL_NAMES, scoreModel } from './registry.js';
 import { DEFAULT_PREPROCESS, sliceRows, type CombineMethod, type ModelConfig, type PreprocessParams } from './types.js';
@@ -83,7 +83,7 @@ export function formatScoresCsv(result: ScoreCsvResult): string {
   const lines = [header.join(',')];
   for (const row of result.rows) {
     lines.push(
-      [quoteCsvField(row.metric_name), formatUtcTimestamp(row.metric_timestamp), ...row.scores.map(String), String(row.metric_score)].join(','),
+      [quoteCsvField(row.metric_name), formatIsoTimestamp(row.metric_timestamp), ...row.scores.map(String), String(row.metric_score)].join(','),
     );
   }
   return `${lines.join('\n')}\n`;

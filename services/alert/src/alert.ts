@@ -8,7 +8,7 @@ import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { renderSql } from '../../../shared/templates.js';
-import { alertDetectConfig, detectAlerts, type AlertDetectConfig } from '../../../shared/detect/alert-detect.js';
+import { alertDetectConfig, detectAlerts, explainSilence, type AlertDetectConfig, type Silence } from '../../../shared/detect/alert-detect.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime, type WindowRow } from './window.js';
@@ -36,14 +36,21 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
     const newRows: MetricRow[] = [];
     const found: { metric: string; timestamp: string; score: number; scoreSmooth: number }[] = [];
     let snoozed = 0;
+    // Why the metrics near the threshold (or without enough data) sent nothing this run.
+    const silent: Record<string, Silence> = {};
+    let farBelow = 0;
     for (const [metricName, metricRows] of groupByMetric(rows)) {
       const scored = metricRows.filter((row) => row.metric_score !== null);
-      const detection = detectAlerts(
-        scored.map((row) => ({ t: row.metric_timestamp, value: row.metric_value, score: row.metric_score!, alert: row.metric_alert > 0 })),
-        config,
-      );
+      const inputs = scored.map((row) => ({ t: row.metric_timestamp, value: row.metric_value, score: row.metric_score!, alert: row.metric_alert > 0 }));
+      const detection = detectAlerts(inputs, config);
       const alerted = scored.map((row) => row.metric_alert > 0);
       snoozed += detection.snoozed.length;
+      const silence = detection.alerts.length === 0 ? explainSilence(inputs, detection, config, metricRows.length) : null;
+      if (silence) {
+        silent[metricName] = silence;
+      } else if (detection.alerts.length === 0) {
+        farBelow += 1;
+      }
       for (const index of detection.alerts) {
         const row = scored[index]!;
         alerted[index] = true;
@@ -100,7 +107,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
       notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
       buildMessage,
       chartThreshold: () => config.threshold,
-      details: { metrics: metrics.size, alerts: found, snoozed },
+      details: { metrics: metrics.size, alerts: found, snoozed, silent, farBelow },
     });
   };
 }

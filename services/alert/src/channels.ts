@@ -4,7 +4,7 @@
  * skipped, not an error. Settings that are partly there are an error (a typo should not turn
  * alerts off silently).
  */
-import type { Logger } from '../../../shared/logger.js';
+import { firstTime, type Logger } from '../../../shared/logger.js';
 import { createEmailSender, type EmailSender } from '../../../shared/alerts/email.js';
 import type { AlertMessage, SummaryItem } from '../../../shared/alerts/message.js';
 import type { EmailSettings, SlackSettings } from '../../../shared/alerts/settings.js';
@@ -123,7 +123,9 @@ export function selectChannels(
     const channel = channels.get(method);
     if (channel === null) {
       unconfigured.push(method);
-      log.info({ channel: method }, `${method} alerts are not configured (no ${method === 'email' ? 'ANOMSTACK_ALERT_EMAIL_*' : 'ANOMSTACK_SLACK_*'} settings); skipping ${method}`);
+      if (firstTime(`not configured: ${method}`)) {
+        log.info({ channel: method }, `${method} alerts are not configured (no ${method === 'email' ? 'ANOMSTACK_ALERT_EMAIL_*' : 'ANOMSTACK_SLACK_*'} settings); skipping ${method} (said once per process)`);
+      }
     } else {
       selected.push(channel);
     }

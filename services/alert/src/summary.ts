@@ -8,6 +8,7 @@
 import type { SummaryItem } from '../../../shared/alerts/message.js';
 import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
+import { firstTime } from '../../../shared/logger.js';
 import { renderSql } from '../../../shared/templates.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { deliverOnce, deliveryKeyParams, deliveryKeyText, type DeliveryKey } from './deliveries.js';
@@ -81,7 +82,9 @@ export function createSummaryBatch(deps: AlertDeps = defaultAlertDeps): JobCore 
     try {
       const send = channels.summary;
       if (send === null) {
-        context.log.info('email is not configured (no ANOMSTACK_ALERT_EMAIL_* settings); no summary');
+        if (firstTime('not configured: summary email')) {
+          context.log.info('email is not configured (no ANOMSTACK_ALERT_EMAIL_* settings); no summary (said once per process)');
+        }
         return skipped(batch, 'summary', 'email is not configured (ANOMSTACK_ALERT_EMAIL_*)');
       }
       // Every loaded batch, this one included even if the caller's list lacks it.

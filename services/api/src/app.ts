@@ -5,6 +5,7 @@ import express, { type ErrorRequestHandler, type Request, type Response } from '
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { brokenBatches } from '../../../shared/config/load-batches.js';
 import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { isJobName, type JobName } from '../../../shared/jobs.js';
 import type { Logger } from '../../../shared/logger.js';
@@ -158,6 +159,7 @@ export function createApp(deps: ApiDeps): express.Express {
         }),
       })),
       disabled: load.disabled,
+      broken: brokenBatches(load),
       problems: load.problems,
     });
   });

@@ -2,6 +2,7 @@ import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricBatch } from '../../../shared/config/metric-batch.js';
 import { thresholdBreachesForIngest } from '../../../shared/thresholds/context.js';
+import { findPython } from './ingest-fn/find-python.js';
 import { runIngestFn } from './ingest-fn/index.js';
 import { runIngestSql } from './ingest-sql.js';
 import { validateIngestRows } from './validate-rows.js';
@@ -44,8 +45,11 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
             memoryMb: batch.config.ingest_memory_mb,
           },
           {
-            python: context.env.python,
-            log: (stream, line) => context.log.info({ stream }, line),
+            python: batch.ingest.language === 'python' ? await findPython(context.env.python) : (context.env.python ?? 'python3'),
+            log: (stream, line) => {
+              context.log.info({ stream }, line);
+              context.jobLog?.(stream === 'stderr' ? `[stderr] ${line}` : line);
+            },
           },
         );
   const fetchMs = Date.now() - started;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 import { IngestInputError, IngestRunnerSetupError } from './errors.js';
+import { INSTALL_PANDAS } from './find-python.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
 /** Caps one run's log volume: a function printing in a loop must not flood the worker's log. */
@@ -139,7 +140,7 @@ export function interpretOutcome(
   switch (parsed.kind) {
     case 'setup':
       throw new IngestRunnerSetupError(
-        `batch "${spec.batch}": the Python interpreter "${opts.python}" (ANOMSTACK_PYTHON) cannot import pandas: ${message}`,
+        `batch "${spec.batch}": the Python interpreter "${opts.python}" (ANOMSTACK_PYTHON) cannot import pandas: ${message}; ${INSTALL_PANDAS}`,
       );
     case 'memory':
       throw new IngestInputError(`${prefix} exceeded memory limit ${spec.memoryMb} MiB (${message || 'MemoryError'})`);
