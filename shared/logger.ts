@@ -1,10 +1,12 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type { PrettyOptions } from 'pino-pretty';
 
 export type LogFormat = 'pretty' | 'json';
 
+/** pino-pretty is loaded only when asked for: JSON-only services never pay for it. */
 const makePretty = (): ((line: string) => string) =>
-  prettyFactory({ colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
+  (createRequire(import.meta.url)('pino-pretty') as { prettyFactory: (options: PrettyOptions) => (line: string) => string }).prettyFactory({ colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 
 let pretty: ((line: string) => string) | null = null;
 
