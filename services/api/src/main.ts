@@ -60,6 +60,7 @@ export async function startApi(deps: StartApiDeps): Promise<ApiHandle> {
     },
     metrics: metrics.registry,
     log: deps.log,
+    db: deps.db,
   });
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(deps.port ?? deps.env.apiPort, (error?: Error) => (error ? reject(error) : resolve(listening)));
