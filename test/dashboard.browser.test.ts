@@ -14,6 +14,11 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 /** Where the screenshots go, for a person to look at. */
 const SHOTS = process.env.ANOMSTACK_SCREENSHOT_DIR ?? path.join(os.tmpdir(), 'anomstack-dashboard-screenshots');
 
+/** The charts uPlot has drawn. */
+const DRAWN = '.chart[data-drawn="true"] canvas';
+/** The page as the browser sees it, for page.evaluate (the project's types have no DOM). */
+type BrowserGlobal = { document: { documentElement: { scrollWidth: number; clientWidth: number } } };
+
 const SEED = { batch: 'web_shop', table: 'web_shop_metrics', points: 120, stepMs: 10 * 60_000 } as const;
 // 14 metrics: the first page draws 12 charts, scrolling down loads the other 2.
 const ALERTS: Record<string, number[]> = {
@@ -98,13 +103,15 @@ describe('dashboard in a browser', () => {
     await page.screenshot({ path: path.join(SHOTS, 'home.png'), fullPage: true });
 
     await page.click('.batch-card h3 a');
-    await page.waitForFunction(() => document.querySelectorAll('.chart[data-drawn="true"] canvas').length === 12);
+    await page.locator(DRAWN).nth(11).waitFor();
+    expect(await page.locator(DRAWN).count()).toBe(12);
     const first = await page.locator('.chart-card h3').allTextContents();
     expect(first.slice(0, 2)).toEqual(['checkout_latency_ms', 'orders_per_minute']);
     await page.screenshot({ path: path.join(SHOTS, 'batch.png') });
     await page.locator('#more').scrollIntoViewIfNeeded();
-    await page.waitForFunction(() => document.querySelectorAll('.chart[data-drawn="true"] canvas').length === 14);
+    await page.locator(DRAWN).nth(13).waitFor();
     await page.getByText('All 14 metrics shown.').waitFor();
+    expect(await page.locator(DRAWN).count()).toBe(14);
 
     await page.goto(`${base}/anomalies`);
     const time = pointTime({ ...SEED, end }, 100).toISOString();
@@ -141,11 +148,14 @@ describe('dashboard in a browser', () => {
     await page.fill('#token', TOKEN);
     await page.click('button[type=submit]');
     await page.locator('.batch-card').first().waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(() => {
+      const root = (globalThis as unknown as BrowserGlobal).document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: path.join(SHOTS, 'home-phone-dark.png'), fullPage: true });
     await page.goto(`${base}/batches/${SEED.batch}`);
-    await page.waitForFunction(() => document.querySelectorAll('.chart[data-drawn="true"] canvas').length >= 2);
+    await page.locator(DRAWN).nth(1).waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'batch-phone-dark.png') });
     expect(problems).toEqual([]);
     await context.close();
