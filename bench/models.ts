@@ -1,13 +1,18 @@
 import { availableParallelism, loadavg } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadDefaultBatch } from '../shared/config/load-batches.js';
 import type { ScoreTask, TrainTask } from '../shared/models/model-tasks.js';
 import { closeModelPool, scoreMany, trainMany } from '../shared/models/pool.js';
 import { Random } from '../shared/models/random.js';
-import { DEFAULT_PREPROCESS, type ModelConfig } from '../shared/models/types.js';
+import { DEFAULT_PREPROCESS, type ModelConfig, type PreprocessParams } from '../shared/models/types.js';
 
 /**
- * `npm run bench -- models [--sizes 1000x500,100x2500] [--models PCA,KNN] [--score-n 25] [--modes in-process,pool]`
- * Metrics per second for train and score, in-process and with the worker pool, plus peak RSS.
+ * `npm run bench -- models [--sizes 1000x500,100x2500] [--models default;PCA,KNN] [--score-n 25] [--modes in-process,pool]`
+ * Metrics per second for train and score, in-process and with the worker pool, plus peak RSS, for
+ * each model set (`;`-separated; `default` is defaults.yaml's model_configs and preprocess), and
+ * the train+score cost per metric of each set against the last one.
  * CPU seconds (all threads) are printed next to wall time: on a shared machine they move less with load.
  * Train fits on every preprocessed row; score preprocesses the whole series and scores its newest rows.
  * Reference (the Python original, PyOD PCA+KNN, whole processes): 1,000x500 in ~10 s, 100x2,500 in
@@ -18,42 +23,55 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: {
       sizes: { type: 'string', default: '1000x500,100x2500' },
-      models: { type: 'string', default: 'PCA,KNN' },
+      models: { type: 'string', default: 'default;PCA,KNN' },
       'score-n': { type: 'string', default: '25' },
       modes: { type: 'string', default: 'in-process,pool' },
     },
   });
-  const configs: ModelConfig[] = values.models.split(',').map((m) => ({ model_name: m, model_tag: '', model_params: {} }));
+  const sets = values.models.split(';').map(modelSet);
   const scoreN = Number(values['score-n']);
   const STEP_MS = 300_000;
 
   // Warm the JIT (and nothing else) so the figures describe a long-running worker, not start-up.
-  await trainMany(makeTasks(50, 500, configs, 1), { mode: 'in-process' });
+  for (const set of sets) {
+    await trainMany(makeTasks(50, 500, set, 1), { mode: 'in-process' });
+  }
   console.log(`${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
   for (const size of values.sizes.split(',')) {
     const [metrics = 0, points = 0] = size.split('x').map(Number);
-    const tasks = makeTasks(metrics, points, configs, 7);
-    for (const mode of values.modes.split(',') as ('in-process' | 'pool')[]) {
-      if (mode === 'pool') {
-        const started = startClock();
-        // Start the threads and warm their JIT outside the timing, as the in-process run was warmed.
-        await trainMany(makeTasks(64, points, configs, 3), { mode });
-        report(`${size} pool start-up + warm-up`, metrics, started, false);
+    const costs: { label: string; ms: number }[] = [];
+    for (const set of sets) {
+      const tasks = makeTasks(metrics, points, set, 7);
+      for (const mode of values.modes.split(',') as ('in-process' | 'pool')[]) {
+        const label = `${size} ${set.label}`;
+        if (mode === 'pool') {
+          const started = startClock();
+          // Start the threads and warm their JIT outside the timing, as the in-process run was warmed.
+          await trainMany(makeTasks(64, points, set, 3), { mode });
+          report(`${label} pool start-up + warm-up`, metrics, started, false);
+        }
+        let started = startClock();
+        const trained = await trainMany(tasks, { mode });
+        const trainMs = report(`${label} train ${mode}`, metrics, started);
+        const scoreTasks: ScoreTask[] = tasks.map((task, i) => ({
+          key: task.key,
+          points: task.points,
+          preprocess: task.preprocess,
+          models: trained[i]!.models,
+          since: (points - scoreN) * STEP_MS,
+        }));
+        started = startClock();
+        await scoreMany(scoreTasks, { mode });
+        const scoreMs = report(`${label} score ${mode}`, metrics, started);
+        if (mode === 'in-process') {
+          costs.push({ label: set.label, ms: (trainMs + scoreMs) / metrics });
+        }
       }
-      let started = startClock();
-      const trained = await trainMany(tasks, { mode });
-      report(`${size} train ${mode}`, metrics, started);
-      const scoreTasks: ScoreTask[] = tasks.map((task, i) => ({
-        key: task.key,
-        points: task.points,
-        preprocess: task.preprocess,
-        models: trained[i]!.models,
-        since: (points - scoreN) * STEP_MS,
-      }));
-      started = startClock();
-      await scoreMany(scoreTasks, { mode });
-      report(`${size} score ${mode}`, metrics, started);
+    }
+    const base = costs[costs.length - 1];
+    for (const c of costs) {
+      console.log(`${size} train+score per metric (in-process) ${c.label.padEnd(12)} ${c.ms.toFixed(3)} ms  ${base ? `${(c.ms / base.ms).toFixed(2)}x ${base.label}` : ''}`);
     }
   }
   await closeModelPool();
@@ -61,7 +79,7 @@ export async function run(args: string[]): Promise<void> {
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (whole process, threads included)`);
 
   /** Synthetic metrics (level + random walk + daily-ish wave + noise + rare spikes), as typed arrays. */
-  function makeTasks(count: number, length: number, models: ModelConfig[], seed: number): TrainTask[] {
+  function makeTasks(count: number, length: number, set: ModelSet, seed: number): TrainTask[] {
     const random = new Random(seed);
     return Array.from({ length: count }, (_, k) => {
       const level = 10 + random.next() * 1000;
@@ -74,7 +92,7 @@ export async function run(args: string[]): Promise<void> {
         t[i] = i * STEP_MS;
         v[i] = level + walk + Math.sin(i / 12) * level * 0.1 + random.next() * 5 + spike;
       }
-      return { key: `metric_${k}`, points: { t, v }, preprocess: DEFAULT_PREPROCESS, configs: models };
+      return { key: `metric_${k}`, points: { t, v }, preprocess: set.preprocess, configs: set.configs };
     });
   }
 }
@@ -88,10 +106,33 @@ function startClock(): Clock {
   return { wallMs: performance.now(), cpu: process.cpuUsage() };
 }
 
-function report(label: string, metrics: number, started: Clock, rate = true): void {
+interface ModelSet {
+  label: string;
+  configs: ModelConfig[];
+  preprocess: PreprocessParams;
+}
+
+/** `default`: defaults.yaml's models and preprocess, as a batch that sets neither gets them; else PyOD names with the original's preprocess. */
+function modelSet(spec: string): ModelSet {
+  if (spec === 'default') {
+    const defaultsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'defaults');
+    const { batch, problems } = loadDefaultBatch({ defaultsDir, env: {} });
+    if (batch === null) {
+      throw new Error(problems.map((p) => `${p.key}: ${p.reason}`).join('; '));
+    }
+    const label = `default (${batch.config.model_configs.map((c) => c.model_name).join('+')})`;
+    return { label, configs: batch.config.model_configs, preprocess: batch.config.preprocess_params };
+  }
+  const names = spec.split(',');
+  return { label: names.join('+'), configs: names.map((m) => ({ model_name: m, model_tag: m.toLowerCase(), model_params: {} })), preprocess: DEFAULT_PREPROCESS };
+}
+
+/** Prints a timing line and returns the wall milliseconds. */
+function report(label: string, metrics: number, started: Clock, rate = true): number {
   const ms = performance.now() - started.wallMs;
   const cpu = process.cpuUsage(started.cpu);
   const perSecond = rate ? `  ${((metrics / ms) * 1000).toFixed(0)} metrics/s` : '';
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  console.log(`${label.padEnd(40)} ${(ms / 1000).toFixed(3)} s${perSecond}  (CPU ${cpuSeconds.toFixed(3)} s)`);
+  console.log(`${label.padEnd(56)} ${(ms / 1000).toFixed(3)} s${perSecond}  (CPU ${cpuSeconds.toFixed(3)} s)`);
+  return ms;
 }

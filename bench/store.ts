@@ -6,7 +6,7 @@ import { closePool } from '../shared/db/pool.js';
 import type { MetricRow } from '../shared/metric-row.js';
 
 /**
- * Metric writes into a table with the CONTRACT unique key, three ways in one run: single-row
+ * Metric writes into a table with the metrics table's unique key (docs/contract.md, "Postgres"), three ways in one run: single-row
  * INSERT ... ON CONFLICT (the naive baseline), raw COPY into an empty table (the ceiling), and
  * our upsert path (COPY to staging + one upsert), fresh and repeated.
  */

@@ -33,7 +33,7 @@ export async function runJobsOnce(options: RunOnceOptions): Promise<number> {
     process.stderr.write(`${reason}\n`);
     return 1;
   }
-  const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
+  const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   const context: JobContext = { env, db, batches: load.batches, now, dryRun, log: logger.child({ batch: batch.name }) };
   try {
     for (const job of jobs) {

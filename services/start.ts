@@ -123,7 +123,7 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
   if (env.migrateOnStart) {
     await createDatabaseIfMissing(env.databaseUrl);
   }
-  const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
+  const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   if (env.migrateOnStart) {
     const load = loadAppBatches(env);
     const { tables } = await migrate(db, load.batches);

@@ -9,4 +9,12 @@ export class InputError extends Error {
   override name = 'InputError';
 }
 
-export const isInputError = (error: unknown): error is InputError => error instanceof InputError;
+/**
+ * Postgres refused a value (SQLSTATE class 22, data exception: out of range, bad encoding, NUL,
+ * division by zero...): the same data fails the same way on every retry.
+ */
+export const isPostgresDataError = (error: unknown): boolean =>
+  error instanceof Error && /^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown }).code ?? '')) && 'severity' in error;
+
+/** An input error, or a Postgres data error (raised by pg, not by us: classified by its SQLSTATE). */
+export const isInputError = (error: unknown): error is Error => error instanceof InputError || isPostgresDataError(error);

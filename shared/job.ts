@@ -5,7 +5,7 @@ import type { Db } from './db/db.js';
 import type { Logger } from './logger.js';
 import type { MetricRow } from './metric-row.js';
 
-/** What every job core receives: its I/O and the run's settings, nothing global. */
+/** What every job core receives: its I/O and the run's settings. */
 export interface JobContext {
   env: AppEnv;
   db: Db;

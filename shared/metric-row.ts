@@ -1,4 +1,4 @@
-/** What a row of a metrics table says (CONTRACT.md, "Postgres"). */
+/** What a row of a metrics table says (docs/contract.md, "Postgres"). */
 export const METRIC_TYPES = [
   'metric',
   'score',
@@ -10,6 +10,26 @@ export const METRIC_TYPES = [
   'thumbsdown',
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
+
+/**
+ * What the metrics tables can store, so that a row Postgres would refuse is rejected first, as
+ * the batch's input error naming row and column: timestamps in the years 0001 to 9999 (UTC;
+ * ISO text and the COPY path have no others), names without NUL characters (Postgres text has
+ * none) and short enough for the unique index (btree entries are limited to about 2,700 bytes).
+ */
+export const STORABLE = {
+  /** 0001-01-01T00:00:00.000Z (Date.UTC would read year 1 as 1901). */
+  minTime: -62_135_596_800_000,
+  /** 9999-12-31T23:59:59.999Z */
+  maxTime: Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+  maxNameChars: 1000,
+  maxNameBytes: 2000,
+} as const;
+
+/** Why `time` (epoch ms) cannot be stored, or null. */
+export function unstorableTime(time: number): string | null {
+  return time < STORABLE.minTime || time > STORABLE.maxTime ? 'is outside the years 0001 to 9999 (UTC)' : null;
+}
 
 export interface MetricRow {
   metric_timestamp: Date;
@@ -35,4 +55,12 @@ export function roundHalfEven(value: number, decimals: number): number {
   const rounded = diff < 0.5 ? floor : diff > 0.5 ? floor + 1 : floor % 2 === 0 ? floor : floor + 1;
   const result = rounded / factor;
   return result === 0 ? 0 : result; // no -0
+}
+
+/**
+ * A combined score as the score job stores it, and so as the alert job compares it with
+ * `alert_threshold`: as the original, rounded to 3 places, then to `score_metric_rounding`.
+ */
+export function storedScore(score: number, scoreRounding: number): number {
+  return roundHalfEven(roundHalfEven(score, 3), scoreRounding);
 }

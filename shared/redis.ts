@@ -39,28 +39,6 @@ export const startedSchedulesKey = (prefix: string): string => `${prefix}:starte
 /** The scheduler leader lock. */
 export const schedulerLockKey = (prefix: string): string => `${prefix}:scheduler:leader`;
 
-/** Resolves once the connection is ready (or rejects after `timeoutMs`). */
-export async function waitReady(connection: Redis, timeoutMs = 10_000): Promise<void> {
-  if (connection.status === 'ready') {
-    return;
-  }
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onReady = (): void => {
-      cleanup();
-      resolve();
-    };
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      connection.off('ready', onReady);
-    };
-    connection.on('ready', onReady);
-  });
-}
-
 /** Closes a connection politely, or drops it when Redis is unreachable. */
 export async function closeConnection(connection: Redis): Promise<void> {
   if (connection.status === 'end') {

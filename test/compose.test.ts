@@ -41,7 +41,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives every command to a CLI that accepts it', async () => {
-    const env = { ...process.env, ANOMSTACK_ADMIN_TOKEN: 'compose-test' };
+    const env = { ...process.env, ANOMSTACK_ADMIN_TOKEN: 'compose-test-token-0123456789' };
     const kinds: string[] = [];
     for (const [name, service] of appServices) {
       const command = service.command ?? [];
@@ -55,6 +55,11 @@ describe('docker-compose.yml', () => {
     const { stdout } = await run(process.execPath, [BIN, 'start', '--check', ...kinds], { cwd: ROOT, env });
     expect(stdout.trim()).toBe(`ok ${kinds.join(' ')}`);
     await expect(run(process.execPath, [BIN, 'start', '--check', 'bogus'], { cwd: ROOT, env })).rejects.toMatchObject({ code: 2 });
+    // The API refuses the old compose default before it starts anything.
+    await expect(run(process.execPath, [BIN, 'start', '--check', 'api'], { cwd: ROOT, env: { ...env, ANOMSTACK_ADMIN_TOKEN: 'change-me' } })).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('ANOMSTACK_ADMIN_TOKEN is a well-known placeholder'),
+    });
   });
 
   it('starts Redis with noeviction, persistence and a healthcheck', () => {
@@ -66,9 +71,17 @@ describe('docker-compose.yml', () => {
     expect(services.postgres?.healthcheck?.test.join(' ')).toMatch(/pg_isready/);
   });
 
-  it('exposes the API on 3000 with a /healthz healthcheck and waits for its dependencies', () => {
+  it('publishes the API on 127.0.0.1 only, with a /healthz healthcheck, and waits for its dependencies', () => {
     const api = services.api;
-    expect(api?.ports?.some((p) => /:3000$/.test(p))).toBe(true);
+    expect(api?.ports).toEqual(['127.0.0.1:${ANOMSTACK_API_PORT:-3000}:3000']);
+    // Inside its container the API listens on every interface, so the published port reaches it.
+    expect(api?.environment?.ANOMSTACK_API_HOST).toBe('0.0.0.0');
+    // Nothing is published beyond the host's loopback.
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        expect(port, name).toMatch(/^127\.0\.0\.1:/);
+      }
+    }
     expect(api?.healthcheck?.test.join(' ')).toContain('/healthz');
     for (const [name, service] of appServices) {
       const deps = service.depends_on ?? {};
@@ -85,11 +98,19 @@ describe('docker-compose.yml', () => {
       const env = service.environment ?? {};
       expect(env.ANOMSTACK_REDIS_URL, name).toBe('redis://redis:6379');
       expect(env.ANOMSTACK_DATABASE_URL, name).toMatch(/@postgres:5432\//);
-      expect(env.ANOMSTACK_ADMIN_TOKEN, name).toBeTruthy();
+      // No default token: compose refuses to start until .env sets one.
+      expect(env.ANOMSTACK_ADMIN_TOKEN, name).toMatch(/^\$\{ANOMSTACK_ADMIN_TOKEN:\?[^}]+\}$/);
       expect(env.ANOMSTACK_ALERT_EMAIL_SMTP_HOST, name).toMatch(/mailpit/);
       expect(env.ANOMSTACK_PYTHON, name).toBe('/usr/bin/python3');
     }
     expect(services.mailpit?.image).toMatch(/^axllent\/mailpit/);
+  });
+
+  it('ships no admin token in .env.example', () => {
+    const example = fs.readFileSync(path.join(ROOT, '.env.example'), 'utf8');
+    const lines = example.split('\n').filter((line) => line.startsWith('ANOMSTACK_ADMIN_TOKEN='));
+    expect(lines).toEqual(['ANOMSTACK_ADMIN_TOKEN=']);
+    expect(example).not.toMatch(/change-me/);
   });
 });
 

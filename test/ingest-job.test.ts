@@ -116,7 +116,7 @@ beforeAll(async () => {
     res.end(JSON.stringify(req.url?.endsWith('/topstories.json') ? [11, 12, 13, 14] : { id: Number(item?.[1]), score: Number(item?.[1]) * 10 }));
   });
   await new Promise<void>((resolve) => hnServer.listen(0, '127.0.0.1', resolve));
-  process.env.HN_API_URL = `http://127.0.0.1:${(hnServer.address() as AddressInfo).port}/v0`;
+  process.env.ANOMSTACK_INGEST_ENV_HN_API_URL = `http://127.0.0.1:${(hnServer.address() as AddressInfo).port}/v0`;
 
   const loaded = loadBatches({ metricsDir: workdir, defaultsDir: path.join(REPO, 'defaults'), ignoreExamples: false, env: {} });
   expect(loaded.problems).toEqual([]);
@@ -127,7 +127,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await closeJobResources();
   hnServer.close();
-  delete process.env.HN_API_URL;
+  delete process.env.ANOMSTACK_INGEST_ENV_HN_API_URL;
   await test.drop();
   fs.rmSync(workdir, { recursive: true, force: true });
 });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -79,8 +80,90 @@ describe('admin API', () => {
   it('refuses to start without a token unless auth is explicitly off', () => {
     expect(() => adminToken({ adminToken: null, adminAuth: true })).toThrow(/ANOMSTACK_ADMIN_TOKEN/);
     expect(adminToken({ adminToken: null, adminAuth: false })).toBeNull();
+    expect(adminToken({ adminToken: TOKEN, adminAuth: true })).toBe(TOKEN);
     expect(tokenMatches('abc', 'abc')).toBe(true);
     expect(tokenMatches('abc', 'abcd')).toBe(false);
+  });
+
+  // Issue 14 item 1: `change-me` (the old compose default) and `x` were accepted.
+  it('refuses a well-known or short token with a message that says why, unless auth is explicitly off', () => {
+    for (const known of ['change-me', 'changeme', 'CHANGE_ME', 'secret', 'password', 'admin', 'token', 'changeme-changeme-changeme', 'aaaaaaaaaaaaaaaaaaaaaaaa', 'your-admin-token-here']) {
+      expect(() => adminToken({ adminToken: known, adminAuth: true }), known).toThrow(/ANOMSTACK_ADMIN_TOKEN is a well-known placeholder|ANOMSTACK_ADMIN_TOKEN is too short/);
+    }
+    for (const short of ['x', '0123456789abcde']) {
+      expect(() => adminToken({ adminToken: short, adminAuth: true }), short).toThrow(`ANOMSTACK_ADMIN_TOKEN is too short (${short.length} characters, at least 16)`);
+    }
+    expect(() => adminToken({ adminToken: 'change-me', adminAuth: true })).toThrow(/openssl rand -hex 32/);
+    expect(adminToken({ adminToken: '0123456789abcdef', adminAuth: true })).toBe('0123456789abcdef');
+    expect(adminToken({ adminToken: 'change-me', adminAuth: false })).toBeNull();
+  });
+
+  it('listens on 127.0.0.1 unless ANOMSTACK_API_HOST says otherwise', async () => {
+    expect(env.apiHost).toBe('127.0.0.1');
+    expect(api.host).toBe('127.0.0.1');
+    // The machine's other addresses do not reach it.
+    const outside = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
+    if (outside !== undefined) {
+      await expect(fetch(`http://${outside}:${api.port}/healthz`)).rejects.toThrow();
+    }
+    const open = await startApi({
+      env: loadEnv({ ...serviceEnv({ databaseUrl: database.url, metricsDir: dir, prefix }), ANOMSTACK_ADMIN_TOKEN: TOKEN, ANOMSTACK_API_HOST: '0.0.0.0' }),
+      catalog: createBatchCatalog(env),
+      queues,
+      redis: producer,
+      prefix,
+      db: createDb(env.databaseUrl),
+      log: logger,
+      port: 0,
+    });
+    try {
+      expect(open.host).toBe('0.0.0.0');
+      if (outside !== undefined) {
+        expect((await fetch(`http://${outside}:${open.port}/healthz`)).status).toBe(200);
+      }
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('keeps Bull Board read-only (405, nothing added or emptied) unless ANOMSTACK_BULLBOARD_WRITE=yes', async () => {
+    const basic = { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`, 'content-type': 'application/json' };
+    const add = (at: string) =>
+      fetch(`${at}/admin/queues/api/queues/ingest/add`, {
+        method: 'POST',
+        headers: basic,
+        body: JSON.stringify({ name: 'ingest', data: { batch: 'api_batch', slot: '2020-01-01T00:00:00.000Z' }, options: { jobId: 'board-added' } }),
+      });
+    expect(env.bullBoardWrite).toBe(false);
+    // Reading works; every write answers 405.
+    expect((await fetch(`${base}/admin/queues/api/queues`, { headers: basic })).status).toBe(200);
+    const before = await counts();
+    expect((await add(base)).status).toBe(405);
+    expect((await fetch(`${base}/admin/queues/api/queues/ingest/empty`, { method: 'PUT', headers: basic })).status).toBe(405);
+    expect((await fetch(`${base}/admin/queues/api/queues/ingest/pause`, { method: 'PUT', headers: basic })).status).toBe(405);
+    expect(await queues.ingest.isPaused()).toBe(false);
+    expect(await counts()).toBe(before);
+    expect(await queues.ingest.getJob('board-added')).toBeUndefined();
+
+    const writable = await startApi({
+      env: loadEnv({ ...serviceEnv({ databaseUrl: database.url, metricsDir: dir, prefix }), ANOMSTACK_ADMIN_TOKEN: TOKEN, ANOMSTACK_BULLBOARD_WRITE: 'yes' }),
+      catalog: createBatchCatalog(env),
+      queues,
+      redis: producer,
+      prefix,
+      db: createDb(env.databaseUrl),
+      log: logger,
+      port: 0,
+    });
+    try {
+      expect((await add(`http://127.0.0.1:${writable.port}`)).status).toBe(200);
+      expect(await queues.ingest.getJob('board-added')).toBeDefined();
+    } finally {
+      await queues.ingest.remove('board-added');
+      await writable.close();
+    }
   });
 
   it('answers /healthz without auth', async () => {
@@ -113,7 +196,8 @@ describe('admin API', () => {
 
   it('rejects a missing or wrong token with 401 and enqueues nothing', async () => {
     const before = await counts();
-    for (const token of [null, 'wrong-token', `${TOKEN}x`, '']) {
+    // `Bearer <token> junk` passed before issue 14 item 1.
+    for (const token of [null, 'wrong-token', `${TOKEN}x`, '', `${TOKEN} junk`, `${TOKEN}  ${TOKEN}`]) {
       const response = await call('POST', '/api/batches/api_batch/jobs/ingest', { token });
       expect(response.status).toBe(401);
       expect(await response.json()).toHaveProperty('error');
@@ -123,6 +207,10 @@ describe('admin API', () => {
       headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` },
     });
     expect(basic.status).toBe(401); // basic auth is for Bull Board only
+    const boardJunk = await fetch(`${base}/admin/queues/api/queues`, {
+      headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')} junk` },
+    });
+    expect(boardJunk.status).toBe(401);
     expect((await call('GET', '/api/batches', { token: null })).status).toBe(401);
     expect((await call('GET', '/metrics', { token: 'nope' })).status).toBe(401);
     expect(await counts()).toBe(before);
@@ -145,6 +233,13 @@ describe('admin API', () => {
       ['POST', '/api/batches/no_batch/jobs/ingest', undefined, 404],
       ['POST', '/api/batches/api_batch/jobs/nojob', undefined, 404],
       ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "yesterday"}', 400],
+      // Issue 14 item 9: Date parsing took "1" for 2001; the slot has the rows' bounds.
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "1"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "2026"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "+010000-01-01T00:00:00Z"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "10000-01-01T00:00:00Z"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "0000-01-01T00:00:00Z"}', 400],
+      ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": "Tue, 03 Feb 2026 04:05:00 GMT"}', 400],
       ['POST', '/api/batches/api_batch/jobs/ingest', '{"slot": 1, "sql": "drop table"}', 400],
       ['POST', '/api/batches/api_batch/jobs/ingest', '[1]', 400],
       ['POST', '/api/batches/api_batch/jobs/ingest', '{not json', 400],

@@ -38,7 +38,7 @@ describe('desired schedules (pure)', () => {
       'ingest:b_batch */7 * * * *',
       'score:a_batch */4 * * * *',
       'summary:a_batch 0 9 * * *',
-      'train:a_batch */5 * * * *',
+      'train:a_batch 0 0 * * *',
     ]);
     expect(desired.every((d) => d.queue === d.id.split(':')[0])).toBe(true);
   });

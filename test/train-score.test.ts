@@ -44,17 +44,24 @@ const context = (now: Date, dryRun = false): JobContext => ({
 
 const NOW = new Date(START + 299 * STEP);
 
+/** These tests are about the original's models (two per metric, PCA's model files): the batches name them. */
+const ORIGINAL_MODELS = `train_min_n: 14
+model_configs:
+  - {model_name: PCA, model_tag: pca_default, model_params: {contamination: 0.01}}
+  - {model_name: KNN, model_tag: knn_default, model_params: {contamination: 0.01}}
+`;
+
 beforeAll(async () => {
   workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'anomstack-train-'));
   const metrics = path.join(workdir, 'metrics');
   fs.mkdirSync(path.join(metrics, 'b'), { recursive: true });
   fs.writeFileSync(
     path.join(metrics, 'b', 'local.yaml'),
-    `metric_batch: ts_local\ningest_sql: select 1\ntable_key: ts_metrics\nmodel_path: "local://${path.join(workdir, 'models')}"\n`,
+    `metric_batch: ts_local\ningest_sql: select 1\ntable_key: ts_metrics\nmodel_path: "local://${path.join(workdir, 'models')}"\n${ORIGINAL_MODELS}`,
   );
   fs.writeFileSync(
     path.join(metrics, 'b', 'pg.yaml'),
-    'metric_batch: ts_pg\ningest_sql: select 1\ntable_key: ts_metrics\nmodel_path: "postgres://"\nscore_max_n: 10\n',
+    `metric_batch: ts_pg\ningest_sql: select 1\ntable_key: ts_metrics\nmodel_path: "postgres://"\nscore_max_n: 10\n${ORIGINAL_MODELS}`,
   );
   const loaded = loadBatches({ metricsDir: metrics, defaultsDir: path.resolve('defaults'), ignoreExamples: false, env: {} });
   expect(loaded.problems).toEqual([]);

@@ -1,7 +1,7 @@
 -- Scored points for the alert job: per metric, the newest {{alert_window_n}} scored values
 -- within {{alert_metric_timestamp_max_days_ago}} days, oldest first, with whether an alert,
 -- change or threshold-alert row exists at that point. Smoothing, snooze and the threshold are
--- applied by the job (see SPEC-BEHAVIOUR: the intended semantics, not the original's frames).
+-- applied by the job (docs/behaviour.md, "Alerts": the intended semantics, not the original's frames).
 -- Output columns: metric_timestamp, metric_name, metric_value, metric_score, metric_alert,
 -- metric_change, metric_tholdalert.
 with data as (

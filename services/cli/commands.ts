@@ -19,6 +19,8 @@ usage:
                                            start services until SIGTERM/SIGINT
   anomstack score-csv IN.csv OUT.csv [--models PCA,KNN] [--score-n 25]
                                            offline backtest of the default pipeline
+  anomstack backtest IN.csv OUT.csv [--batch NAME] [--labels WINDOWS.json]
+                                           replay a history causally through a batch (NAB scores with --labels)
 `;
 
 /** The process settings, read once; the logger takes its level from them. */
@@ -73,7 +75,7 @@ async function migrateCommand(): Promise<number> {
     return 1;
   }
   const created = await createDatabaseIfMissing(env.databaseUrl);
-  const db = createDb(env.databaseUrl, { poolMax: env.dbPoolMax });
+  const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   try {
     const { tables } = await migrate(db, result.batches);
     process.stdout.write(
@@ -135,6 +137,8 @@ export async function main(argv: string[]): Promise<number> {
       return startCommand(rest);
     case 'score-csv':
       return scoreCsv(rest);
+    case 'backtest':
+      return (await import('./backtest.js')).backtestCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -161,7 +161,7 @@ function formatThreshold(threshold: number): string {
   return Number.isInteger(threshold) ? threshold.toFixed(1) : String(Number(threshold.toPrecision(4)));
 }
 
-/** The vega-lite spec of the alert chart; exported for tests and for the dashboard. */
+/** The vega-lite spec of the alert chart; exported for tests. */
 export function alertChartSpec(input: ChartInput): TopLevelSpec {
   const points = input.points
     .filter((point) => Number.isFinite(point.t.getTime()))

@@ -14,9 +14,12 @@ describe('loadEnv', () => {
       adminToken: null,
       adminAuth: true,
       apiPort: 3000,
+      apiHost: '127.0.0.1',
+      bullBoardWrite: false,
       migrateOnStart: true,
       chainJobs: true,
       schedulerLockMs: 15_000,
+      statementTimeoutS: 300,
     });
   });
 

@@ -5,7 +5,9 @@ import { JOB_NAMES, type JobName } from '../jobs.js';
 
 /**
  * Every process setting, read from the environment once at start-up (docs/contract.md,
- * "Environment") and handed down typed: no module reads `process.env` on its own.
+ * "Environment") and handed down typed. Only two things read the environment at run time: the
+ * allow-listed environment an ingest function gets, and the variable a batch's
+ * `ingest_db_url_env` names.
  */
 export interface AppEnv {
   databaseUrl: string;
@@ -17,6 +19,10 @@ export interface AppEnv {
   adminToken: string | null;
   adminAuth: boolean;
   apiPort: number;
+  /** The interface the admin API listens on (compose sets 0.0.0.0 inside the container). @defaultValue '127.0.0.1' */
+  apiHost: string;
+  /** Bull Board may add, retry, clean and empty jobs and edit schedulers. @defaultValue false (read-only) */
+  bullBoardWrite: boolean;
   /** Where the plot job writes PNGs. */
   plotsDir: string;
   /** `anomstack start` creates or updates the schema first. @defaultValue true */
@@ -49,6 +55,8 @@ export interface AppEnv {
   email: EmailSettings | null;
   /** Slack alerts, or null when neither token nor channel is set. */
   slack: SlackSettings | null;
+  /** Postgres cancels any statement of the jobs' own after this many seconds (ingest SQL has ingest_timeout_s). @defaultValue 300 */
+  statementTimeoutS: number;
 }
 
 export class EnvError extends Error {
@@ -122,6 +130,9 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_ADMIN_TOKEN: optionalText,
   ANOMSTACK_ADMIN_AUTH: flag(true),
   ANOMSTACK_API_PORT: integer(3000, 0, 65535),
+  ANOMSTACK_API_HOST: text('127.0.0.1'),
+  ANOMSTACK_BULLBOARD_WRITE: flag(false),
+  ANOMSTACK_STATEMENT_TIMEOUT_S: integer(300, 1, 86_400),
   ANOMSTACK_PLOTS_DIR: directory('./plots'),
   ANOMSTACK_MIGRATE_ON_START: flag(true),
   ANOMSTACK_CHAIN_JOBS: flag(true),
@@ -177,6 +188,9 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     adminToken: vars.ANOMSTACK_ADMIN_TOKEN ?? null,
     adminAuth: vars.ANOMSTACK_ADMIN_AUTH,
     apiPort: vars.ANOMSTACK_API_PORT,
+    apiHost: vars.ANOMSTACK_API_HOST,
+    bullBoardWrite: vars.ANOMSTACK_BULLBOARD_WRITE,
+    statementTimeoutS: vars.ANOMSTACK_STATEMENT_TIMEOUT_S,
     plotsDir: vars.ANOMSTACK_PLOTS_DIR,
     migrateOnStart: vars.ANOMSTACK_MIGRATE_ON_START,
     chainJobs: vars.ANOMSTACK_CHAIN_JOBS,

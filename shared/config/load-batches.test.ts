@@ -59,8 +59,8 @@ describe('loadBatches', () => {
     const dir = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}preprocess_params:\n  diff_n: 0\n  smooth_n: 0\n  lags_n: 2\n` });
     const [batch] = load(dir).batches;
     expect(batch?.config.preprocess_params).toEqual({ diff_n: 0, smooth_n: 0, lags_n: 2, freq: null, freq_agg: 'mean' });
-    expect(batch?.config.alert_threshold).toBe(0.8);
-    expect(batch?.config.model_configs.map((m) => m.model_name)).toEqual(['PCA', 'KNN']);
+    expect(batch?.config.alert_threshold).toBe(0.999);
+    expect(batch?.config.model_configs.map((m) => m.model_name)).toEqual(['Conformal']);
     expect(batch?.schedules.ingest).toEqual({ cron: '*/3 * * * *', running: false });
   });
 
@@ -191,10 +191,24 @@ describe('the typed batch config', () => {
   it('completes a partial preprocess_params from the models defaults and unquotes name lists', () => {
     const dir = metricsDir({ 'b1/b1.yaml': `${SQL_BATCH}preprocess_params: { lags_n: 2 }\nalert_exclude_metrics: ["'a'", b]\n` });
     const [batch] = load(dir).batches;
-    expect(batch?.config.preprocess_params).toEqual({ ...DEFAULT_PREPROCESS, lags_n: 2 });
+    // The default model (Conformal) reads raw windows: no difference, no smoothing.
+    expect(batch?.config.preprocess_params).toEqual({ ...DEFAULT_PREPROCESS, diff_n: 0, smooth_n: 0, lags_n: 2 });
     expect(batch?.config.alert_exclude_metrics).toEqual(['a', 'b']);
     expect(batch?.config.train_exclude_metrics).toEqual([]);
     expect(batch?.config.model_configs.every((m) => typeof m.model_tag === 'string')).toBe(true);
+  });
+
+  it("gives a batch naming the original's models the original's preprocess, so their scores do not change", () => {
+    const pca = 'model_configs:\n  - model_name: PCA\n    model_tag: p\n';
+    const dir = metricsDir({
+      'a/a.yaml': `${SQL_BATCH}${pca}`,
+      'b/b.yaml': `${SQL_BATCH.replace('b1', 'b2')}${pca}  - model_name: Conformal\n    model_tag: c\npreprocess_params: { smooth_n: 2 }\n`,
+    });
+    const { batches, problems } = load(dir);
+    expect(problems).toEqual([]);
+    expect(batches[0]?.config.preprocess_params).toEqual(DEFAULT_PREPROCESS);
+    // Models that want different features: the original's, and the batch's own keys over them.
+    expect(batches[1]?.config.preprocess_params).toEqual({ ...DEFAULT_PREPROCESS, smooth_n: 2 });
   });
 
   it('suggests the known key for a misspelt one', () => {

@@ -133,9 +133,51 @@ function loadBatchFile(
   warnings: ConfigProblem[],
 ): MetricBatch | null {
   const own = parseYaml(file, problems);
-  if (!own) {
-    return null;
-  }
+  return own ? buildBatch(file, own, defaults, options, env, problems, warnings) : null;
+}
+
+export interface DefaultBatchOptions {
+  defaultsDir: string;
+  env?: NodeJS.ProcessEnv;
+  /** @defaultValue 'backtest' */
+  name?: string;
+  /** Keys set as a batch YAML would set them (before environment overrides). */
+  overrides?: Record<string, unknown>;
+}
+
+/**
+ * The batch a user gets from defaults.yaml alone: a synthetic batch that sets only its name (and
+ * `overrides`), merged, overridden from the environment and validated exactly as a batch file is.
+ * `anomstack backtest` replays it when no --batch is given.
+ */
+export function loadDefaultBatch(options: DefaultBatchOptions): { batch: MetricBatch | null; problems: ConfigProblem[]; warnings: ConfigProblem[] } {
+  const env = options.env ?? process.env;
+  const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  const defaults = readDefaults(path.join(options.defaultsDir, 'defaults.yaml'), options.defaultsDir, problems);
+  const name = options.name ?? 'backtest';
+  const own: Record<string, unknown> = {
+    metric_batch: name,
+    // Validation wants an ingest; a replay reads its points from elsewhere and never runs it.
+    ingest_sql: 'select 1 where false',
+    ...options.overrides,
+  };
+  const file = `<default batch ${name}>`;
+  const load: LoadOptions = { metricsDir: options.defaultsDir, defaultsDir: options.defaultsDir, ignoreExamples: true, env };
+  const batch = problems.length > 0 ? null : buildBatch(file, own, defaults, load, env, problems, warnings);
+  return { batch, problems, warnings };
+}
+
+/** One batch from its own keys: includes, merge over the defaults, environment overrides, validation. */
+function buildBatch(
+  file: string,
+  own: Record<string, unknown>,
+  defaults: Record<string, unknown>,
+  options: LoadOptions,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+  warnings: ConfigProblem[],
+): MetricBatch | null {
   if (typeof own.metric_batch !== 'string' || own.metric_batch.trim() === '') {
     problems.push({ file, key: 'metric_batch', reason: 'is required (the batch name)' });
     return null;

@@ -1,7 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { jobsScheduled, JOB_NAMES, type JobName } from '../jobs.js';
-import { DEFAULT_PREPROCESS, MODEL_NAMES, validateModelConfig } from '../models/index.js';
+import { defaultPreprocessFor, MODEL_NAMES, validateModelConfig, type PreprocessParams } from '../models/index.js';
 
 /**
  * The batch config schema, defined once: every key anomstack-ts knows, its type, range and
@@ -144,14 +144,17 @@ const modelConfigs = z
     });
   });
 
-/** Preprocess parameters; a partial mapping is completed from the models' own defaults. */
+/**
+ * Preprocess parameters; the keys a batch leaves out are filled in parseBatchConfig from its models'
+ * defaults (defaultPreprocessFor), which is why none has a default here.
+ */
 const preprocessParams = z.strictObject(
   {
-    diff_n: integerAtLeast(0).default(DEFAULT_PREPROCESS.diff_n),
-    smooth_n: integerAtLeast(0).default(DEFAULT_PREPROCESS.smooth_n),
-    lags_n: integerAtLeast(0).default(DEFAULT_PREPROCESS.lags_n),
-    freq: z.string(says((v) => `must be a pandas offset such as "10min" or null, got ${show(v)}`)).nullable().default(DEFAULT_PREPROCESS.freq),
-    freq_agg: z.enum(['mean', 'sum'], says((v) => `must be mean or sum, got ${show(v)}`)).default(DEFAULT_PREPROCESS.freq_agg),
+    diff_n: integerAtLeast(0).optional(),
+    smooth_n: integerAtLeast(0).optional(),
+    lags_n: integerAtLeast(0).optional(),
+    freq: z.string(says((v) => `must be a pandas offset such as "10min" or null, got ${show(v)}`)).nullable().optional(),
+    freq_agg: z.enum(['mean', 'sum'], says((v) => `must be mean or sum, got ${show(v)}`)).optional(),
   },
   says((v) => (plainObject(v) ? 'unknown keys (use diff_n, smooth_n, lags_n, freq, freq_agg)' : `must be {diff_n, smooth_n, lags_n, freq, freq_agg}, got ${show(v)}`)),
 );
@@ -177,7 +180,7 @@ export const BATCH_SCHEMA = z.object({
   score_metric_timestamp_max_days_ago: numberAtLeast(0),
   score_exclude_metrics: nameList,
   score_metric_rounding: integerAtLeast(0),
-  preprocess_params: preprocessParams.default(DEFAULT_PREPROCESS),
+  preprocess_params: preprocessParams.nullish(),
   preprocess_fn: optionalString,
   alert_methods: methods,
   alert_always: boolean,
@@ -244,7 +247,7 @@ export const BATCH_SCHEMA = z.object({
 });
 
 /** A batch's config as the job cores read it: every key typed, defaults filled in. */
-export type BatchConfig = z.output<typeof BATCH_SCHEMA>;
+export type BatchConfig = Omit<z.output<typeof BATCH_SCHEMA>, 'preprocess_params'> & { preprocess_params: PreprocessParams };
 
 /**
  * The keys each registered job kind brings (shared/jobs.ts): `disable_<job>` for all,
@@ -298,7 +301,11 @@ export function parseBatchConfig(merged: Record<string, unknown>): ParsedConfig 
   const jobs = JOB_KEYS_SCHEMA.safeParse(merged);
   const issues = [...(main.success ? [] : main.error.issues), ...(jobs.success ? [] : jobs.error.issues)];
   if (main.success && jobs.success) {
-    return { ok: true, config: main.data, jobKeys: jobs.data };
+    const { preprocess_params: own, ...rest } = main.data;
+    // undefined means "not set": JSON-ish spreading would otherwise put undefined over a default.
+    const set = Object.fromEntries(Object.entries(own ?? {}).filter(([, v]) => v !== undefined)) as Partial<PreprocessParams>;
+    const config: BatchConfig = { ...rest, preprocess_params: { ...defaultPreprocessFor(rest.model_configs), ...set } };
+    return { ok: true, config, jobKeys: jobs.data };
   }
   return {
     ok: false,

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { SqlStatement } from '../templates.js';
-import { getPool } from './pool.js';
+import { getPool, type PoolOptions } from './pool.js';
 
 /** Our own statements, one file each under shared/db/sql/. */
 export type SqlName =
@@ -27,7 +27,6 @@ export type SqlName =
   | 'select_metric_window'
   | 'count_old_metric_rows'
   | 'delete_old_deliveries'
-  | 'select_metric_names'
   | 'dashboard_batch_summary'
   | 'dashboard_metric_stats'
   | 'dashboard_series'
@@ -70,10 +69,24 @@ export interface Db {
   /** COPY text-format lines into a table (columns in the given order). */
   copyRows(table: string, columns: string[], lines: Iterable<string>): Promise<void>;
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a READ ONLY transaction that is always rolled back (inside a transaction: a
+   * savepoint that is rolled back, so what `fn` did and its settings are undone either way).
+   * `statementTimeoutMs` limits each of its statements (SET LOCAL statement_timeout).
+   */
+  readOnly<T>(fn: (tx: Db) => Promise<T>, options?: { statementTimeoutMs?: number }): Promise<T>;
+  /** A transaction that is always rolled back: a dry run can do what it reads through and leave nothing. */
+  rolledBack<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs exactly one statement: the extended protocol, which Postgres refuses for more than one
+   * (`cannot insert multiple commands into a prepared statement`, 42601), with or without values.
+   */
+  querySingle<Row = Record<string, unknown>>(statement: SqlStatement): Promise<Row[]>;
 }
 
-export function createDb(url: string, options: { poolMax?: number } = {}): Db {
-  return dbOn(getPool(url, options.poolMax));
+/** A Db on the process's pool for `url`; `statementTimeoutMs` from ANOMSTACK_STATEMENT_TIMEOUT_S (default 300 s). */
+export function createDb(url: string, options: PoolOptions = {}): Db {
+  return dbOn(getPool(url, options));
 }
 
 function render(name: SqlName, ids: SqlIdentifiers): string {
@@ -101,6 +114,12 @@ function dbOn(target: pg.Pool | pg.PoolClient): Db {
     },
     async query<Row>(statement: SqlStatement) {
       const result = await target.query(statement.text, statement.values);
+      return result.rows as Row[];
+    },
+    async querySingle<Row>(statement: SqlStatement) {
+      // pg 8.23 supports queryMode; @types/pg does not declare it yet.
+      const config: pg.QueryConfig & { queryMode: 'extended' } = { text: statement.text, values: statement.values, queryMode: 'extended' };
+      const result = await target.query(config);
       return result.rows as Row[];
     },
     async queryCount(statement) {
@@ -143,8 +162,63 @@ function dbOn(target: pg.Pool | pg.PoolClient): Db {
         client.release();
       }
     },
+    async readOnly<T>(fn: (tx: Db) => Promise<T>, options: { statementTimeoutMs?: number } = {}): Promise<T> {
+      const limit = async (tx: Db): Promise<void> => {
+        const ms = options.statementTimeoutMs;
+        if (ms !== undefined) {
+          if (!Number.isInteger(ms) || ms < 1) {
+            throw new Error(`statement timeout ${ms} ms is not a positive whole number`);
+          }
+          await tx.query({ text: `set local statement_timeout = ${ms}`, values: [] });
+        }
+      };
+      if ('release' in target) {
+        await target.query('savepoint anomstack_read_only');
+        try {
+          // Allowed mid-transaction: going read-only (never back), undone by the rollback below.
+          await target.query('set transaction read only');
+          await limit(db);
+          return await fn(db);
+        } finally {
+          await target.query('rollback to savepoint anomstack_read_only');
+          await target.query('release savepoint anomstack_read_only');
+        }
+      }
+      return onOwnClient(target, 'begin read only', async (tx) => {
+        await limit(tx);
+        return fn(tx);
+      });
+    },
+    async rolledBack<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      if ('release' in target) {
+        await target.query('savepoint anomstack_rolled_back');
+        try {
+          return await fn(db);
+        } finally {
+          await target.query('rollback to savepoint anomstack_rolled_back');
+          await target.query('release savepoint anomstack_rolled_back');
+        }
+      }
+      return onOwnClient(target, 'begin', fn);
+    },
   };
   return db;
+}
+
+/** `begin`, `fn` on that client, and `rollback` whatever happened. */
+async function onOwnClient<T>(pool: pg.Pool, begin: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(begin);
+    return await fn(dbOn(client));
+  } finally {
+    // A client whose rollback fails (connection lost) is discarded, not returned to the pool.
+    await client.query('rollback').catch((error: unknown) => {
+      broken = error as Error;
+    });
+    client.release(broken);
+  }
 }
 
 /** Groups lines into ~64 KiB chunks: one write per line would dominate a large COPY. */

@@ -40,7 +40,7 @@ describe('scoreCsv', () => {
     expect(() => scoreCsv(metricsCsv({ m: 50 }), { models: ['LOF'] })).toThrow(/unknown model 'LOF'/);
   });
 
-  it('formats the CONTRACT columns', () => {
+  it('formats the documented score-csv columns', () => {
     const csv = formatScoresCsv({
       models: ['PCA'],
       rows: [{ metric_name: 'm', metric_timestamp: Date.UTC(2024, 0, 2, 3, 4, 5), scores: [0.25], metric_score: 0.25 }],

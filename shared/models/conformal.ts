@@ -52,6 +52,8 @@ const DAY_MS = 86_400_000;
 export const conformalDetector: Detector<ConformalParams, ConformalState> & { calibrated: true } = {
   name: 'Conformal',
   calibrated: true,
+  // Raw lag windows: a difference or a trailing mean would move a spike's novelty off the spike.
+  preprocess: { diff_n: 0, smooth_n: 0 },
   readParams(r) {
     r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'contamination']);
     r.contamination();

@@ -1,9 +1,11 @@
 import type { ParamReader } from './params.js';
-import type { FeatureMatrix } from './types.js';
+import type { FeatureMatrix, PreprocessParams } from './types.js';
 
 /** One PyOD model: parameter parsing, fit (state + raw training scores) and raw decision scores. */
 export interface Detector<P, S> {
   readonly name: string;
+  /** Preprocess keys this detector is meant for, over DEFAULT_PREPROCESS, when a batch does not set them. */
+  readonly preprocess?: Partial<PreprocessParams>;
   readParams(reader: ParamReader): P;
   fit(X: FeatureMatrix, params: P): { state: S; trainScores: Float64Array };
   /** Raw decision scores, higher = more abnormal (PyOD's `decision_function`), in a new array the caller owns. */

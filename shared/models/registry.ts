@@ -6,7 +6,7 @@ import { knnDetector } from './knn.js';
 import { madDetector } from './mad.js';
 import { ParamReader } from './params.js';
 import { pcaDetector } from './pca.js';
-import type { CombineMethod, FeatureMatrix, FittedModel, ModelConfig } from './types.js';
+import { DEFAULT_PREPROCESS, type CombineMethod, type FeatureMatrix, type FittedModel, type ModelConfig, type PreprocessParams } from './types.js';
 
 /** PyOD class names we implement, spelled as in `model_configs[].model_name`. */
 export const MODEL_NAMES = ['PCA', 'KNN', 'IForest', 'ECOD', 'COPOD', 'MAD', 'Conformal'] as const;
@@ -53,6 +53,17 @@ export function validateModelConfig(cfg: unknown): string[] {
     problems.push(...reader.problems);
   }
   return problems;
+}
+
+/**
+ * The preprocess a batch gets for the keys it does not set: the models' own when every model of
+ * the batch asks for the same (Conformal: raw windows), else the original's DEFAULT_PREPROCESS, so a
+ * batch naming PCA, KNN, ... keeps today's features and scores.
+ */
+export function defaultPreprocessFor(configs: readonly { model_name: string }[]): PreprocessParams {
+  const wanted = configs.map((c) => JSON.stringify((isModelName(c.model_name) ? DETECTORS[c.model_name].preprocess : undefined) ?? {}));
+  const same = wanted.length > 0 && wanted.every((w) => w === wanted[0]);
+  return { ...DEFAULT_PREPROCESS, ...(same ? (JSON.parse(wanted[0]!) as Partial<PreprocessParams>) : {}) };
 }
 
 function detectorFor(name: string): AnyDetector {

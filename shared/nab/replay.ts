@@ -3,15 +3,15 @@ import { preprocess, type PackedSeries } from '../models/preprocess.js';
 import { combineScores, scoreModel } from '../models/registry.js';
 import { sliceRows, type CombineMethod, type FeatureMatrix, type FittedModel, type ModelConfig, type PreprocessParams } from '../models/types.js';
 
-/** What the train and score jobs run for one metric. */
+/** What the train and score jobs run for one metric (a batch's config, shared/backtest/settings.ts). */
 export interface ReplayPipeline {
   preprocess: PreprocessParams;
   configs: readonly ModelConfig[];
   combination: CombineMethod;
-  /** Points between refits (the train job's cadence in points). */
-  retrainEvery: number;
   /** `train_max_n`: the newest points a fit sees. */
   trainMaxN: number;
+  /** `train_metric_timestamp_max_days_ago`: nor points older than this before the fit. */
+  trainMaxDays: number;
   /** `train_min_n`: no fit on fewer points. */
   trainMinN: number;
 }
@@ -19,61 +19,116 @@ export interface ReplayPipeline {
 export interface Replay {
   /** Per point of the series: its combined score, NaN where no model could score it yet. */
   scores: Float64Array;
+  /** How many times models were fitted (cron runs that found new points, and chained first fits). */
+  fits: number;
   errors: Set<string>;
 }
 
 /** ECOD and COPOD score a row against the training rows plus its batch; production scores ~1 new point per run. */
 const BATCH_DEPENDENT = new Set(['ECOD', 'COPOD']);
+const DAY_MS = 86_400_000;
 
 /**
- * Walks a (sorted, de-duplicated) series forward as the train and score jobs would: every
- * `retrainEvery` points the models are refitted on the newest `trainMaxN` points seen so far, and
- * the points until the next refit are scored with them; the first fit comes after `retrainEvery`
- * points, as a daily train job's first run over a new metric would. Preprocessing is causal (diff,
- * trailing mean, lags), so the features of the whole series, computed once, equal those production
- * builds from the history before each point. So every point is scored only by models fitted on
- * points before it.
+ * Walks a (sorted, de-duplicated) series forward as the train and score jobs would, causally: every
+ * point is scored only by models fitted on points before it.
+ *  - `trainTimes` are the train cron's runs (epoch ms, ascending): each refits on the newest
+ *    `trainMaxN` points at or before it (within `trainMaxDays`), and its models score the points after
+ *    it until the next run;
+ *  - until a metric has its first model, every point's score run finds none and chains a train
+ *    (docs/behaviour.md, "Chaining"), so the first fit comes as soon as `trainMinN` points exist. In
+ *    production that train also sees the point being scored; here it sees only the points before it.
+ * Preprocessing is causal (diff, trailing mean, lags), so the features of the whole series, computed
+ * once, equal those the score job builds from the history before each point.
  */
-export function replaySeries(key: string, series: PackedSeries, pipeline: ReplayPipeline): Replay {
+export function replaySeries(key: string, series: PackedSeries, pipeline: ReplayPipeline, trainTimes: ArrayLike<number>): Replay {
+  if (pipeline.preprocess.freq !== null) {
+    // Resampled bins are not the input's points, so there is no score per input row to give back.
+    throw new Error('preprocess_params.freq is not supported by the replay (scores land on bins, not points)');
+  }
   const X = preprocess(series, pipeline.preprocess);
   const n = series.t.length;
   const firstRowPoint = n - X.n;
-  const replay: Replay = { scores: new Float64Array(n).fill(NaN), errors: new Set() };
+  const replay: Replay = { scores: new Float64Array(n).fill(NaN), fits: 0, errors: new Set() };
+  const refits = refitPoints(series.t, trainTimes);
   let models = new Map<string, FittedModel>();
-  for (let k = pipeline.retrainEvery; k < n; k += pipeline.retrainEvery) {
-    models = retrain(key, series, k, pipeline, models, replay);
-    if (models.size === 0) {
-      continue; // No model yet: the score job skips the metric.
+  let next = 0;
+  let i = 0;
+  while (i < n) {
+    for (; next < refits.length && refits[next]!.k <= i; next++) {
+      models = retrain(key, series, refits[next]!, pipeline, models, replay);
     }
-    const from = Math.max(k, firstRowPoint);
-    const to = Math.min(k + pipeline.retrainEvery, n);
-    if (from < to) {
-      const combined = scoreRows(sliceRows(X, from - firstRowPoint, to - firstRowPoint), [...models.values()], pipeline.combination);
+    if (models.size === 0) {
+      // The chained train of a metric without a model, run just before point i.
+      models = retrain(key, series, { k: i, at: series.t[i]! }, pipeline, models, replay);
+      if (models.size === 0) {
+        i++;
+        continue;
+      }
+    }
+    const end = next < refits.length ? refits[next]!.k : n;
+    const from = Math.max(i, firstRowPoint);
+    if (from < end) {
+      const combined = scoreRows(sliceRows(X, from - firstRowPoint, end - firstRowPoint), [...models.values()], pipeline.combination);
       replay.scores.set(combined, from);
     }
+    i = end;
   }
   return replay;
 }
 
-/** Fits every config on the points before `k`; a config that fails keeps its previous model, as production does. */
+/** A train run at time `at`, which sees the points before index `k`. */
+interface Refit {
+  k: number;
+  at: number;
+}
+
+/** The train runs that see new points: a run with no point since the previous one would fit the same model. */
+function refitPoints(t: Float64Array, trainTimes: ArrayLike<number>): Refit[] {
+  const out: Refit[] = [];
+  let k = 0;
+  for (let j = 0; j < trainTimes.length; j++) {
+    const at = trainTimes[j]!;
+    while (k < t.length && t[k]! <= at) {
+      k++;
+    }
+    if (k >= t.length) {
+      break;
+    }
+    const last = out[out.length - 1];
+    if (k > 0 && (last === undefined || last.k < k)) {
+      out.push({ k, at });
+    } else if (last !== undefined && last.k === k) {
+      last.at = at; // A later run over the same points: its day window is the one that counts.
+    }
+  }
+  return out;
+}
+
+/** Fits every config on the train window before `k`; a config that fails keeps its previous model, as production does. */
 function retrain(
   key: string,
   series: PackedSeries,
-  k: number,
+  refit: Refit,
   pipeline: ReplayPipeline,
   previous: Map<string, FittedModel>,
   replay: Replay,
 ): Map<string, FittedModel> {
-  if (k < pipeline.trainMinN) {
-    return previous;
+  const { k, at } = refit;
+  let start = Math.max(0, k - pipeline.trainMaxN);
+  const oldest = at - pipeline.trainMaxDays * DAY_MS;
+  while (start < k && series.t[start]! < oldest) {
+    start++;
   }
-  const start = Math.max(0, k - pipeline.trainMaxN);
+  if (k - start < pipeline.trainMinN || k === start) {
+    return previous; // The train job skips the metric (fewer than train_min_n points).
+  }
   const result = runTrainTask({
     key,
     points: { t: series.t.subarray(start, k), v: series.v.subarray(start, k) },
     preprocess: pipeline.preprocess,
     configs: pipeline.configs,
   });
+  replay.fits++;
   result.errors.forEach((e) => replay.errors.add(e));
   const models = new Map(previous);
   result.models.forEach((m) => models.set(m.modelTag, m));

@@ -1,5 +1,5 @@
 /**
- * Threshold alerts (SPEC-BEHAVIOUR, "Ingest"; reference §3.1, §4.6): strict comparisons, upper
+ * Threshold alerts (docs/behaviour.md, "Threshold alerts" and "Differences from the original"): strict comparisons, upper
  * before lower, at most one breach per row, snoozed across runs by the tholdalert rows already in
  * the table (the original only looked inside the current run). Pure: no I/O.
  */

@@ -146,7 +146,10 @@ export async function stopAll(timeoutMs = 15_000): Promise<void> {
   );
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`.
+ * Not vi.waitFor: the pipeline bench runs these helpers outside Vitest, where `vi` cannot run.
+ */
 export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;

@@ -1,6 +1,6 @@
 /**
  * The alert job: per metric, the newest scored points; smoothed score against alert_threshold
- * among the newest alert_recent_n, with the snooze (alert-detect.ts); an `alert` row per new
+ * among the newest alert_recent_n, with the snooze (shared/detect/alert-detect.ts); an `alert` row per new
  * alert and one message per configured channel, sent exactly once (deliveries.ts).
  */
 import type { AlertMessage } from '../../../shared/alerts/message.js';
@@ -8,23 +8,15 @@ import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { renderSql } from '../../../shared/templates.js';
-import { detectAlerts, type AlertDetectConfig } from './alert-detect.js';
+import { alertDetectConfig, detectAlerts, type AlertDetectConfig } from '../../../shared/detect/alert-detect.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime, type WindowRow } from './window.js';
 import { alertMethods } from '../../../shared/config/schema.js';
 
-export { detectAlerts, trailingMean, type AlertDetectConfig, type AlertDetection, type AlertInputPoint } from './alert-detect.js';
 
 export function alertConfig(batch: MetricBatch): AlertDetectConfig & { maxN: number } {
-  return {
-    threshold: batch.config.alert_threshold,
-    always: batch.config.alert_always,
-    smoothN: batch.config.alert_smooth_n,
-    snoozeN: batch.config.alert_snooze_n,
-    recentN: batch.config.alert_recent_n,
-    maxN: batch.config.alert_max_n,
-  };
+  return { ...alertDetectConfig(batch.config), maxN: batch.config.alert_max_n };
 }
 
 /** The alert job core with its effects given; `alertBatch` is it with the process's. */

@@ -1,10 +1,10 @@
 /**
- * Change detection (SPEC-BEHAVIOUR, "Change"): PyOD's MAD detector on smoothed values, the last
+ * Change detection (docs/behaviour.md, "Change"): PyOD's MAD detector on smoothed values, the last
  * `change_detect_last_n` points scored against the ones before them. The original never fired
- * (reference §3.5: `combine_first` on a coalesced column); this one flags what it scores.
+ * (`combine_first` on a coalesced column; docs/behaviour.md, "Differences from the original"); this one flags what it scores.
  * Pure: no I/O.
  */
-import { trailingMean } from './alert-detect.js';
+import { trailingMean } from '../../../shared/detect/alert-detect.js';
 
 /** One value of one metric, oldest first in the input. */
 export interface ChangeInputPoint {

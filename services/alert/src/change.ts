@@ -14,7 +14,6 @@ import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime } from './window.js';
 import { alertMethods } from '../../../shared/config/schema.js';
 
-export { detectChanges, madScores, median, MIN_CHANGE_TRAIN_N } from './change-detect.js';
 export type { ChangeDetectConfig, ChangeDetection, ChangeInputPoint } from './change-detect.js';
 
 interface ChangeRow {

@@ -1,5 +1,5 @@
 /**
- * The plot job: one PNG per metric for the dashboard, the same drawing as the alert chart (value
+ * The plot job: one PNG per metric under ANOMSTACK_PLOTS_DIR, the same drawing as the alert chart (value
  * on top, score below with alert_threshold, alert/change/threshold points marked), written to
  * `<plotsDir>/<batch>/<metric>.png` atomically (temporary file, then rename), so a reader never
  * sees half a file. Nothing goes to the database.
@@ -33,7 +33,7 @@ export function safeFileStem(name: string): string {
   return `${cleaned}-${hash}`;
 }
 
-/** Where the plot job writes a metric's PNG (for the dashboard to read). */
+/** Where the plot job writes a metric's PNG. */
 export function plotPath(plotsDir: string, batch: string, metric: string): string {
   return path.join(plotsDir, safeFileStem(batch), `${safeFileStem(metric)}.png`);
 }

@@ -3,7 +3,7 @@
  * plot.sql and select_metric_window.sql return them) and what is drawn from them.
  */
 import type { ChartPoint } from '../../../shared/alerts/chart.js';
-import { trailingMean } from './alert-detect.js';
+import { trailingMean } from '../../../shared/detect/alert-detect.js';
 
 /** One point of a metric with its score and the alert rows at that time. */
 export interface WindowRow {

@@ -14,6 +14,8 @@ import type { BatchCatalog, QueueMap } from '../../../shared/worker.js';
 import { slotJobId } from '../../../shared/jobs.js';
 import { existingSchedules, readOverrides, upsertSchedule } from '../../../shared/schedules/store.js';
 import { definedSchedules, scheduleId, shouldRun } from '../../../shared/schedules/plan.js';
+import { unstorableTime } from '../../../shared/metric-row.js';
+import { parseIsoTimestamp } from '../../../shared/timestamps.js';
 import { requireToken } from './auth.js';
 import { dashboardRouter } from './dashboard/index.js';
 import type { Db } from '../../../shared/db/db.js';
@@ -21,6 +23,8 @@ import type { Db } from '../../../shared/db/db.js';
 export interface ApiDeps {
   /** The admin token; null only when ANOMSTACK_ADMIN_AUTH=off. */
   token: string | null;
+  /** Bull Board may change queues (ANOMSTACK_BULLBOARD_WRITE=yes); otherwise every queue is read-only. */
+  bullBoardWrite?: boolean;
   catalog: BatchCatalog;
   queues: QueueMap;
   /** Fail-fast producer connection: publish, the paused set, pings. */
@@ -55,7 +59,7 @@ const param = (req: Request, name: string): string => {
   return value;
 };
 
-/** The admin API (CONTRACT.md, "Admin API"): express, JSON everywhere, bearer auth but /healthz. */
+/** The admin API (docs/contract.md, "Admin API"): express, JSON everywhere, bearer auth but /healthz. */
 export function createApp(deps: ApiDeps): express.Express {
   const now = deps.now ?? (() => new Date());
   const app = express();
@@ -96,7 +100,8 @@ export function createApp(deps: ApiDeps): express.Express {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: JOB_NAMES.map((q) => new BullMQAdapter(deps.queues[q])),
+    // Read-only unless asked: its write routes (add, retry, clean, empty, pause, edit schedulers) answer 405.
+    queues: JOB_NAMES.map((q) => new BullMQAdapter(deps.queues[q], { readOnlyMode: deps.bullBoardWrite !== true })),
     // @bull-board/express 9.10.1 pins its own @bull-board/api copy: same shape, separate private types.
     serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
   });
@@ -304,11 +309,16 @@ function slotFromBody(body: unknown, now: Date): string {
   if (slot === undefined) {
     return now.toISOString();
   }
-  const time = typeof slot === 'string' ? new Date(slot) : new Date(Number.NaN);
-  if (Number.isNaN(time.getTime())) {
-    throw new HttpError(400, `slot: ${JSON.stringify(slot)} is not an ISO time`);
+  // The rows' own parser and bounds: Date would take "1" for 2001 and "+010000-01-01" as a year.
+  const time = typeof slot === 'string' && slot.length <= 64 ? parseIsoTimestamp(slot.trim()) : undefined;
+  if (time === undefined) {
+    throw new HttpError(400, `slot: ${JSON.stringify(slot)} is not an ISO time (e.g. "2026-02-03T04:05:00Z")`);
   }
-  return time.toISOString();
+  const unstorable = unstorableTime(time);
+  if (unstorable !== null) {
+    throw new HttpError(400, `slot: ${JSON.stringify(slot)} ${unstorable}`);
+  }
+  return new Date(time).toISOString();
 }
 
 function nextRun(millis: number | null | undefined): string | null {

@@ -15,11 +15,16 @@ export function presentedToken(header: string | undefined, allowBasic: boolean):
   if (!header) {
     return null;
   }
-  const [scheme, value = ''] = header.trim().split(/\s+/, 2);
-  if (scheme?.toLowerCase() === 'bearer') {
+  // Exactly `<scheme> <credential>`: anything after the credential (`Bearer <token> junk`) is refused.
+  const parts = /^(\S+) +(\S+)$/.exec(header.trim());
+  if (!parts) {
+    return null;
+  }
+  const [, scheme, value] = parts as unknown as [string, string, string];
+  if (scheme.toLowerCase() === 'bearer') {
     return value;
   }
-  if (allowBasic && scheme?.toLowerCase() === 'basic') {
+  if (allowBasic && scheme.toLowerCase() === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     return colon === -1 ? null : decoded.slice(colon + 1);
@@ -44,6 +49,12 @@ export function requireToken(token: string | null, options: { basic: boolean }):
       return;
     }
     res.setHeader('WWW-Authenticate', options.basic ? 'Basic realm="anomstack", charset="UTF-8"' : 'Bearer realm="anomstack"');
-    res.status(401).json({ error: given === null ? 'missing bearer token (Authorization: Bearer <ANOMSTACK_ADMIN_TOKEN>)' : 'wrong token' });
+    const error =
+      given !== null
+        ? 'wrong token'
+        : req.headers.authorization
+          ? 'malformed Authorization header (expected exactly: Bearer <ANOMSTACK_ADMIN_TOKEN>)'
+          : 'missing bearer token (Authorization: Bearer <ANOMSTACK_ADMIN_TOKEN>)';
+    res.status(401).json({ error });
   };
 }

@@ -3,16 +3,37 @@ import { createDb, type Db } from '../../../shared/db/db.js';
 import { InputError } from '../../../shared/errors.js';
 import { renderSql } from '../../../shared/templates.js';
 
+/** What an ingest_sql may start with, after comments: a query and nothing else. */
+const QUERY_START = /^\(*\s*(select|with|values|table)\b/i;
+
+/** The statement without leading white space and comments (`-- ...` lines, `/* ... *\/` blocks). */
+function withoutLeadingComments(text: string): string {
+  let rest = text;
+  for (;;) {
+    const trimmed = rest.replace(/^\s+/, '');
+    const comment = /^(--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)/.exec(trimmed);
+    if (!comment) {
+      return trimmed;
+    }
+    rest = trimmed.slice(comment[0].length);
+  }
+}
+
 /**
  * Runs a batch's ingest_sql against its source: the metrics store, or the Postgres URL held in
  * the environment variable named by `ingest_db_url_env`. SQL the database rejects (syntax,
  * missing table, bad data) is the batch's fault and not retried; a lost connection is retried.
+ *
+ * It may only read: one statement (the extended protocol refuses more), a query (not `drop`,
+ * `commit`, `set`...), in a READ ONLY transaction that is rolled back after the read, so a
+ * data-modifying CTE or a function that writes fails and leaves nothing.
  */
 export async function runIngestSql(
   batch: MetricBatch,
   store: Db,
   now: Date,
   env: NodeJS.ProcessEnv,
+  options: { statementTimeoutMs?: number } = {},
 ): Promise<Record<string, unknown>[]> {
   if (batch.ingest.kind !== 'sql') {
     throw new Error(`batch "${batch.name}" has no ingest_sql`);
@@ -23,13 +44,32 @@ export async function runIngestSql(
     if (!url) {
       throw new InputError(`batch "${batch.name}": ingest_db_url_env names ${batch.ingest.dbUrlEnv}, which is not set`);
     }
-    source = createDb(url);
+    source = createDb(url, options);
   }
   const statement = renderSql(batch, 'ingest_sql', { now });
+  if (!QUERY_START.test(withoutLeadingComments(statement.text))) {
+    const start = withoutLeadingComments(statement.text).split(/\s+/, 1)[0] ?? '';
+    throw new InputError(
+      `batch "${batch.name}": ingest_sql must be a query (select, with, values or table), not "${start.slice(0, 40)}": ingest SQL may only read`,
+    );
+  }
   try {
-    return await source.query(statement);
+    return await source.readOnly((tx) => tx.querySingle(statement), { statementTimeoutMs: batch.config.ingest_timeout_s * 1000 });
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
+    const message = (error as Error).message;
+    if (code === '42601' && /multiple commands/.test(message)) {
+      throw new InputError(`batch "${batch.name}": ingest_sql must be a single statement (one query, no ";"-separated commands)`);
+    }
+    if (code === '57014') {
+      // statement_timeout (or an administrator's pg_cancel_backend): a slow query is the batch's.
+      throw new InputError(
+        `batch "${batch.name}": ingest_sql ran longer than ingest_timeout_s (${batch.config.ingest_timeout_s * 1000 / 1000} s) and was cancelled: ${message}`,
+      );
+    }
+    if (code === '25006') {
+      throw new InputError(`batch "${batch.name}": ingest_sql may only read (it runs in a read-only transaction): ${message}`);
+    }
     if (/^(42|22|21|0A)/.test(code)) {
       throw new InputError(`batch "${batch.name}": ingest_sql failed: ${(error as Error).message}`);
     }

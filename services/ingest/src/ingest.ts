@@ -1,5 +1,6 @@
 import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
-import { skipped, type JobCore } from '../../../shared/job.js';
+import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
+import type { MetricBatch } from '../../../shared/config/metric-batch.js';
 import { thresholdBreachesForIngest } from '../../../shared/thresholds/context.js';
 import { runIngestFn } from './ingest-fn/index.js';
 import { runIngestSql } from './ingest-sql.js';
@@ -14,12 +15,24 @@ export const ingestBatch: JobCore = async (batch, context) => {
   if (batch.disabled.ingest) {
     return skipped(batch, 'ingest', 'disable_ingest is set');
   }
+  if (context.dryRun) {
+    // Writes nothing, not even the batch's table: it exists (for ingest_sql and the threshold
+    // check to read) only inside a transaction that is rolled back.
+    return context.db.rolledBack(async (tx) => {
+      await tx.run('create_metrics_table', [], { table: batch.config.table_key });
+      return ingestOnce(batch, { ...context, db: tx });
+    });
+  }
   // ingest_sql may read the batch's own table (the examples backfill on their first run).
   await ensureMetricsTable(context.db, batch.config.table_key);
+  return ingestOnce(batch, context);
+};
+
+async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobResult> {
   const started = Date.now();
   const raw =
     batch.ingest.kind === 'sql'
-      ? await runIngestSql(batch, context.db, context.now, process.env)
+      ? await runIngestSql(batch, context.db, context.now, process.env, { statementTimeoutMs: context.env.statementTimeoutS * 1000 })
       : await runIngestFn(
           {
             batch: batch.name,
@@ -59,4 +72,4 @@ export const ingestBatch: JobCore = async (batch, context) => {
     },
     ...(context.dryRun ? { wouldWrite: toWrite } : {}),
   };
-};
+}

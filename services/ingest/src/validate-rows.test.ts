@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { IngestInputError } from './ingest-fn/errors.js';
-import { parseIsoTimestamp, validateIngestRows } from './validate-rows.js';
+import { validateIngestRows } from './validate-rows.js';
 
 const T = '2024-01-01T00:00:00Z';
 
@@ -71,9 +71,29 @@ describe('validateIngestRows', () => {
     [{ metadata: 'not json' }, 'metadata: "not json" is not JSON'],
     [{ metadata: '[1]' }, 'metadata: "[1]" is not a JSON object'],
     [{ metadata: 5 }, 'metadata: 5 is not an object or JSON text'],
+    // Issue 14 item 9: valid here, refused by Postgres (a raw error, retried 5 times).
+    [{ metric_timestamp: '10000-01-01T00:00:00Z' }, 'metric_timestamp: "10000-01-01T00:00:00Z" is not an ISO 8601 timestamp'],
+    [{ metric_timestamp: '9999-12-31T23:00:00-02:00' }, 'metric_timestamp: "9999-12-31T23:00:00-02:00" is outside the years 0001 to 9999 (UTC)'],
+    [{ metric_timestamp: '0000-06-01' }, 'metric_timestamp: "0000-06-01" is outside the years 0001 to 9999 (UTC)'],
+    [{ metric_timestamp: new Date(Date.UTC(10000, 0, 1)) }, 'metric_timestamp: +010000-01-01T00:00:00.000Z is outside the years 0001 to 9999 (UTC)'],
+    [{ metric_timestamp: Date.UTC(12000, 0, 1) }, `metric_timestamp: ${Date.UTC(12000, 0, 1)} is outside the years 0001 to 9999 (UTC)`],
+    [{ metric_timestamp: -62198755200000 }, 'metric_timestamp: -62198755200000 is outside the years 0001 to 9999 (UTC)'],
+    [{ metric_name: 'bad\u0000name' }, 'metric_name: "bad\\u0000name" contains a NUL character'],
+    [{ metric_name: 'n'.repeat(1001) }, 'metric_name: is 1001 characters long (at most 1000)'],
+    [{ metric_name: '€'.repeat(700) }, 'metric_name: is 2100 bytes of UTF-8 (at most 2000)'],
+    [{ metadata: { note: 'a\u0000b' } }, 'metadata: contains a NUL character'],
+    [{ metadata: { ['k\u0000']: 1 } }, 'metadata: contains a NUL character'],
   ])('rejects %j', (patch, problem) => {
     const row = { metric_name: 'm', metric_value: 1, metric_timestamp: T, ...patch };
     expect(() => validateIngestRows('b', [row], { rounding: 4 })).toThrow(`batch "b": row 0: ${problem}`);
+  });
+
+  it('accepts the edges of the storable range and a 1000-character name', () => {
+    const rows = [
+      { metric_name: 'n'.repeat(1000), metric_value: 1, metric_timestamp: '0001-01-01T00:00:00Z' },
+      { metric_name: 'm', metric_value: 1, metric_timestamp: '9999-12-31T23:59:59.999Z' },
+    ];
+    expect(validateIngestRows('b', rows, { rounding: 4 }).rows).toHaveLength(2);
   });
 
   it('truncates long values and lists at most 10 problems', () => {
@@ -135,22 +155,3 @@ describe('validateIngestRows', () => {
     expect(warnings.join()).toContain('epoch seconds?');
   });
 });
-
-describe('parseIsoTimestamp', () => {
-  it.each([
-    ['2024-05-01', '2024-05-01T00:00:00.000Z'],
-    ['2024-05-01T12:30', '2024-05-01T12:30:00.000Z'],
-    ['2024-05-01 12:30:15.123456789', '2024-05-01T12:30:15.123Z'],
-    ['2024-05-01T12:00:00+02:00', '2024-05-01T10:00:00.000Z'],
-    ['2024-05-01T12:00:00-0530', '2024-05-01T17:30:00.000Z'],
-    ['2024-05-01T12:00:00.5Z', '2024-05-01T12:00:00.500Z'],
-    ['2024-05-01T12:00:00+00:00', '2024-05-01T12:00:00.000Z'],
-  ])('reads %s', (text, iso) => {
-    expect(new Date(parseIsoTimestamp(text)!).toISOString()).toBe(iso);
-  });
-
-  it.each(['2024-13-01', '2024-05-01T24:00', '05/01/2024', '2024-05-01T12:00:00+25:00', ''])('rejects %j', (text) => {
-    expect(parseIsoTimestamp(text)).toBeUndefined();
-  });
-});
-

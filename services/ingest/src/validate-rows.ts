@@ -1,4 +1,5 @@
-import { roundHalfEven, type MetricRow } from '../../../shared/metric-row.js';
+import { roundHalfEven, STORABLE, unstorableTime, type MetricRow } from '../../../shared/metric-row.js';
+import { parseIsoTimestamp } from '../../../shared/timestamps.js';
 import { IngestInputError } from './ingest-fn/errors.js';
 
 export type { MetricRow } from '../../../shared/metric-row.js';
@@ -20,7 +21,7 @@ const KNOWN_COLUMNS = new Set(['metric_name', 'metric_value', 'metric_timestamp'
 const REQUIRED_COLUMNS = ['metric_name', 'metric_value', 'metric_timestamp'] as const;
 
 /**
- * Checks and normalises what an ingest function or query returned (SPEC-BEHAVIOUR "Ingest").
+ * Checks and normalises what an ingest function or query returned (docs/behaviour.md, "Ingest").
  * One bad row rejects the whole run: the error names the batch, the row (0-based, in the order
  * the function returned them), the column, the problem and the value, for up to 10 problems.
  * Duplicate (metric_name, metric_timestamp) rows are averaged; metric_value is rounded half to
@@ -165,6 +166,19 @@ function checkName(value: unknown, problem: (text: string) => void): string | un
     problem('is empty');
     return undefined;
   }
+  if (name.includes('\u0000')) {
+    problem(`${truncate(name)} contains a NUL character`);
+    return undefined;
+  }
+  if (name.length > STORABLE.maxNameChars) {
+    problem(`is ${name.length} characters long (at most ${STORABLE.maxNameChars})`);
+    return undefined;
+  }
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > STORABLE.maxNameBytes) {
+    problem(`is ${bytes} bytes of UTF-8 (at most ${STORABLE.maxNameBytes})`);
+    return undefined;
+  }
   return name;
 }
 
@@ -196,13 +210,19 @@ function checkValue(value: unknown, problem: (text: string) => void): number | u
   return undefined;
 }
 
-// ISO 8601 as Python's isoformat(), pandas and JavaScript write it: date, optional time with
-// any number of fraction digits, optional Z or offset. A space may stand for the T.
-const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)?$/i;
 const MAX_TIME = 8.64e15;
 
 function checkTimestamp(value: unknown, problem: (text: string) => void): number | undefined {
+  const time = parseTimestamp(value, problem);
+  const unstorable = time === undefined ? null : unstorableTime(time);
+  if (unstorable !== null) {
+    problem(`${truncate(value)} ${unstorable}`);
+    return undefined;
+  }
+  return time;
+}
+
+function parseTimestamp(value: unknown, problem: (text: string) => void): number | undefined {
   if (value instanceof Date) {
     const time = value.getTime();
     if (Number.isNaN(time)) {
@@ -229,45 +249,12 @@ function checkTimestamp(value: unknown, problem: (text: string) => void): number
   return undefined;
 }
 
-/** Parses ISO 8601 text; a timestamp without offset is UTC (SPEC-BEHAVIOUR). Fractions below 1 ms are cut. */
-export function parseIsoTimestamp(text: string): number | undefined {
-  const match = ISO.exec(text);
-  if (match === null) {
-    return undefined;
-  }
-  const [, y, mo, d, h, mi, s, fraction, zulu, sign, offsetHours, offsetMinutes] = match;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h ?? 0);
-  const minute = Number(mi ?? 0);
-  const second = Number(s ?? 0);
-  const ms = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
-    return undefined;
-  }
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
-  date.setUTCFullYear(year); // Date.UTC maps years 0-99 to 1900-1999
-  if (date.getUTCDate() !== day) {
-    return undefined; // 2024-02-30
-  }
-  let time = date.getTime();
-  if (zulu === undefined && sign !== undefined) {
-    const offset = Number(offsetHours) * 60 + Number(offsetMinutes ?? 0);
-    if (Number(offsetHours) > 23 || Number(offsetMinutes ?? 0) > 59) {
-      return undefined;
-    }
-    time -= (sign === '-' ? -1 : 1) * offset * 60_000;
-  }
-  return Number.isNaN(time) ? undefined : time;
-}
-
 function checkMetadata(value: unknown, problem: (text: string) => void): Record<string, unknown> | null | undefined {
   if (value === null || value === undefined || value === '') {
     return null;
   }
   if (isPlainObject(value)) {
-    return value;
+    return withoutNul(value, problem);
   }
   if (typeof value === 'string') {
     let parsed: unknown;
@@ -278,7 +265,7 @@ function checkMetadata(value: unknown, problem: (text: string) => void): Record<
       return undefined;
     }
     if (isPlainObject(parsed)) {
-      return parsed;
+      return withoutNul(parsed, problem);
     }
     problem(`${truncate(value)} is not a JSON object`);
     return undefined;
@@ -287,6 +274,21 @@ function checkMetadata(value: unknown, problem: (text: string) => void): Record<
   return undefined;
 }
 
+/** jsonb refuses \u0000 in any key or string (22P05). */
+function withoutNul(value: Record<string, unknown>, problem: (text: string) => void): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    problem(`cannot be written as JSON: ${(error as Error).message}`);
+    return undefined;
+  }
+  if (text.includes('\\u0000')) {
+    problem('contains a NUL character');
+    return undefined;
+  }
+  return value;
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);

@@ -36,7 +36,7 @@ export class SchedulerConfigError extends Error {
 /**
  * The scheduler service: one job scheduler per batch and job, reconciled by whichever instance
  * holds the leader lock; the others stand by and take over when the leader stops or dies.
- * Bad batch config stops it at boot (STYLE.md point 5), not a job at 3 a.m.
+ * Bad batch config stops it at boot, not a job at 3 a.m.
  */
 export async function startScheduler(deps: SchedulerDeps): Promise<SchedulerHandle> {
   let load = deps.load();

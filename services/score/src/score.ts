@@ -1,6 +1,6 @@
 import { upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
-import { roundHalfEven, type MetricRow } from '../../../shared/metric-row.js';
+import { roundHalfEven, storedScore, type MetricRow } from '../../../shared/metric-row.js';
 import { createModelStore } from '../../../shared/model-store.js';
 import type { FittedModel } from '../../../shared/models/index.js';
 import type { ScoreTask } from '../../../shared/models/model-tasks.js';
@@ -97,8 +97,7 @@ export const scoreBatch: JobCore = async (batch, context) => {
       if (freq === null && !wanted?.has(t)) {
         return;
       }
-      // As the original: rounded to 3 places, then to score_metric_rounding.
-      const value = roundHalfEven(roundHalfEven(result.combined[i] ?? 0, 3), rounding);
+      const value = storedScore(result.combined[i] ?? 0, rounding);
       const perModel: Record<string, number> = {};
       modelTags.forEach((tag, k) => {
         const score = result.scores[k]?.[i];

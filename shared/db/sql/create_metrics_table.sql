@@ -1,4 +1,4 @@
--- A batch's metrics table (CONTRACT.md). {{table}} is the validated table_key; {{index}} a
+-- A batch's metrics table (docs/contract.md, "Postgres"). {{table}} is the validated table_key; {{index}} a
 -- name derived from it. Safe to run again.
 -- The unique key is (batch, name, type, timestamp); its index leads with (batch, type,
 -- timestamp) because every job reads a time window of one type across a batch's metrics, and

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
 import { IngestRunnerSetupError } from './errors.js';
-import { RunLog, interpretOutcome, killGroup, type RunOutcome } from './run-outcome.js';
+import { RUN_MARKER, RunLog, interpretOutcome, killGroup, killMarked, newRunId, type RunOutcome } from './run-outcome.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
 /** Child processes of runs in progress, so that `closeIngestRunners()` can end them. */
@@ -20,8 +20,9 @@ export interface ChildRunRequest {
 
 /**
  * Runs one process per call (its own process group), with the result on fd 3, stdout and stderr
- * to `opts.log`, and the spec's time limit. The group is killed when the leader exits, so that
- * strays the function started do not outlive the run.
+ * to `opts.log`, and the spec's time limit. The group, and every process carrying the run's
+ * marker (those started in a new session too), is killed when the leader exits, so that strays
+ * the function started do not outlive the run.
  */
 export function runChild(
   request: ChildRunRequest,
@@ -39,9 +40,10 @@ export function runChild(
       reject(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
       return;
     }
+    const runId = newRunId();
     const child = spawn(request.command, request.args, {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      env: request.env,
+      env: { ...request.env, [RUN_MARKER]: runId },
       detached: true, // own process group, so a timeout kills everything the function started
     });
     const pid = child.pid;
@@ -52,6 +54,7 @@ export function runChild(
       if (exit === undefined && killedFor === undefined) {
         killedFor = reason;
         killGroup(pid);
+        killMarked(runId);
       }
     };
     const timer = setTimeout(() => kill('timeout'), spec.timeoutMs);
@@ -77,7 +80,9 @@ export function runChild(
     });
     child.on('exit', (code, signal) => {
       exit = { code, signal };
+      // The run is over: its group, and whatever left the group (it would also hold the pipes open).
       killGroup(pid);
+      killMarked(runId);
     });
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
       if (pid === undefined) {
@@ -112,12 +117,34 @@ export function runChild(
   });
 }
 
-/** The function's environment, plus single-threaded BLAS (see harness.py: set_memory_limit). */
-export function childEnv(env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+/** `ANOMSTACK_INGEST_ENV_<NAME>=value` in the worker's environment is `<NAME>=value` in every ingest function's. */
+export const INGEST_ENV_PREFIX = 'ANOMSTACK_INGEST_ENV_';
+
+/** What a function gets of the worker's own environment: nothing that could be a secret. */
+const ALLOWED = /^(PATH|HOME|LANG|LANGUAGE|TZ|TMPDIR|LC_[A-Z_]+|PYTHON[A-Z0-9_]*)$/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The function's environment, from the worker's (`env`, default `process.env`): the allow-list
+ * (PATH, HOME, LANG, LANGUAGE, LC_*, TZ, TMPDIR, PYTHON*), the `ANOMSTACK_INGEST_ENV_` variables
+ * under their own names (never one starting `ANOMSTACK_`), and single-threaded BLAS (see
+ * harness.py: set_memory_limit). Never the admin token, store URLs or alert secrets.
+ * `batchVariables: false` (the warm fork server) leaves out the prefixed ones too.
+ */
+export function childEnv(env: NodeJS.ProcessEnv | undefined, options: { batchVariables?: boolean } = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(env ?? process.env)) {
-    if (value !== undefined) {
+  const source = Object.entries(env ?? process.env);
+  for (const [key, value] of source) {
+    if (value !== undefined && ALLOWED.test(key)) {
       out[key] = value;
+    }
+  }
+  if (options.batchVariables !== false) {
+    for (const [key, value] of source) {
+      const name = key.slice(INGEST_ENV_PREFIX.length);
+      if (value !== undefined && key.startsWith(INGEST_ENV_PREFIX) && NAME.test(name) && !name.toUpperCase().startsWith('ANOMSTACK_')) {
+        out[name] = value;
+      }
     }
   }
   for (const key of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) {

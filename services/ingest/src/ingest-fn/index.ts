@@ -2,7 +2,8 @@
  * Runs a batch's `ingest_fn` outside the worker process and returns its raw rows (validate them
  * with `validateIngestRows`). Python runs in a fork server by default (harness.py), TypeScript
  * and JavaScript in a Node child per run. Each run has a time limit and a memory limit, its own
- * process group (killed at the end of the run), and its stdout/stderr going to `opts.log`.
+ * process group (killed at the end of the run, with anything it started in a new session: see
+ * killMarked), an allow-listed environment (childEnv), and its stdout/stderr going to `opts.log`.
  *
  * Not a security boundary: the function runs as the worker's user, with the worker's network.
  */
@@ -13,8 +14,6 @@ import { closePythonServers, runPythonCold, runPythonWarm } from './python-runne
 import { killGroup } from './run-outcome.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
-export { IngestInputError, IngestRunnerSetupError } from './errors.js';
-export { warmUpPython } from './python-runner.js';
 export type { IngestFnLanguage, IngestFnRunOptions, IngestFnSpec } from './types.js';
 
 export async function runIngestFn(spec: IngestFnSpec, opts: IngestFnRunOptions): Promise<Record<string, unknown>[]> {

@@ -1,16 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { validateIngestRows } from '../validate-rows.js';
+import { IngestInputError, IngestRunnerSetupError } from './errors.js';
 import {
-  IngestInputError,
-  IngestRunnerSetupError,
   closeIngestRunners,
   runIngestFn,
   type IngestFnSpec,
@@ -57,6 +56,84 @@ function isAlive(pid: number): boolean {
 afterAll(async () => {
   await closeIngestRunners();
 });
+
+/** Live processes whose command line contains `text` (a unique sleep duration). */
+function processesWith(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry)) {
+      try {
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').includes(text) && isAlive(Number(entry))) {
+          found.push(Number(entry));
+        }
+      } catch {
+        // gone
+      }
+    }
+  }
+  return found;
+}
+
+/** Issue 14 item 7: strays in a new session (setsid, start_new_session, detached) outlived the run. */
+async function expectNoStrays(marker: string): Promise<void> {
+  try {
+    await vi.waitFor(() => expect(processesWith(marker)).toEqual([]), { timeout: 5000, interval: 50 });
+  } finally {
+    for (const pid of processesWith(marker)) {
+      process.kill(pid, 'SIGKILL');
+    }
+  }
+}
+const strayMarker = (): string => `302.${Math.floor(Math.random() * 1e9)}`;
+
+/**
+ * Issue 14 item 8: a worker's environment as compose gives it, secrets included. Functions get
+ * the allow-list and the ANOMSTACK_INGEST_ENV_ variables only.
+ */
+const SECRETS = {
+  ANOMSTACK_ADMIN_TOKEN: 'admin-token-secret-0123456789',
+  ANOMSTACK_DATABASE_URL: 'postgres://postgres:dbsecret@db/anomstack',
+  DATABASE_URL: 'postgres://postgres:dbsecret@db/anomstack',
+  ANOMSTACK_REDIS_URL: 'redis://:redissecret@redis:6379',
+  ANOMSTACK_ALERT_EMAIL_PASSWORD: 'smtp-secret',
+  ANOMSTACK_SLACK_BOT_TOKEN: 'xoxb-slack-secret',
+  AWS_SECRET_ACCESS_KEY: 'aws-secret',
+};
+const WORKER_ENV = {
+  ...SECRETS,
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  HOME: '/home/anomstack',
+  LANG: 'C.UTF-8',
+  LC_ALL: 'C.UTF-8',
+  TZ: 'UTC',
+  PYTHONDONTWRITEBYTECODE: '1',
+  ANOMSTACK_INGEST_ENV_API_KEY: 'the-batch-api-key',
+  // Passed through under its own name, but never as one of ours.
+  ANOMSTACK_INGEST_ENV_ANOMSTACK_ADMIN_TOKEN: 'not-passed',
+};
+const FUNCTION_ENV = {
+  PATH: WORKER_ENV.PATH,
+  HOME: '/home/anomstack',
+  LANG: 'C.UTF-8',
+  LC_ALL: 'C.UTF-8',
+  TZ: 'UTC',
+  PYTHONDONTWRITEBYTECODE: '1',
+  API_KEY: 'the-batch-api-key',
+  OPENBLAS_NUM_THREADS: '1',
+  OMP_NUM_THREADS: '1',
+  MKL_NUM_THREADS: '1',
+};
+/** What the function saw, as rows of (name, value): exactly the allowed variables, no secret anywhere. */
+function expectAllowListed(rows: Record<string, unknown>[]): void {
+  const { ANOMSTACK_INGEST_RUN: runId, ...seen } = Object.fromEntries(rows.map((r) => [r.metric_name, r.value]));
+  expect(seen).toEqual(FUNCTION_ENV);
+  // The run's own marker (see killMarked), not a secret.
+  expect(runId).toMatch(/^[0-9a-f-]{36}$/);
+  const text = JSON.stringify(rows);
+  for (const secret of [...Object.values(SECRETS), 'not-passed']) {
+    expect(text).not.toContain(secret);
+  }
+}
 
 describe.each(['warm', 'cold'] as const)('python ingest functions (%s)', (mode) => {
   it('returns the rows of a DataFrame, tz-aware timestamps as UTC ISO text and naive ones naive', async () => {
@@ -342,8 +419,76 @@ def ingest(n):
     }
   });
 
+  it('passes an allow-list of the environment (PATH, HOME, LANG, LC_*, TZ, PYTHON*) and ANOMSTACK_INGEST_ENV_<NAME> as <NAME>, no secrets', async () => {
+    const { opts } = capture(mode, { env: WORKER_ENV });
+    const rows = await runIngestFn(
+      python(`
+import os
+def ingest():
+    return [{"metric_name": k, "metric_value": 1, "metric_timestamp": "2024-01-01", "value": v} for k, v in os.environ.items()]
+`),
+      opts,
+    );
+    expectAllowListed(rows);
+  });
+
+  it('keeps secrets out of the processes a function can read: its parent, the fork server', async () => {
+    // The fork server starts from the worker's own environment: give that the secrets.
+    await closeIngestRunners();
+    const saved = { ...process.env };
+    Object.assign(process.env, SECRETS);
+    try {
+      const { opts } = capture(mode, { env: WORKER_ENV });
+      const rows = await runIngestFn(
+        python(`
+import os
+def ingest():
+    with open(f"/proc/{os.getppid()}/environ", "rb") as f:
+        parent = f.read().decode("utf8", "replace")
+    return [{"metric_name": "parent", "metric_value": 1, "metric_timestamp": "2024-01-01", "environ": parent}]
+`),
+        opts,
+      );
+      // Cold runs' parent is this (test) process, which has them: only the warm server can be judged.
+      if (mode === 'warm') {
+        for (const secret of Object.values(SECRETS)) {
+          expect(String(rows[0]?.environ)).not.toContain(secret);
+        }
+      }
+    } finally {
+      for (const key of Object.keys(SECRETS)) {
+        if (saved[key] === undefined) {
+          delete process.env[key];
+        } else {
+          process.env[key] = saved[key];
+        }
+      }
+      await closeIngestRunners();
+    }
+  });
+
+  it('kills everything the function started at the end of the run, new sessions included', async () => {
+    const marker = strayMarker();
+    const { opts } = capture(mode);
+    const rows = await runIngestFn(
+      python(`
+import os, subprocess
+def ingest():
+    subprocess.Popen(["sleep", "${marker}"], start_new_session=True)
+    os.system("setsid sleep ${marker} &")
+    if os.fork() == 0:
+        os.setsid()
+        os.execvp("sleep", ["sleep", "${marker}"])
+    return [{"metric_name": "m", "metric_value": 1, "metric_timestamp": "2024-01-01"}]
+`),
+      opts,
+    );
+    expect(rows).toHaveLength(1);
+    await expectNoStrays(marker);
+  });
+
   it('passes the environment given in the options', async () => {
-    const { opts } = capture(mode, { env: { ONLY_THIS: 'yes', PATH: process.env.PATH } });
+    const { opts } = capture(mode, { env: { ANOMSTACK_INGEST_ENV_ONLY_THIS: 'yes', PATH: process.env.PATH } });
     const rows = await runIngestFn(
       python(`
 import os
@@ -391,7 +536,7 @@ def ingest():
       // The example batch's own file, as users get it.
       const path = fileURLToPath(new URL('../../../../metrics/examples/hackernews/hn_top_stories_scores.py', import.meta.url));
       const { opts } = capture(mode, {
-        env: { ...process.env, HN_API_URL: `http://127.0.0.1:${port}/v0`, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' },
+        env: { ...process.env, ANOMSTACK_INGEST_ENV_HN_API_URL: `http://127.0.0.1:${port}/v0`, ANOMSTACK_INGEST_ENV_NO_PROXY: '127.0.0.1', ANOMSTACK_INGEST_ENV_no_proxy: '127.0.0.1' },
       });
       const raw = await runIngestFn(
         python(readFileSync(path, 'utf8'), { path, params: { top_n: 3 }, batch: 'hn_top_stories_scores' }),
@@ -474,6 +619,44 @@ export async function ingest(params) {
     writeFileSync(join(dir, name), text);
   }
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('passes the same allow-list to TypeScript and JavaScript functions, no secrets', async () => {
+    for (const language of ['typescript', 'javascript'] as const) {
+      const { opts } = capture('warm', { env: WORKER_ENV });
+      const rows = await runIngestFn(
+        {
+          ...base,
+          language,
+          source: `export function ingest() {
+  return Object.entries(process.env).map(([k, v]) => ({ metric_name: k, metric_value: 1, metric_timestamp: '2024-01-01', value: v }));
+}
+`,
+        },
+        opts,
+      );
+      expectAllowListed(rows);
+    }
+  });
+
+  it('kills detached and setsid children of a TypeScript function at the end of the run', async () => {
+    const marker = strayMarker();
+    const { opts } = capture('warm');
+    await runIngestFn(
+      {
+        ...base,
+        language: 'typescript',
+        source: `import { spawn } from 'node:child_process';
+export function ingest() {
+  spawn('sleep', ['${marker}'], { detached: true, stdio: 'ignore' }).unref();
+  spawn('setsid', ['sleep', '${marker}'], { stdio: 'ignore' }).unref();
+  return [{ metric_name: 'm', metric_value: 1, metric_timestamp: '2024-01-01' }];
+}
+`,
+      },
+      opts,
+    );
+    await expectNoStrays(marker);
+  });
 
   it('runs a TypeScript function from source', async () => {
     const { opts, lines } = capture('warm');

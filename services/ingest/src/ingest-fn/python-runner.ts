@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 
 import { childEnv, liveChildren, runChild } from './child-run.js';
 import { IngestRunnerSetupError } from './errors.js';
-import { RunLog, interpretOutcome, killGroup, type RunOutcome } from './run-outcome.js';
+import { RUN_MARKER, RunLog, interpretOutcome, killGroup, killMarked, newRunId, type RunOutcome } from './run-outcome.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
 const HARNESS = fileURLToPath(new URL('./harness.py', import.meta.url));
@@ -36,6 +36,8 @@ interface WarmRun {
   log: RunLog;
   decoders: { stdout: StringDecoder; stderr: StringDecoder };
   pid: number | undefined;
+  /** In the environment of everything the run starts (see killMarked). */
+  runId: string;
   resultText: string | undefined;
   killedFor: RunOutcome['killedFor'];
   /** The promise is settled once the result arrives; the entry stays until the exit is reported. */
@@ -93,7 +95,8 @@ class PythonForkServer {
 
     this.proc = spawn(python, [HARNESS, 'serve'], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: childEnv(process.env),
+      // Its children read /proc/<server>/environ as easily as their own: no secrets, no batch's variables.
+      env: childEnv(process.env, { batchVariables: false }),
       detached: true,
     });
     this.exited = new Promise((resolve) => this.proc.once('close', () => resolve()));
@@ -144,6 +147,7 @@ class PythonForkServer {
       }
       for (const run of this.runs.values()) {
         killGroup(run.pid);
+        killMarked(run.runId);
         if (run.pid !== undefined) {
           liveChildren.delete(run.pid);
         }
@@ -172,6 +176,7 @@ class PythonForkServer {
         log: new RunLog(opts.log),
         decoders: { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') },
         pid: undefined,
+        runId: newRunId(),
         resultText: undefined,
         killedFor: undefined,
         settled: false,
@@ -184,7 +189,7 @@ class PythonForkServer {
       opts.signal?.addEventListener('abort', run.onAbort, { once: true });
       this.runs.set(id, run);
       this.setReferenced(true);
-      const env = childEnv(opts.env);
+      const env = { ...childEnv(opts.env), [RUN_MARKER]: run.runId };
       this.proc.stdin?.write(
         `${JSON.stringify({ op: 'run', id, batch: spec.batch, source: spec.source, path: spec.path, params: spec.params, memoryMb: spec.memoryMb, env })}\n`,
       );
@@ -208,6 +213,7 @@ class PythonForkServer {
     }
     run.killedFor = reason;
     killGroup(run.pid); // when the pid is not known yet, the 'started' frame kills it
+    killMarked(run.runId);
     // The server reports the exit once it has reaped the child; don't wait for ever if it can't.
     run.confirmTimer = setTimeout(() => this.onExited(id, run, { code: null, signal: 'SIGKILL' }), EXIT_CONFIRM_MS);
   }
@@ -298,6 +304,8 @@ class PythonForkServer {
     if (run.pid !== undefined) {
       liveChildren.delete(run.pid);
     }
+    // The server has killed the run's group; what left it (setsid, start_new_session) goes too.
+    killMarked(run.runId);
     this.finish(run, exit);
     if (this.runs.size === 0) {
       this.setReferenced(false);

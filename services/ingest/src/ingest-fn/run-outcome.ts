@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+
 import { IngestInputError, IngestRunnerSetupError } from './errors.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
@@ -170,6 +173,47 @@ function tail(log: RunLog): string {
 }
 
 /** Kills a whole process group; the run's leader id is also the group id. */
+/**
+ * Every run's processes carry `ANOMSTACK_INGEST_RUN=<id>` in their environment (inherited by
+ * whatever they start, in any process group or session), so that the end of the run can find
+ * and kill those that left the run's process group (setsid, start_new_session, detached).
+ */
+export const RUN_MARKER = 'ANOMSTACK_INGEST_RUN';
+
+export const newRunId = (): string => randomUUID();
+
+/**
+ * SIGKILLs every process (but this one) whose environment holds the run's marker, by a scan of
+ * /proc: the strays that escaped the process group. A no-op where there is no /proc. Processes
+ * that exec with a cleared environment escape it: ingest functions are not a security boundary.
+ */
+export function killMarked(runId: string): number {
+  const needle = Buffer.from(`${RUN_MARKER}=${runId}\0`);
+  let killed = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) {
+      continue;
+    }
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`);
+      if (environ.includes(needle)) {
+        process.kill(pid, 'SIGKILL');
+        killed += 1;
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return killed;
+}
+
 export function killGroup(pid: number | undefined): void {
   if (pid === undefined) {
     return;

@@ -25,7 +25,10 @@ export interface IngestFnRunOptions {
   python: string;
   /** Receives the function's own output, line by line. */
   log: (stream: 'stdout' | 'stderr', line: string) => void;
-  /** Environment the function sees. @defaultValue `process.env` */
+  /**
+   * The worker environment the function's is made from (an allow-list plus the
+   * `ANOMSTACK_INGEST_ENV_<NAME>` variables as `<NAME>`: see childEnv). @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   /**

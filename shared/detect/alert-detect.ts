@@ -1,7 +1,10 @@
 /**
- * Anomaly alert detection (SPEC-BEHAVIOUR, "Alerts"): the config's intended semantics, not the
- * original SQL's reversed window frames (reference §3.4). Pure: no I/O.
+ * Anomaly alert detection (docs/behaviour.md, "Alerts"): the config's intended semantics, not the
+ * original SQL's reversed window frames (docs/behaviour.md, "Differences from the original"). Pure: no
+ * I/O. The alert job and `anomstack backtest` both decide alerts here, so a backtest sends what
+ * the service would.
  */
+import type { BatchConfig } from '../config/schema.js';
 
 /** One scored point of one metric, oldest first in the input. */
 export interface AlertInputPoint {
@@ -24,6 +27,17 @@ export interface AlertDetectConfig {
   snoozeN: number;
   /** `alert_recent_n`: only the newest n points can newly alert. */
   recentN: number;
+}
+
+/** The alert rule a batch's config sets (`alert_threshold`, `alert_always`, `alert_*_n`). */
+export function alertDetectConfig(config: BatchConfig): AlertDetectConfig {
+  return {
+    threshold: config.alert_threshold,
+    always: config.alert_always,
+    smoothN: config.alert_smooth_n,
+    snoozeN: config.alert_snooze_n,
+    recentN: config.alert_recent_n,
+  };
 }
 
 export interface AlertDetection {

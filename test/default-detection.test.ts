@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_CORES } from '../services/cores.js';
+import { loadEnv } from '../shared/config/env.js';
+import { loadBatches } from '../shared/config/load-batches.js';
+import type { MetricBatch } from '../shared/config/metric-batch.js';
+import { upsertMetricRows } from '../shared/db/metrics-store.js';
+import type { JobContext } from '../shared/job.js';
+import type { JobName } from '../shared/jobs.js';
+import { logger } from '../shared/logger.js';
+import type { MetricRow } from '../shared/metric-row.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { startSmtpServer, type TestSmtpServer } from './support/smtp-server.js';
+
+// The issue's complaint about the original's detection: a lone spike on the newest point scored 1.0
+// and never alerted, as the smoothing averaged it away. With the defaults, it alerts in the very run
+// that ingests it: ingest, then score, then alert, as `anomstack run <batch> ingest score alert`.
+const START = Date.UTC(2026, 2, 1);
+const STEP = 5 * 60_000;
+const HISTORY = 600;
+const at = (i: number): Date => new Date(START + i * STEP);
+/** A daily-ish wave with deterministic noise; point HISTORY is the spike. */
+const value = (i: number): number => (i === HISTORY ? 160 : 100 + 10 * Math.sin((2 * Math.PI * i) / 288) + ((i * 7919) % 13) / 6);
+
+describe('the default detector on the real jobs', () => {
+  let test: TestDatabase;
+  let smtp: TestSmtpServer;
+  let workdir: string;
+  let batch: MetricBatch;
+  let context: (now: Date) => JobContext;
+  const run = (job: JobName, now: Date) => JOB_CORES[job](batch, context(now));
+
+  beforeAll(async () => {
+    workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'anomstack-default-'));
+    fs.mkdirSync(path.join(workdir, 'metrics'));
+    // Only what a batch must say: everything about detection comes from defaults.yaml.
+    fs.writeFileSync(
+      path.join(workdir, 'metrics', 'spiky.yaml'),
+      [
+        'metric_batch: spiky',
+        'table_key: spiky_metrics',
+        `model_path: "local://${path.join(workdir, 'models')}"`,
+        'alert_methods: email',
+        'ingest_sql: select metric_timestamp, metric_name, metric_value from spiky_source where metric_timestamp = {{param.now}}::timestamptz',
+        '',
+      ].join('\n'),
+    );
+    const load = loadBatches({ metricsDir: path.join(workdir, 'metrics'), defaultsDir: path.resolve('defaults'), ignoreExamples: false, env: {} });
+    expect(load.problems).toEqual([]);
+    batch = load.batches[0]!;
+    expect(batch.config.model_configs.map((m) => m.model_name)).toEqual(['Conformal']);
+    test = await createTestDatabase(load.batches);
+    smtp = await startSmtpServer();
+    const env = loadEnv({
+      ANOMSTACK_DATABASE_URL: test.url,
+      ANOMSTACK_ALERT_EMAIL_FROM: 'anomstack@example.com',
+      ANOMSTACK_ALERT_EMAIL_TO: 'ops@example.com',
+      ANOMSTACK_ALERT_EMAIL_SMTP_HOST: '127.0.0.1',
+      ANOMSTACK_ALERT_EMAIL_SMTP_PORT: String(smtp.port),
+    });
+    context = (now) => ({ env, db: test.db, batches: load.batches, now, dryRun: false, log: logger });
+
+    await test.db.query({ text: 'create table spiky_source (metric_timestamp timestamptz, metric_name text, metric_value double precision)', values: [] });
+    await test.db.query({
+      text: 'insert into spiky_source select t, $1, v from unnest($2::timestamptz[], $3::float8[]) as u(t, v)',
+      values: ['requests', [at(HISTORY)], [value(HISTORY)]],
+    });
+    // Two days of history, trained and scored as the crons would have done before the spike.
+    const history: MetricRow[] = Array.from({ length: HISTORY }, (_, i) => ({
+      metric_timestamp: at(i),
+      metric_batch: 'spiky',
+      metric_name: 'requests',
+      metric_type: 'metric',
+      metric_value: value(i),
+      metadata: null,
+    }));
+    await upsertMetricRows(test.db, 'spiky_metrics', history);
+    expect(await run('train', at(HISTORY - 1))).toMatchObject({ status: 'ok', rows: batch.config.model_configs.length });
+    expect(await run('score', at(HISTORY - 1))).toMatchObject({ status: 'ok' });
+    // Normal points do not alert: the spike's alert below is not the detector's background noise.
+    expect(await run('alert', at(HISTORY - 1))).toMatchObject({ rows: 0 });
+  });
+
+  afterAll(async () => {
+    await smtp.close();
+    await test.drop();
+    fs.rmSync(workdir, { recursive: true, force: true });
+  });
+
+  it('alerts on a lone spike at the newest point in the run that ingests it', async () => {
+    const now = at(HISTORY);
+    expect(await run('ingest', now)).toMatchObject({ status: 'ok', rows: 1 });
+    expect(await run('score', now)).toMatchObject({ status: 'ok', rows: 1 });
+    const alert = await run('alert', now);
+    expect(alert).toMatchObject({ status: 'ok', rows: 1 });
+    const rows = await test.db.query<{ metric_timestamp: Date; metadata: { metric_score: number; alert_threshold: number } }>({
+      text: `select metric_timestamp, metadata from spiky_metrics where metric_type = 'alert'`,
+      values: [],
+    });
+    expect(rows.map((r) => r.metric_timestamp.getTime())).toEqual([now.getTime()]);
+    expect(rows[0]!.metadata.metric_score).toBeGreaterThanOrEqual(rows[0]!.metadata.alert_threshold);
+    await smtp.waitFor(1);
+    expect(smtp.messages.map((m) => m.subject)).toEqual(['[spiky] requests anomaly']);
+  });
+});
