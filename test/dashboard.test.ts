@@ -73,7 +73,7 @@ describe('dashboard over HTTP', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     dir = createMetricsDir({
-      dash_sales: { ingest_sql: 'select 1', table_key: SALES.table, ingest_default_schedule_status: 'RUNNING' },
+      dash_sales: { ingest_sql: 'select 1', table_key: SALES.table, ingest_default_schedule_status: 'RUNNING', alert_threshold: 0.8 },
       dash_ops: { ingest_sql: 'select 1', table_key: OPS.table },
       dash_hidden: { ingest_sql: 'select 1', disable_dashboard: true },
       dash_broken: { ingest_sql: 'select 1', alert_threshold: 'very high' },
