@@ -27,7 +27,17 @@ export type SqlName =
   | 'select_metric_window'
   | 'count_old_metric_rows'
   | 'has_metric_rows'
-  | 'delete_old_deliveries';
+  | 'delete_old_deliveries'
+  | 'dashboard_batch_summary'
+  | 'dashboard_metric_stats'
+  | 'dashboard_series'
+  | 'dashboard_anomalies'
+  | 'dashboard_alert_types'
+  | 'dashboard_delete_feedback'
+  | 'dashboard_job_runs'
+  | 'dashboard_job_run'
+  | 'dashboard_failed_runs'
+  | 'dashboard_models';
 
 const sqlCache = new Map<string, string>();
 

@@ -18,6 +18,8 @@ import { definedSchedules, scheduleId, shouldRun } from '../../../shared/schedul
 import { unstorableTime } from '../../../shared/metric-row.js';
 import { parseIsoTimestamp } from '../../../shared/timestamps.js';
 import { requireToken } from './auth.js';
+import { dashboardRouter } from './dashboard/index.js';
+import type { Db } from '../../../shared/db/db.js';
 
 export interface ApiDeps {
   /** The admin token; null only when ANOMSTACK_ADMIN_AUTH=off. */
@@ -34,6 +36,8 @@ export interface ApiDeps {
   metrics: Registry;
   log: Logger;
   now?: () => Date;
+  /** The metrics store; with it the dashboard is served at / (services/api/src/dashboard/). */
+  db?: Db;
 }
 
 /** Names in URLs: batch names as YAML gives them, without anything that could be a path. */
@@ -119,6 +123,10 @@ export function createApp(deps: ApiDeps): express.Express {
     }),
     board.getRouter() as express.Router,
   );
+
+  if (deps.db) {
+    app.use(dashboardRouter({ ...deps, db: deps.db }));
+  }
 
   const api = express.Router();
   api.use(helmet(), requireToken(deps.token, { basic: false }), express.json({ limit: '16kb' }));

@@ -128,6 +128,7 @@ export async function startApi(deps: StartApiDeps): Promise<ApiHandle> {
     },
     metrics: metrics.registry,
     log: deps.log,
+    db: deps.db,
   });
   if (deps.env.bullBoardWrite) {
     deps.log.warn('ANOMSTACK_BULLBOARD_WRITE=yes: Bull Board can add, retry, clean and remove jobs and edit schedulers');
