@@ -121,7 +121,7 @@ export function createBatchCatalog(env: AppEnv, load: () => LoadResult = () => l
 }
 
 export function loadAppBatches(env: AppEnv): LoadResult {
-  return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples });
+  return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples, limits: env.configLimits });
 }
 
 /**
