@@ -119,3 +119,29 @@ describe('config files that would hang or explode the loader', () => {
     expect(await validateOneError(dir, 'huge/huge.yaml')).toContain('more than the 1048576 a config file may have');
   });
 });
+
+// Issue 14, item 11: numbers YAML reads as hex or NaN, and typos in per-batch variables.
+describe('config values and variables that passed silently', () => {
+  it('rejects 0x10, 0o17, .nan and .inf for numeric keys, in YAML and in variables, with a clear message', async () => {
+    const dir = metricsDir({
+      [GOOD]: GOOD_YAML,
+      'nums/nums.yaml': 'metric_batch: nums\ningest_sql: select 1\nalert_threshold: 0x10\nchange_threshold: .inf\ningest_timeout_s: .nan\ntrain_max_n: 0o17\n',
+    });
+    const result = await anomstack(['validate'], { ANOMSTACK_METRICS_DIR: dir, ANOMSTACK__NUMS__SCORE_MAX_N: '0x10' }, RUN_LIMIT_MS);
+    expect(result.code).toBe(1);
+    const file = path.join(dir, 'nums/nums.yaml');
+    const cases: Array<[string, string]> = [['alert_threshold', '0x10'], ['change_threshold', '.inf'], ['ingest_timeout_s', '.nan'], ['train_max_n', '0o17']];
+    for (const [key, value] of cases) {
+      expect(result.stdout).toContain(`error ${file}: ${key}: must be`);
+      expect(result.stdout).toMatch(new RegExp(`${key}: must be [^\\n]*got "${value.replace('.', '\\.')}" \\(hex, octal, binary, \\.nan and \\.inf are not accepted`));
+    }
+    expect(result.stdout).toContain(`error ${file}: score_max_n (from ANOMSTACK__NUMS__SCORE_MAX_N): "0x10" is not a number (decimal only)`);
+  });
+
+  it('warns about a per-batch variable naming no key, with did-you-mean', async () => {
+    const dir = metricsDir({ [GOOD]: GOOD_YAML });
+    const result = await anomstack(['validate'], { ANOMSTACK_METRICS_DIR: dir, ANOMSTACK__GOOD__ALERT_TRESHOLD: '0.9' }, RUN_LIMIT_MS);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`warning ${path.join(dir, GOOD)}: alert_treshold (from ANOMSTACK__GOOD__ALERT_TRESHOLD): unknown key, ignored: did you mean alert_threshold?`);
+  });
+});

@@ -161,7 +161,7 @@ function loadBatchFile(
   }
 
   const merged: Record<string, unknown> = { ...defaults, ...own };
-  const sources = applyEnvOverrides(merged, own, name, env, problems, file);
+  const sources = applyEnvOverrides(merged, own, name, env, problems, file, warnings);
   const where = (key: string): string => (sources.has(key) ? `${key} (from ${sources.get(key)})` : key);
 
   const parsed = parseBatchConfig(merged);
@@ -329,6 +329,7 @@ function applyEnvOverrides(
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
   file: string,
+  warnings: ConfigProblem[] = [],
 ): Map<string, string> {
   const sources = new Map<string, string>();
   const set = (variable: string, key: string, raw: string): void => {
@@ -350,11 +351,25 @@ function applyEnvOverrides(
   const prefix = `ANOMSTACK__${batch.toUpperCase().replace(/-/g, '_')}__`;
   for (const [variable, raw] of Object.entries(env)) {
     if (variable.startsWith(prefix) && raw !== undefined) {
-      set(variable, variable.slice(prefix.length).toLowerCase(), raw);
+      const key = variable.slice(prefix.length).toLowerCase();
+      warnings.push(...unknownEnvKey(variable, key, file));
+      set(variable, key, raw);
     }
   }
   return sources;
 }
+
+/** A per-batch variable naming no known key warns as a YAML typo does, with "did you mean". */
+function unknownEnvKey(variable: string, key: string, file: string): ConfigProblem[] {
+  if (KNOWN_KEYS.has(key)) {
+    return [];
+  }
+  const guess = didYouMean(key);
+  return [{ file, key: `${key} (from ${variable})`, reason: guess ? `unknown key, ignored: did you mean ${guess}?` : 'unknown key, ignored' }];
+}
+
+/** Decimal numbers only, as in the YAML: Number() would take `0x10` and `1e` forms like `Infinity`. */
+const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
 function parseEnvValue(key: string, raw: string): { value: unknown } | { error: string } {
   switch (keyKind(key)) {
@@ -366,7 +381,7 @@ function parseEnvValue(key: string, raw: string): { value: unknown } | { error: 
     }
     case 'number': {
       const value = Number(raw);
-      return raw.trim() === '' || !Number.isFinite(value) ? { error: `"${raw}" is not a number` } : { value };
+      return !DECIMAL.test(raw) || !Number.isFinite(value) ? { error: `"${raw}" is not a number (decimal only)` } : { value };
     }
     case 'json':
       try {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { load as parseYamlText } from 'js-yaml';
+import { CORE_SCHEMA, floatCoreTag, intCoreTag, load as parseYamlText, NOT_RESOLVED, Schema } from 'js-yaml';
 
 /**
  * Reading config files without letting one hang or explode the loader, which runs inside every
@@ -89,12 +89,26 @@ export function readConfigFile(file: string, roots: readonly string[], maxBytes:
 }
 
 /**
- * Parses YAML, then walks the value once with aliases expanded, stopping as soon as it re-uses
+ * YAML's core schema, but numbers are decimal only: `0x10`, `0o17`, `0b1`, `.nan` and `.inf` stay
+ * strings, so a numeric key reports them ("must be a number, got "0x10"") instead of taking 16 or NaN.
+ */
+const NOT_DECIMAL = /^[-+]?(0[xob]|\.(nan|inf)$)/i;
+type ScalarTag = typeof intCoreTag;
+const decimalOnly = (tag: ScalarTag): ScalarTag => ({
+  ...tag,
+  resolve: (source: string, isExplicit: boolean, tagName: string) => (NOT_DECIMAL.test(source) ? NOT_RESOLVED : tag.resolve(source, isExplicit, tagName)),
+});
+export const CONFIG_YAML_SCHEMA = new Schema(
+  CORE_SCHEMA.tags.map((tag) => (tag === intCoreTag ? decimalOnly(intCoreTag) : tag === floatCoreTag ? decimalOnly(floatCoreTag) : tag)),
+);
+
+/**
+ * Parses YAML (CONFIG_YAML_SCHEMA), then walks the value once with aliases expanded, stopping as soon as it re-uses
  * more than `maxAliases` anchors or holds more than `maxNodes` nodes (string bytes count one node
  * per 64): a billion-laughs document is refused before anything serialises it.
  */
 export function parseYamlLimited(text: string, file: string, limits: Pick<ReadLimits, 'maxAliases' | 'maxNodes'>): unknown {
-  const parsed: unknown = parseYamlText(text, { filename: file });
+  const parsed: unknown = parseYamlText(text, { filename: file, schema: CONFIG_YAML_SCHEMA });
   const seen = new Set<object>();
   let aliases = 0;
   let nodes = 0;
