@@ -35,7 +35,7 @@ export default tseslint.config(
   },
   {
     // The adapters: queue, Redis and HTTP code lives here and only here.
-    files: ['shared/worker.ts', 'shared/redis.ts', 'shared/schedules/store.ts'],
+    files: ['shared/worker.ts', 'shared/redis.ts', 'shared/redis-health.ts', 'shared/schedules/store.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [UP_FROM_SHARED] }] },
   },
   {

@@ -8,6 +8,7 @@ import { hasMetricRows } from '../shared/db/metrics-store.js';
 import { configureLogger, logger } from '../shared/logger.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
 import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
+import { untilAborted, watchRedis } from '../shared/redis-health.js';
 import {
   closeQueues,
   createBatchCatalog,
@@ -75,12 +76,22 @@ export async function startServices(args: string[]): Promise<number> {
   const log = logger.child({ services: parsed.kinds });
   const closers: Closer[] = [];
   const stop = waitForSignal();
+  // A signal while starting (Redis still down, say) stops the start-up, not only a running service.
+  const starting = new AbortController();
+  void stop.promise.then(() => starting.abort());
   try {
     const db = await prepareDatabase(env);
-    await startAll(parsed.kinds, env, db, closers);
+    await startAll(parsed.kinds, env, db, closers, starting.signal);
     log.info('services started');
   } catch (error) {
     stop.dispose();
+    if (starting.signal.aborted) {
+      log.info('stopping before start-up completed');
+      await closeAll(closers);
+      log.info('stopped');
+      setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
+      return 0;
+    }
     await closeAll(closers);
     if (error instanceof AdminAuthError) {
       process.stderr.write(`anomstack start: ${error.message}\n`);
@@ -143,18 +154,31 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
   return db;
 }
 
-async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, closers: Closer[]): Promise<void> {
+/**
+ * Starts the services in an order that survives Redis being down: the API first (its `/healthz`
+ * answers 503 with the reason), then, once Redis answers, the workers and the scheduler. Every
+ * wait on Redis gives up when `signal` aborts.
+ */
+async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, closers: Closer[], signal: AbortSignal): Promise<void> {
   // Loaded here, not at the top: `start --check` and argument errors need no job code.
   const [{ JOB_CORES, checkCores }, { closeJobResources }] = await Promise.all([import('./cores.js'), import('./resources.js')]);
   const prefix = env.queuePrefix;
   const producer = queueConnection(env.redisUrl);
   closers.push({ name: 'postgres', close: async () => { await closeJobResources(); await closePool(); } });
   closers.push({ name: 'redis producer', close: () => closeConnection(producer) });
+  const redis = watchRedis(producer, logger.child({ component: 'redis' }));
+  closers.push({ name: 'redis watch', close: async () => redis.dispose() });
   const queues = openQueues(producer, prefix, env);
   closers.push({ name: 'queues', close: () => closeQueues(queues) });
   const subscriber = workerConnection(env.redisUrl, 'anomstack-subscriber');
   closers.push({ name: 'redis subscriber', close: () => closeConnection(subscriber) });
   const catalog = createBatchCatalog(env);
+
+  if (kinds.includes('api')) {
+    const api = await startApi({ env, catalog, queues, redis: producer, redisDown: redis.down, prefix, db, log: logger.child({ component: 'api' }) });
+    closers.push({ name: 'api', close: () => api.close() });
+  }
+  await redis.ready(signal);
 
   const workerKinds = kinds.filter((k): k is WorkerKind => (WORKER_KINDS as readonly string[]).includes(k));
   if (workerKinds.length > 0) {
@@ -163,11 +187,12 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     // Workers re-read the metrics directory when the API asks for a reload.
     const channel = reloadChannel(prefix);
     subscriber.on('message', (received: string) => received === channel && catalog.invalidate());
-    await subscriber.subscribe(channel);
+    await untilAborted(subscriber.subscribe(channel), signal);
     const connection = workerConnection(env.redisUrl);
     closers.push({ name: 'redis workers', close: () => closeConnection(connection) });
     const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(env, queues) };
     const workers: Worker[] = [];
+    closers.push({ name: 'workers', close: async () => { await Promise.all(workers.map((w) => w.close())); } });
     for (const kind of workerKinds) {
       for (const queue of queuesOf(kind)) {
         workers.push(
@@ -175,24 +200,22 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
         );
       }
     }
-    closers.push({ name: 'workers', close: async () => { await Promise.all(workers.map((w) => w.close())); } });
   }
   if (kinds.includes('scheduler')) {
-    const scheduler = await startScheduler({
-      load: () => loadAppBatches(env),
-      queues,
-      redis: producer,
-      subscriber,
-      prefix,
-      lockTtlMs: env.schedulerLockMs,
-      log: logger.child({ component: 'scheduler' }),
-      hasData: (batch) => hasMetricRows(db, batch.config.table_key, batch.name),
-    });
+    const scheduler = await untilAborted(
+      startScheduler({
+        load: () => loadAppBatches(env),
+        queues,
+        redis: producer,
+        subscriber,
+        prefix,
+        lockTtlMs: env.schedulerLockMs,
+        log: logger.child({ component: 'scheduler' }),
+        hasData: (batch) => hasMetricRows(db, batch.config.table_key, batch.name),
+      }),
+      signal,
+    );
     closers.push({ name: 'scheduler', close: () => scheduler.close() });
-  }
-  if (kinds.includes('api')) {
-    const api = await startApi({ env, catalog, queues, redis: producer, prefix, db, log: logger.child({ component: 'api' }) });
-    closers.push({ name: 'api', close: () => api.close() });
   }
 }
 

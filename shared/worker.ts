@@ -9,6 +9,7 @@ import { isInputError } from './errors.js';
 import type { JobContext, JobCore, JobResult } from './job.js';
 import { withJobRun } from './job-runs.js';
 import { logger as rootLogger, type Logger } from './logger.js';
+import { isConnectionError } from './redis-health.js';
 import { type BatchJobData } from './queues.js';
 import { JOB_NAMES } from './jobs.js';
 
@@ -33,7 +34,13 @@ export type QueueMap = Readonly<Record<JobName, Queue<BatchJobData>>>;
 export function openQueues(connection: Redis, prefix: string, env: Pick<AppEnv, 'jobAttempts' | 'jobBackoffMs'> = loadEnv({})): QueueMap {
   const options = defaultJobOptions(env);
   return Object.fromEntries(
-    JOB_NAMES.map((name) => [name, new Queue<BatchJobData>(name, { connection, prefix, defaultJobOptions: options })]),
+    JOB_NAMES.map((name) => {
+      const queue = new Queue<BatchJobData>(name, { connection, prefix, defaultJobOptions: options });
+      // Without a listener BullMQ prints every connection error's stack to stderr; the outage is
+      // logged once per retry by shared/redis-health.ts, and a failed command rejects its caller.
+      queue.on('error', () => {});
+      return [name, queue];
+    }),
   ) as Record<JobName, Queue<BatchJobData>>;
 }
 
@@ -80,7 +87,8 @@ export function startWorker<Result>(
       final ? 'job failed' : 'job failed, will retry',
     );
   });
-  worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+  // Redis being down is logged once per retry by shared/redis-health.ts, not once per worker.
+  worker.on('error', (error) => (isConnectionError(error) ? log.debug({ err: error.message }, 'worker: Redis unreachable') : log.error({ err: error }, 'worker error')));
   worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker died or blocked); it runs again'));
   return worker;
 }
@@ -113,7 +121,7 @@ export function createBatchCatalog(env: AppEnv, load: () => LoadResult = () => l
 }
 
 export function loadAppBatches(env: AppEnv): LoadResult {
-  return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples });
+  return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples, limits: env.configLimits });
 }
 
 /**

@@ -188,7 +188,7 @@ describe('admin API', () => {
     try {
       const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`);
       expect(response.status).toBe(503);
-      expect(await response.json()).toEqual({ ok: false, redis: true, postgres: false });
+      expect(await response.json()).toEqual({ ok: false, redis: true, postgres: false, reasons: { postgres: 'connection refused' } });
     } finally {
       server.close();
     }

@@ -16,7 +16,7 @@ function settings(): AppEnv {
 }
 
 function loadAll(env: AppEnv): LoadResult {
-  return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples });
+  return loadBatches({ metricsDir: env.metricsDir, defaultsDir: env.defaultsDir, ignoreExamples: env.ignoreExamples, limits: env.configLimits });
 }
 
 function printProblems(result: LoadResult): void {

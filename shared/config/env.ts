@@ -6,6 +6,7 @@ import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type Sl
 import { JOB_NAMES, type JobName } from '../jobs.js';
 import type { LogFormat } from '../logger.js';
 import { maskValue, VARIABLES } from './variables.js';
+import { DEFAULT_READ_LIMITS, type ReadLimits } from './read-file.js';
 
 /**
  * Every process setting, read from the environment once at start-up (docs/contract.md,
@@ -64,6 +65,12 @@ export interface AppEnv {
   slack: SlackSettings | null;
   /** Postgres cancels any statement of the jobs' own after this many seconds (ingest SQL has ingest_timeout_s). @defaultValue 300 */
   statementTimeoutS: number;
+  /**
+   * Caps of the config loader (shared/config/read-file.ts): `ANOMSTACK_CONFIG_MAX_FILE_BYTES`
+   * (1 MiB), `_MAX_ALIASES` (100), `_MAX_NODES` (100,000), `_MAX_INCLUDES` (100 per file),
+   * `_MAX_INCLUDED_BYTES` (4 MiB per file).
+   */
+  configLimits: ReadLimits;
 }
 
 export class EnvError extends Error {
@@ -140,6 +147,11 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_API_HOST: text('127.0.0.1'),
   ANOMSTACK_BULLBOARD_WRITE: flag(false),
   ANOMSTACK_STATEMENT_TIMEOUT_S: integer(300, 1, 86_400),
+  ANOMSTACK_CONFIG_MAX_FILE_BYTES: integer(DEFAULT_READ_LIMITS.maxFileBytes, 1),
+  ANOMSTACK_CONFIG_MAX_ALIASES: integer(DEFAULT_READ_LIMITS.maxAliases, 0),
+  ANOMSTACK_CONFIG_MAX_NODES: integer(DEFAULT_READ_LIMITS.maxNodes, 1),
+  ANOMSTACK_CONFIG_MAX_INCLUDES: integer(DEFAULT_READ_LIMITS.maxIncludes, 0),
+  ANOMSTACK_CONFIG_MAX_INCLUDED_BYTES: integer(DEFAULT_READ_LIMITS.maxIncludedBytes, 0),
   ANOMSTACK_PLOTS_DIR: directory('./plots'),
   ANOMSTACK_MIGRATE_ON_START: flag(true),
   ANOMSTACK_CHAIN_JOBS: flag(true),
@@ -238,6 +250,13 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
     apiHost: vars.ANOMSTACK_API_HOST,
     bullBoardWrite: vars.ANOMSTACK_BULLBOARD_WRITE,
     statementTimeoutS: vars.ANOMSTACK_STATEMENT_TIMEOUT_S,
+    configLimits: {
+      maxFileBytes: vars.ANOMSTACK_CONFIG_MAX_FILE_BYTES,
+      maxAliases: vars.ANOMSTACK_CONFIG_MAX_ALIASES,
+      maxNodes: vars.ANOMSTACK_CONFIG_MAX_NODES,
+      maxIncludes: vars.ANOMSTACK_CONFIG_MAX_INCLUDES,
+      maxIncludedBytes: vars.ANOMSTACK_CONFIG_MAX_INCLUDED_BYTES,
+    },
     plotsDir: vars.ANOMSTACK_PLOTS_DIR,
     migrateOnStart: vars.ANOMSTACK_MIGRATE_ON_START,
     chainJobs: vars.ANOMSTACK_CHAIN_JOBS,

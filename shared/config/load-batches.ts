@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { load as parseYamlText } from 'js-yaml';
 import { JOB_NAMES, jobKind, type JobName } from '../jobs.js';
 import { parseBoolean } from './env.js';
 import type { IngestFnLanguage, MetricBatch } from './metric-batch.js';
+import { ConfigReadError, DEFAULT_READ_LIMITS, includeBudget, isInside, parseYamlLimited, readConfigFile, spendInclude, type IncludeBudget, type ReadLimits } from './read-file.js';
 import { didYouMean, keyKind, KNOWN_KEYS, parseBatchConfig, show, type BatchConfig, type ConfigProblem } from './schema.js';
 
 export interface LoadOptions {
@@ -11,6 +11,8 @@ export interface LoadOptions {
   defaultsDir: string;
   ignoreExamples: boolean;
   env?: NodeJS.ProcessEnv;
+  /** Size, alias and include caps (shared/config/read-file.ts); the defaults unless given. */
+  limits?: Partial<ReadLimits>;
 }
 
 export interface LoadResult {
@@ -33,10 +35,11 @@ const JINJA_EXPRESSION = /\{\{(?!\{)([^}]*[()|'"[\]][^}]*)\}\}/;
  */
 export function loadBatches(options: LoadOptions): LoadResult {
   const env = options.env ?? process.env;
+  const limits: ReadLimits = { ...DEFAULT_READ_LIMITS, ...options.limits };
   const problems: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
   const defaultsFile = path.join(options.defaultsDir, 'defaults.yaml');
-  const defaults = readDefaults(defaultsFile, options.defaultsDir, problems);
+  const defaults = readDefaults(defaultsFile, options.defaultsDir, limits, problems);
   if (!fs.existsSync(options.metricsDir)) {
     problems.push({ file: options.metricsDir, key: '-', reason: 'metrics directory does not exist' });
     return { batches: [], disabled: [], problems, warnings };
@@ -47,7 +50,7 @@ export function loadBatches(options: LoadOptions): LoadResult {
   const seen = new Map<string, string>();
   for (const file of findBatchFiles(options.metricsDir, options.ignoreExamples)) {
     const fileProblems: ConfigProblem[] = [];
-    const result = loadBatchFile(file, defaults, options, env, fileProblems, warnings);
+    const result = loadBatchFile(file, defaults, { ...options, limits }, env, fileProblems, warnings);
     if (result) {
       const earlier = seen.get(result.name);
       if (earlier) {
@@ -72,29 +75,32 @@ export function loadBatches(options: LoadOptions): LoadResult {
   return { batches, disabled, problems, warnings };
 }
 
-function readDefaults(file: string, defaultsDir: string, problems: ConfigProblem[]): Record<string, unknown> {
+function readDefaults(file: string, defaultsDir: string, limits: ReadLimits, problems: ConfigProblem[]): Record<string, unknown> {
   if (!fs.existsSync(file)) {
     problems.push({ file, key: '-', reason: 'defaults.yaml is missing (set ANOMSTACK_DEFAULTS_DIR)' });
     return {};
   }
-  const parsed = parseYaml(file, problems);
+  const parsed = parseYaml(file, defaultsDir, limits, problems);
   if (!parsed) {
     return {};
   }
+  const budget = includeBudget(limits);
   for (const [key, value] of Object.entries(parsed)) {
     if (typeof value === 'string') {
-      parsed[key] = resolveIncludes(value, { file, key, roots: [defaultsDir] }, problems);
+      parsed[key] = resolveIncludes(value, { file, key, roots: [defaultsDir], limits, budget }, problems);
     }
   }
   return parsed;
 }
 
-function parseYaml(file: string, problems: ConfigProblem[]): Record<string, unknown> | null {
+/** A YAML mapping from a regular file inside `root`, within the read limits (shared/config/read-file.ts). */
+function parseYaml(file: string, root: string, limits: ReadLimits, problems: ConfigProblem[]): Record<string, unknown> | null {
   let parsed: unknown;
   try {
-    parsed = parseYamlText(fs.readFileSync(file, 'utf8'), { filename: file });
+    parsed = parseYamlLimited(readConfigFile(file, [root], limits.maxFileBytes), file, limits);
   } catch (error) {
-    problems.push({ file, key: '-', reason: `not valid YAML: ${(error as Error).message.split('\n')[0]}` });
+    const reason = error instanceof ConfigReadError ? error.message : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
+    problems.push({ file, key: '-', reason });
     return null;
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
@@ -127,12 +133,12 @@ export function findBatchFiles(metricsDir: string, ignoreExamples: boolean): str
 function loadBatchFile(
   file: string,
   defaults: Record<string, unknown>,
-  options: LoadOptions,
+  options: LoadOptions & { limits: ReadLimits },
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
   warnings: ConfigProblem[],
 ): MetricBatch | null {
-  const own = parseYaml(file, problems);
+  const own = parseYaml(file, options.metricsDir, options.limits, problems);
   return own ? buildBatch(file, own, defaults, options, env, problems, warnings) : null;
 }
 
@@ -154,7 +160,7 @@ export function loadDefaultBatch(options: DefaultBatchOptions): { batch: MetricB
   const env = options.env ?? process.env;
   const problems: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
-  const defaults = readDefaults(path.join(options.defaultsDir, 'defaults.yaml'), options.defaultsDir, problems);
+  const defaults = readDefaults(path.join(options.defaultsDir, 'defaults.yaml'), options.defaultsDir, DEFAULT_READ_LIMITS, problems);
   const name = options.name ?? 'backtest';
   const own: Record<string, unknown> = {
     metric_batch: name,
@@ -163,7 +169,7 @@ export function loadDefaultBatch(options: DefaultBatchOptions): { batch: MetricB
     ...options.overrides,
   };
   const file = `<default batch ${name}>`;
-  const load: LoadOptions = { metricsDir: options.defaultsDir, defaultsDir: options.defaultsDir, ignoreExamples: true, env };
+  const load = { metricsDir: options.defaultsDir, defaultsDir: options.defaultsDir, ignoreExamples: true, env, limits: DEFAULT_READ_LIMITS };
   const batch = problems.length > 0 ? null : buildBatch(file, own, defaults, load, env, problems, warnings);
   return { batch, problems, warnings };
 }
@@ -173,7 +179,7 @@ function buildBatch(
   file: string,
   own: Record<string, unknown>,
   defaults: Record<string, unknown>,
-  options: LoadOptions,
+  options: LoadOptions & { limits: ReadLimits },
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
   warnings: ConfigProblem[],
@@ -184,6 +190,7 @@ function buildBatch(
   }
   const name = own.metric_batch;
   const roots = [options.metricsDir];
+  const budget = includeBudget(options.limits);
   let ingestFnFile: { path: string; language: IngestFnLanguage } | null = null;
   for (const [key, value] of Object.entries(own)) {
     if (typeof value !== 'string') {
@@ -192,11 +199,11 @@ function buildBatch(
     if (key === 'ingest_fn') {
       ingestFnFile = scriptInclude(value, options.metricsDir);
     }
-    own[key] = resolveIncludes(value, { file, key, roots, defaultsDir: options.defaultsDir }, problems);
+    own[key] = resolveIncludes(value, { file, key, roots, defaultsDir: options.defaultsDir, limits: options.limits, budget }, problems);
   }
 
   const merged: Record<string, unknown> = { ...defaults, ...own };
-  const sources = applyEnvOverrides(merged, own, name, env, problems, file);
+  const sources = applyEnvOverrides(merged, own, name, env, problems, file, warnings);
   const where = (key: string): string => (sources.has(key) ? `${key} (from ${sources.get(key)})` : key);
 
   const parsed = parseBatchConfig(merged);
@@ -254,13 +261,20 @@ interface IncludeContext {
   roots: string[];
   /** The original kept defaults under metrics/defaults: `./defaults/...` falls back here. */
   defaultsDir?: string;
+  /** Caps on what includes may bring in; the budget is shared by every key of one file. */
+  limits?: ReadLimits;
+  budget?: IncludeBudget;
 }
 
 /** Replaces `{% include "./path" %}` with the file's text, recursively, never leaving the roots. */
 export function resolveIncludes(text: string, context: IncludeContext, problems: ConfigProblem[], depth = 0): string {
   if (depth > 10) {
-    problems.push({ file: context.file, key: context.key, reason: 'includes nest more than 10 deep (a cycle?)' });
-    return text;
+    // Once per file: a cycle would otherwise report it at every branch.
+    if (!context.budget?.spent) {
+      problems.push({ file: context.file, key: context.key, reason: 'includes nest more than 10 deep (a cycle?)' });
+    }
+    (context.budget ??= includeBudget(context.limits ?? DEFAULT_READ_LIMITS)).spent = true;
+    return '';
   }
   return text.replace(INCLUDE, (_match, includePath: string) => {
     const target = resolveIncludePath(includePath, context);
@@ -268,9 +282,31 @@ export function resolveIncludes(text: string, context: IncludeContext, problems:
       problems.push({ file: context.file, key: context.key, reason: target.error });
       return '';
     }
-    const content = fs.readFileSync(target.path, 'utf8');
-    return resolveIncludes(content, context, problems, depth + 1);
+    const content = readInclude(target.path, includePath, context);
+    if ('error' in content) {
+      if (content.error !== null) {
+        problems.push({ file: context.file, key: context.key, reason: content.error });
+      }
+      return '';
+    }
+    return resolveIncludes(content.text, context, problems, depth + 1);
   });
+}
+
+/** An included file's text, within the per-file caps (regular file, size, include count and bytes). */
+function readInclude(file: string, includePath: string, context: IncludeContext): { text: string } | { error: string | null } {
+  const limits = context.limits ?? DEFAULT_READ_LIMITS;
+  const budget = (context.budget ??= includeBudget(limits));
+  if (budget.spent) {
+    return { error: null };
+  }
+  try {
+    const text = readConfigFile(file, [...context.roots, ...(context.defaultsDir ? [context.defaultsDir] : [])], limits.maxFileBytes);
+    const over = spendInclude(budget, Buffer.byteLength(text), limits);
+    return over === null ? { text } : { error: `include "${includePath}": ${over}` };
+  } catch (error) {
+    return { error: `include "${includePath}": ${(error as Error).message}` };
+  }
 }
 
 function resolveIncludePath(includePath: string, context: IncludeContext): { path: string } | { error: string } {
@@ -294,11 +330,6 @@ function resolveIncludePath(includePath: string, context: IncludeContext): { pat
     }
   }
   return { error: `include "${includePath}" not found (looked for ${candidates.join(', ')})` };
-}
-
-function isInside(file: string, dir: string): boolean {
-  const relative = path.relative(dir, file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 /** An ingest_fn that is one include of a .ts/.js file runs from that file. */
@@ -346,6 +377,7 @@ function applyEnvOverrides(
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
   file: string,
+  warnings: ConfigProblem[] = [],
 ): Map<string, string> {
   const sources = new Map<string, string>();
   const set = (variable: string, key: string, raw: string): void => {
@@ -367,11 +399,25 @@ function applyEnvOverrides(
   const prefix = `ANOMSTACK__${batch.toUpperCase().replace(/-/g, '_')}__`;
   for (const [variable, raw] of Object.entries(env)) {
     if (variable.startsWith(prefix) && raw !== undefined) {
-      set(variable, variable.slice(prefix.length).toLowerCase(), raw);
+      const key = variable.slice(prefix.length).toLowerCase();
+      warnings.push(...unknownEnvKey(variable, key, file));
+      set(variable, key, raw);
     }
   }
   return sources;
 }
+
+/** A per-batch variable naming no known key warns as a YAML typo does, with "did you mean". */
+function unknownEnvKey(variable: string, key: string, file: string): ConfigProblem[] {
+  if (KNOWN_KEYS.has(key)) {
+    return [];
+  }
+  const guess = didYouMean(key);
+  return [{ file, key: `${key} (from ${variable})`, reason: guess ? `unknown key, ignored: did you mean ${guess}?` : 'unknown key, ignored' }];
+}
+
+/** Decimal numbers only, as in the YAML: Number() would take `0x10` and `1e` forms like `Infinity`. */
+const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
 function parseEnvValue(key: string, raw: string): { value: unknown } | { error: string } {
   switch (keyKind(key)) {
@@ -383,7 +429,7 @@ function parseEnvValue(key: string, raw: string): { value: unknown } | { error: 
     }
     case 'number': {
       const value = Number(raw);
-      return raw.trim() === '' || !Number.isFinite(value) ? { error: `"${raw}" is not a number` } : { value };
+      return !DECIMAL.test(raw) || !Number.isFinite(value) ? { error: `"${raw}" is not a number (decimal only)` } : { value };
     }
     case 'json':
       try {

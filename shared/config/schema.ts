@@ -28,15 +28,18 @@ const says = (text: (input: unknown) => string) => ({
   error: (issue: { input?: unknown; path?: PropertyKey[] }) => (issue.input === undefined && !issue.path?.length ? MISSING : text(issue.input)),
 });
 
+/** YAML's hex, octal, binary, `.nan` and `.inf` load as strings (shared/config/read-file.ts): say why. */
+const numberHint = (v: unknown): string =>
+  typeof v === 'string' && /^\s*[-+]?(0[xob]|\.(nan|inf)\s*$)/i.test(v) ? ' (hex, octal, binary, .nan and .inf are not accepted: write a decimal number)' : '';
 const integerAtLeast = (min: number) => {
-  const m = says((v) => `must be an integer >= ${min}, got ${show(v)}`);
+  const m = says((v) => `must be an integer >= ${min}, got ${show(v)}${numberHint(v)}`);
   return z.number(m).int(m).min(min, m);
 };
 const numberAtLeast = (min: number) => {
-  const m = says((v) => `must be a number >= ${min}, got ${show(v)}`);
+  const m = says((v) => `must be a number >= ${min}, got ${show(v)}${numberHint(v)}`);
   return z.number(m).min(min, m);
 };
-const finiteNumber = z.number(says((v) => `must be a finite number, got ${show(v)}`));
+const finiteNumber = z.number(says((v) => `must be a finite number, got ${show(v)}${numberHint(v)}`));
 const boolean = z.boolean(says((v) => `must be true or false, got ${show(v)}`));
 const string = z.string(says((v) => `must be a string, got ${show(v)}`));
 const optionalString = string.nullish();
@@ -99,7 +102,7 @@ const metricTags = z
   .nullish()
   .transform((v) => v ?? {});
 
-const bound = z.number(says((v) => `must be a finite number, got ${show(v)}`)).optional();
+const bound = z.number(says((v) => `must be a finite number, got ${show(v)}${numberHint(v)}`)).optional();
 const thresholds = z
   .record(
     z.string(),

@@ -60,6 +60,11 @@ const ROWS: Row[] = [
   { name: 'ANOMSTACK_SLACK_CHANNEL', default: 'none', meaning: 'Slack alerts: channel name or id' },
   { name: 'ANOMSTACK_SLACK_API_URL', default: 'https://slack.com/api/', meaning: 'Slack API base URL' },
   { name: 'ANOMSTACK_MODEL_PATH', default: 'local://./models', meaning: 'batch key override (any `ANOMSTACK_<KEY>` works): model store, `local://DIR` or `postgres://`' },
+  { name: 'ANOMSTACK_CONFIG_MAX_FILE_BYTES', default: '1048576', meaning: 'largest batch YAML, `defaults.yaml` or included file; config files must be regular files whose real path is inside the metrics (or defaults) folder' },
+  { name: 'ANOMSTACK_CONFIG_MAX_ALIASES', default: '100', meaning: 'YAML aliases (`*name` of a list or mapping) one document may re-use' },
+  { name: 'ANOMSTACK_CONFIG_MAX_NODES', default: '100000', meaning: 'nodes of one parsed document with aliases expanded (64 bytes of string count one)' },
+  { name: 'ANOMSTACK_CONFIG_MAX_INCLUDES', default: '100', meaning: '`{% include %}`s resolved for one file, nested ones counted' },
+  { name: 'ANOMSTACK_CONFIG_MAX_INCLUDED_BYTES', default: '4194304', meaning: 'bytes all the includes of one file may bring in' },
 ];
 
 export const VARIABLES: readonly Variable[] = ROWS.map((row) => ({ ...row, names: row.names ?? [row.name] }));

@@ -88,6 +88,13 @@ export interface ServiceProcess {
  * services starting at once on two busy cores each compile their sources through tsx.
  */
 export async function startService(kinds: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<ServiceProcess> {
+  const handle = spawnService(kinds, env);
+  await waitForLog(handle, '"msg":"services started"', timeoutMs);
+  return handle;
+}
+
+/** `anomstack start <kinds>` without waiting for anything; `stopAll()` stops it too. */
+export function spawnService(kinds: string[], env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, [BIN, 'start', ...kinds], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ANOMSTACK_LOG_LEVEL: 'info', ...env },
@@ -105,7 +112,7 @@ export async function startService(kinds: string[], env: Record<string, string>,
       resolve(code ?? signal ?? 'unknown');
     });
   });
-  const handle: ServiceProcess = {
+  return {
     child,
     logs: () => stderr,
     exited,
@@ -118,18 +125,21 @@ export async function startService(kinds: string[], env: Record<string, string>,
       return exited;
     },
   };
+}
+
+/** Waits until the process has logged `text`; throws if it exits first or after `timeoutMs` (then kills it). */
+export async function waitForLog(handle: ServiceProcess, text: string, timeoutMs = 30_000): Promise<void> {
   const started = Date.now();
-  while (!stderr.includes('"msg":"services started"')) {
-    const done = await Promise.race([exited.then(() => true), delay(25).then(() => false)]);
+  while (!handle.logs().includes(text)) {
+    const done = await Promise.race([handle.exited.then(() => true), delay(25).then(() => false)]);
     if (done) {
-      throw new Error(`anomstack start ${kinds.join(' ')} exited early:\n${stderr.slice(-4000)}`);
+      throw new Error(`the service exited before logging ${text}:\n${handle.logs().slice(-4000)}`);
     }
     if (Date.now() - started > timeoutMs) {
-      child.kill('SIGKILL');
-      throw new Error(`anomstack start ${kinds.join(' ')} did not start in ${timeoutMs} ms:\n${stderr.slice(-4000)}`);
+      handle.child.kill('SIGKILL');
+      throw new Error(`the service did not log ${text} in ${timeoutMs} ms:\n${handle.logs().slice(-4000)}`);
     }
   }
-  return handle;
 }
 
 const running = new Set<ChildProcess>();
@@ -186,6 +196,8 @@ export interface RedisServer {
   port: number;
   /** Stops the server (SHUTDOWN, append-only file kept) and starts it again on the same port and data. */
   restart(options?: { downtime?: () => Promise<void> }): Promise<void>;
+  /** Starts a server created with `{ started: false }` (or stopped by `restart`'s downtime). */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -193,7 +205,7 @@ export interface RedisServer {
  * A private redis-server on a free port, persisting like compose's (appendonly yes), so a
  * restart loses nothing and other test files, which share the machine's Redis, are untouched.
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: { started?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anomstack-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'];
@@ -213,7 +225,9 @@ export async function startRedisServer(): Promise<RedisServer> {
     current.kill('SIGTERM'); // redis-server: SHUTDOWN, flushing the append-only file
     await exited;
   };
-  await launch();
+  if (options.started !== false) {
+    await launch();
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -222,6 +236,11 @@ export async function startRedisServer(): Promise<RedisServer> {
       try {
         await options.downtime?.();
       } finally {
+        await launch();
+      }
+    },
+    async start() {
+      if (child === null || (child as ChildProcess).exitCode !== null) {
         await launch();
       }
     },

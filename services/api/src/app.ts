@@ -30,6 +30,8 @@ export interface ApiDeps {
   queues: QueueMap;
   /** Fail-fast producer connection: publish, the paused set, pings. */
   redis: Redis;
+  /** Why Redis is unreachable, when known better than the failed ping says. */
+  redisDown?: () => string | null;
   prefix: string;
   /** Answers whether Postgres responds. */
   pingDatabase: () => Promise<void>;
@@ -59,6 +61,8 @@ const param = (req: Request, name: string): string => {
   }
   return value;
 };
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The admin API (docs/contract.md, "Admin API"): express, JSON everywhere, bearer auth but /healthz. */
 export function createApp(deps: ApiDeps): express.Express {
@@ -94,7 +98,18 @@ export function createApp(deps: ApiDeps): express.Express {
       Promise.race([promise, new Promise<T>((_resolve, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
     const [redis, postgres] = await Promise.allSettled([withTimeout(deps.redis.ping()), withTimeout(deps.pingDatabase())]);
     const ok = redis.status === 'fulfilled' && postgres.status === 'fulfilled';
-    res.status(ok ? 200 : 503).json(ok ? { ok } : { ok, redis: redis.status === 'fulfilled', postgres: postgres.status === 'fulfilled' });
+    if (ok) {
+      res.json({ ok });
+      return;
+    }
+    const reasons: Record<string, string> = {};
+    if (redis.status === 'rejected') {
+      reasons.redis = deps.redisDown?.() ?? errorText(redis.reason);
+    }
+    if (postgres.status === 'rejected') {
+      reasons.postgres = errorText(postgres.reason);
+    }
+    res.status(503).json({ ok, redis: redis.status === 'fulfilled', postgres: postgres.status === 'fulfilled', reasons });
   });
 
   // Bull Board: its page loads scripts and styles from itself, styles inline, fonts from Google.

@@ -103,6 +103,8 @@ export interface StartApiDeps {
   catalog: BatchCatalog;
   queues: QueueMap;
   redis: Redis;
+  /** Why Redis is unreachable (shared/redis-health.ts), for `/healthz`. */
+  redisDown?: () => string | null;
   prefix: string;
   db: Db;
   log: Logger;
@@ -122,6 +124,7 @@ export async function startApi(deps: StartApiDeps): Promise<ApiHandle> {
     catalog: deps.catalog,
     queues: deps.queues,
     redis: deps.redis,
+    ...(deps.redisDown ? { redisDown: deps.redisDown } : {}),
     prefix: deps.prefix,
     pingDatabase: async () => {
       await deps.db.query({ text: 'select 1', values: [] });

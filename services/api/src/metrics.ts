@@ -4,6 +4,9 @@ import { type JobName } from '../../../shared/jobs.js';
 import { JOB_NAMES } from '../../../shared/jobs.js';
 import type { QueueMap } from '../../../shared/worker.js';
 
+const CLOSE_WAIT_MS = 2000;
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 export interface ApiMetrics {
   registry: Registry;
   close(): Promise<void>;
@@ -76,7 +79,9 @@ export function createApiMetrics(queues: QueueMap, redisUrl: string, prefix: str
   return {
     registry,
     async close() {
-      await Promise.all(events.map((e) => e.close().catch(() => {})));
+      // QueueEvents.close waits for its connection to be ready: with Redis down it would wait for
+      // ever, and these are only counters, so give up after a moment.
+      await Promise.all(events.map((e) => Promise.race([e.close().catch(() => {}), delay(CLOSE_WAIT_MS)])));
     },
   };
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
 import { IngestRunnerSetupError } from './errors.js';
+import { watchRunMemory } from './memory-watch.js';
 import { RUN_MARKER, RunLog, interpretOutcome, killGroup, killMarked, newRunId, type RunOutcome } from './run-outcome.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
@@ -50,7 +51,8 @@ export function runChild(
     if (pid !== undefined) {
       liveChildren.add(pid);
     }
-    const kill = (reason: 'timeout' | 'abort'): void => {
+    let usedMb: number | undefined;
+    const kill = (reason: NonNullable<RunOutcome['killedFor']>): void => {
       if (exit === undefined && killedFor === undefined) {
         killedFor = reason;
         killGroup(pid);
@@ -58,6 +60,16 @@ export function runChild(
       }
     };
     const timer = setTimeout(() => kill('timeout'), spec.timeoutMs);
+    // ingest_memory_mb on the whole tree: shared mappings, Buffers and children included.
+    const memory = watchRunMemory({
+      runId,
+      leader: () => pid,
+      limitMb: spec.memoryMb,
+      onExceeded: (mb) => {
+        usedMb = mb;
+        kill('memory');
+      },
+    });
     const onAbort = (): void => kill('abort');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -74,17 +86,20 @@ export function runChild(
       if (pid === undefined) {
         // Never started (ENOENT, EACCES): no 'exit' will come.
         clearTimeout(timer);
+        memory.stop();
         opts.signal?.removeEventListener('abort', onAbort);
         reject(new IngestRunnerSetupError(`batch "${spec.batch}": ${request.describeMissing(error)}`));
       }
     });
     child.on('exit', (code, signal) => {
       exit = { code, signal };
+      memory.stop();
       // The run is over: its group, and whatever left the group (it would also hold the pipes open).
       killGroup(pid);
       killMarked(runId);
     });
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      memory.stop();
       if (pid === undefined) {
         return;
       }
@@ -105,6 +120,7 @@ export function runChild(
               code: exit?.code ?? code,
               signal: exit?.signal ?? signal,
               killedFor,
+              ...(usedMb === undefined ? {} : { usedMb }),
               log,
             },
             opts,

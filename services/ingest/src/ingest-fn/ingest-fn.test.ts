@@ -311,6 +311,54 @@ def ingest():
     expect(numpy.message).toContain('exceeded memory limit 300 MiB');
   });
 
+  // Issue 14 item 6: RLIMIT_DATA does not count shared mappings (7 GB RSS under 256 MB).
+  it('kills a function whose shared mmap takes the process tree over ingest_memory_mb', async () => {
+    const { opts } = capture(mode);
+    const error = await rejection(
+      runIngestFn(
+        python(
+          `
+import mmap
+import pandas as pd
+def ingest():
+    blocks = []
+    for _ in range(24):  # 1.5 GiB of MAP_SHARED anonymous memory, every page touched
+        block = mmap.mmap(-1, 64 * 1024 * 1024)
+        for offset in range(0, len(block), 4096):
+            block[offset] = 1
+        blocks.append(block)
+    return pd.DataFrame({"metric_name": ["mmap"], "metric_value": [len(blocks)], "metric_timestamp": [pd.Timestamp("2024-01-01")]})
+`,
+          { memoryMb: 256 },
+        ),
+        opts,
+      ),
+    );
+    expect(error).toBeInstanceOf(IngestInputError);
+    expect(error.message).toMatch(/exceeded memory limit 256 MiB \(its processes used \d+ MiB\): killed/);
+  });
+
+  it('counts the memory of the processes a function starts', async () => {
+    const { opts } = capture(mode);
+    const error = await rejection(
+      runIngestFn(
+        python(
+          `
+import subprocess, sys
+def ingest():
+    code = "import mmap, time\\nm = mmap.mmap(-1, 1 << 30)\\nfor i in range(0, len(m), 4096): m[i] = 1\\ntime.sleep(60)"
+    subprocess.run([sys.executable, "-c", code], start_new_session=True)
+    return None
+`,
+          { memoryMb: 256 },
+        ),
+        opts,
+      ),
+    );
+    expect(error).toBeInstanceOf(IngestInputError);
+    expect(error.message).toContain('exceeded memory limit 256 MiB');
+  });
+
   it('lets numpy and pandas work under the memory limit', async () => {
     const { opts } = capture(mode);
     const rows = await runIngestFn(
@@ -746,6 +794,31 @@ export async function ingest(params: Params): Promise<Record<string, unknown>[]>
     const pid = Number(lines.find((l) => l.line.startsWith('pid '))?.line.split(' ')[1]);
     expect(pid).toBeGreaterThan(0);
     expect(isAlive(pid)).toBe(false);
+  });
+
+  // Issue 14 item 6: Buffers live outside the V8 heap (1.58 GB under 128 MB).
+  it('kills a TypeScript function whose Buffers take it over ingest_memory_mb', async () => {
+    const { opts } = capture('warm');
+    const error = await rejection(
+      runIngestFn(
+        {
+          ...base,
+          memoryMb: 128,
+          language: 'typescript',
+          source: `export function ingest(): unknown[] {
+  const keep: Buffer[] = [];
+  for (let i = 0; i < 24; i++) {
+    keep.push(Buffer.alloc(64 * 1024 * 1024, 1));
+  }
+  return [{ metric_name: 'buffers', metric_value: keep.length, metric_timestamp: '2024-01-01T00:00:00Z' }];
+}
+`,
+        },
+        opts,
+      ),
+    );
+    expect(error).toBeInstanceOf(IngestInputError);
+    expect(error.message).toMatch(/exceeded memory limit 128 MiB \(its processes used \d+ MiB\): killed/);
   });
 
   it('kills a JavaScript function that exceeds its heap', async () => {

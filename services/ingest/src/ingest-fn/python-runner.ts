@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 
 import { childEnv, liveChildren, runChild } from './child-run.js';
 import { IngestRunnerSetupError } from './errors.js';
+import { watchRunMemory, type MemoryWatch } from './memory-watch.js';
 import { RUN_MARKER, RunLog, interpretOutcome, killGroup, killMarked, newRunId, type RunOutcome } from './run-outcome.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
@@ -40,6 +41,9 @@ interface WarmRun {
   runId: string;
   resultText: string | undefined;
   killedFor: RunOutcome['killedFor'];
+  /** ingest_memory_mb on the forked child and everything it starts. */
+  memory: MemoryWatch | undefined;
+  usedMb: number | undefined;
   /** The promise is settled once the result arrives; the entry stays until the exit is reported. */
   settled: boolean;
   timer: NodeJS.Timeout;
@@ -179,6 +183,8 @@ class PythonForkServer {
         runId: newRunId(),
         resultText: undefined,
         killedFor: undefined,
+        memory: undefined,
+        usedMb: undefined,
         settled: false,
         timer: setTimeout(() => this.kill(id, 'timeout'), spec.timeoutMs),
         confirmTimer: undefined,
@@ -187,6 +193,15 @@ class PythonForkServer {
         reject,
       };
       opts.signal?.addEventListener('abort', run.onAbort, { once: true });
+      run.memory = watchRunMemory({
+        runId: run.runId,
+        leader: () => run.pid,
+        limitMb: spec.memoryMb,
+        onExceeded: (mb) => {
+          run.usedMb = mb;
+          this.kill(id, 'memory');
+        },
+      });
       this.runs.set(id, run);
       this.setReferenced(true);
       const env = { ...childEnv(opts.env), [RUN_MARKER]: run.runId };
@@ -206,7 +221,7 @@ class PythonForkServer {
     }
   }
 
-  private kill(id: number, reason: 'timeout' | 'abort'): void {
+  private kill(id: number, reason: NonNullable<RunOutcome['killedFor']>): void {
     const run = this.runs.get(id);
     if (run === undefined || run.settled || run.killedFor !== undefined) {
       return;
@@ -328,6 +343,7 @@ class PythonForkServer {
           code: exit.code,
           signal: exit.signal === 9 ? 'SIGKILL' : (exit.signal as NodeJS.Signals | number | null),
           killedFor: run.killedFor,
+          ...(run.usedMb === undefined ? {} : { usedMb: run.usedMb }),
           log: run.log,
         },
         run.opts,
@@ -340,6 +356,7 @@ class PythonForkServer {
       return;
     }
     run.settled = true;
+    run.memory?.stop();
     clearTimeout(run.timer);
     clearTimeout(run.confirmTimer);
     run.opts.signal?.removeEventListener('abort', run.onAbort);

@@ -77,8 +77,10 @@ export interface RunOutcome {
   resultText: string | undefined;
   code: number | null;
   signal: NodeJS.Signals | number | null;
-  /** Set when Node itself killed the run. */
-  killedFor: 'timeout' | 'abort' | undefined;
+  /** Set when Node itself killed the run (`memory`: the process tree went over ingest_memory_mb). */
+  killedFor: 'timeout' | 'abort' | 'memory' | undefined;
+  /** With `killedFor: 'memory'`, what the tree used when it was killed. */
+  usedMb?: number;
   log: RunLog;
 }
 
@@ -110,6 +112,10 @@ export function interpretOutcome(
   if (outcome.killedFor === 'abort') {
     const reason: unknown = opts.signal?.reason;
     throw reason instanceof Error ? reason : new Error(`${prefix} run was aborted`);
+  }
+  if (outcome.killedFor === 'memory') {
+    const used = outcome.usedMb === undefined ? '' : ` (its processes used ${Math.round(outcome.usedMb)} MiB)`;
+    throw new IngestInputError(`${prefix} exceeded memory limit ${spec.memoryMb} MiB${used}: killed`);
   }
   if (outcome.log.heapOutOfMemory) {
     throw new IngestInputError(`${prefix} exceeded memory limit ${spec.memoryMb} MiB`);
