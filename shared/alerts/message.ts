@@ -4,7 +4,7 @@
  */
 import type { ChartPoint } from './chart.js';
 
-export type AlertKind = 'anomaly' | 'change' | 'threshold';
+export type AlertKind = 'anomaly' | 'change' | 'threshold' | 'llm';
 
 /** Everything an alert says about one metric at one time. */
 export interface AlertMessage {
@@ -25,6 +25,8 @@ export interface AlertMessage {
   details: Record<string, string | number>;
   /** The last `alert_max_n` points, for the chart. */
   points: ChartPoint[];
+  /** `llm` alerts: the model's explanation, shown as its own fact. */
+  explanation?: string;
 }
 
 /** One labelled fact of a message, in display order. */
@@ -84,12 +86,14 @@ const KIND_LABELS: Record<AlertKind, string> = {
   anomaly: 'anomaly',
   change: 'change',
   threshold: 'threshold',
+  llm: 'LLM alert',
 };
 
 const KIND_HEADLINES: Record<AlertKind, string> = {
   anomaly: 'looks anomalous',
   change: 'looks changed',
   threshold: 'breached a threshold',
+  llm: 'looks anomalous to the LLM',
 };
 
 /** `[batch] metric anomaly` (or `change` / `threshold`). Not header-safe by itself: email.ts sanitises. */
@@ -124,6 +128,9 @@ export function alertFacts(message: AlertMessage): AlertFact[] {
   ];
   if (Object.keys(message.details).length > 0) {
     facts.push({ label: 'Details', value: formatRecord(message.details) });
+  }
+  if (message.explanation !== undefined) {
+    facts.push({ label: 'Explanation', value: message.explanation });
   }
   return facts;
 }
@@ -197,6 +204,7 @@ const SLACK_EMOJI: Record<AlertKind, string> = {
   anomaly: ':rotating_light:',
   change: ':chart_with_upwards_trend:',
   threshold: ':warning:',
+  llm: ':robot_face:',
 };
 
 /** Fallback notification text for chat.postMessage (shown where blocks are not). */
@@ -207,8 +215,9 @@ export function alertSlackText(message: AlertMessage): string {
 /** Blocks: a header, the facts as fields, tags and details as their own sections. */
 export function alertSlackBlocks(message: AlertMessage): SlackBlock[] {
   const facts = alertFacts(message);
-  const inFields = facts.filter((fact) => fact.label !== 'Tags' && fact.label !== 'Details');
-  const rest = facts.filter((fact) => fact.label === 'Tags' || fact.label === 'Details');
+  const apart = new Set(['Tags', 'Details', 'Explanation']);
+  const inFields = facts.filter((fact) => !apart.has(fact.label));
+  const rest = facts.filter((fact) => apart.has(fact.label));
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: cap(alertSubject(message), 150), emoji: false } },
     {

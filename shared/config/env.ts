@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type SlackSettings } from '../alerts/settings.js';
 import { JOB_NAMES, type JobName } from '../jobs.js';
+import { llmSettingsFromEnv, type LlmSettings } from '../llm/settings.js';
 
 /**
  * Every process setting, read from the environment once at start-up (docs/contract.md,
@@ -55,6 +56,8 @@ export interface AppEnv {
   email: EmailSettings | null;
   /** Slack alerts, or null when neither token nor channel is set. */
   slack: SlackSettings | null;
+  /** The llmalert job's OpenAI-compatible endpoint, or null when no `ANOMSTACK_LLM_*` is set (nothing is sent). */
+  llm: LlmSettings | null;
   /** Postgres cancels any statement of the jobs' own after this many seconds (ingest SQL has ingest_timeout_s). @defaultValue 300 */
   statementTimeoutS: number;
 }
@@ -174,6 +177,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
   };
   const email = channel(() => emailSettingsFromEnv(env));
   const slack = channel(() => slackSettingsFromEnv(env));
+  const llm = channel(() => llmSettingsFromEnv(env));
   if (!parsed.success || problems.length > 0) {
     throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
   }
@@ -206,5 +210,6 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     ) as Record<JobName, number>,
     email,
     slack,
+    llm,
   };
 }

@@ -203,7 +203,8 @@ export const BATCH_SCHEMA = z.object({
   change_detect_last_n: integerAtLeast(1),
   change_include_metrics: nameList,
   change_exclude_metrics: nameList,
-  // The original's LLM alert keys: accepted and checked, for the llmalert job to come.
+  // The llmalert job's keys (services/alert/src/llmalert.ts); disable_llmalert and its schedule
+  // keys come from the registry (JOB_KEYS). llmalert_include_plot is accepted, but only text is sent.
   llmalert_model: string,
   llmalert_recent_n: integerAtLeast(1),
   llmalert_smooth_n: integerAtLeast(0),
@@ -214,10 +215,7 @@ export const BATCH_SCHEMA = z.object({
   llmalert_anomaly_agent_detection_prompt: optionalString,
   llmalert_anomaly_agent_verification_prompt: optionalString,
   llmalert_anomaly_agent_system_prompt: optionalString,
-  llmalert_sql: optionalString,
-  llmalert_cron_schedule: cron,
-  llmalert_default_schedule_status: scheduleStatus,
-  disable_llmalert: boolean,
+  llmalert_sql: string,
   prompt_fn: optionalString,
   ingest_sql: optionalString,
   ingest_fn: optionalString,

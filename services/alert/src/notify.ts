@@ -19,8 +19,8 @@ import {
 } from './deliveries.js';
 
 export interface NotifyPlan {
-  job: 'alert' | 'change' | 'tholdalert';
-  metricType: 'alert' | 'change' | 'tholdalert';
+  job: 'alert' | 'change' | 'tholdalert' | 'llmalert';
+  metricType: 'alert' | 'change' | 'tholdalert' | 'llmalert';
   /** `alert_methods` (or `tholdalert_methods`). */
   methods: readonly ChannelName[];
   /** New rows to write (alert, change or tholdalert rows). */
@@ -75,7 +75,7 @@ export async function notify(batch: MetricBatch, context: JobContext, deps: Aler
     }
     const written = await writeRowsAndRecordDeliveries(context.db, batch.config.table_key, plan.rows, keys);
     // Every new alert reaches the log too, so one shows even with no channel configured.
-    const kind = { alert: 'anomaly', change: 'change', tholdalert: 'threshold' }[plan.metricType];
+    const kind = { alert: 'anomaly', change: 'change', tholdalert: 'threshold', llmalert: 'LLM alert' }[plan.metricType];
     for (const row of plan.rows) {
       context.log.warn(
         { metric: row.metric_name, metricTimestamp: row.metric_timestamp.toISOString(), metricType: plan.metricType, channels: details.channels },
