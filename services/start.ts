@@ -3,6 +3,7 @@ import { loadEnv, type AppEnv } from '../shared/config/env.js';
 import { createDb, type Db } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { closePool } from '../shared/db/pool.js';
+import type { FinalFailure } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
 import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
@@ -155,7 +156,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     await subscriber.subscribe(channel);
     const connection = workerConnection(env.redisUrl);
     closers.push({ name: 'redis workers', close: () => closeConnection(connection) });
-    const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(env, queues) };
+    const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(env, queues), onFinalFailure: failureNotifier(env, db) };
     const workers: Worker[] = [];
     for (const kind of workerKinds) {
       for (const queue of queuesOf(kind)) {
@@ -182,6 +183,23 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     const api = await startApi({ env, catalog, queues, redis: producer, prefix, db, log: logger.child({ component: 'api' }) });
     closers.push({ name: 'api', close: () => api.close() });
   }
+}
+
+/**
+ * Failure notifications (services/alert/src/failures.ts), unless ANOMSTACK_FAILURE_NOTIFY=no.
+ * The channel code loads on the first failure, so an ingest worker does not load it otherwise.
+ */
+export function failureNotifier(env: AppEnv, db: Db): ProcessorDeps['onFinalFailure'] {
+  if (!env.failureNotify) {
+    return undefined;
+  }
+  let notifier: Promise<(failure: FinalFailure) => Promise<unknown>> | undefined;
+  return async (failure) => {
+    notifier ??= import('./alert/src/failures.js').then(({ createFailureNotifier }) =>
+      createFailureNotifier({ env, db, log: logger.child({ component: 'failure-notify' }) }),
+    );
+    return (await notifier)(failure);
+  };
 }
 
 /** Chained jobs (the `then` rules of shared/jobs.ts), unless ANOMSTACK_CHAIN_JOBS=no. */

@@ -233,6 +233,7 @@ describe('alert job', () => {
           throw new ResumableError('upload failed', { slackThread: { ts: '111.222', channelId: 'C0TEST' } });
         }
       },
+      async notice() {},
     };
     const flakyDeps: AlertDeps = {
       createChannels: () => ({ get: (name) => (name === 'slack' ? flaky : null), summary: null, close: async () => {} }),

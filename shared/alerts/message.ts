@@ -337,3 +337,117 @@ export function formatSummary(items: SummaryItem[], since: Date): FormattedSumma
 
   return { subject, text: `${textLines.join('\n')}\n`, html };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notices: messages that are not about one metric point (a failed job, the daily summary).
+
+/** A message without a chart, rendered for every channel. */
+export interface Notice {
+  /** `failure` or `summary`: the webhook payload's `type`. */
+  type: 'failure' | 'summary';
+  subject: string;
+  text: string;
+  html: string;
+  slackBlocks: SlackBlock[];
+  /** The webhook's JSON body (besides `type` and `delivery`). */
+  payload: Record<string, unknown>;
+}
+
+/** A job that failed for the last time (no retries left, or an input error). */
+export interface JobFailure {
+  batch: string;
+  job: string;
+  jobId: string;
+  /** The run's slot (ISO). */
+  slot: string;
+  /** The attempt that failed, and how many there may be. */
+  attempt: number;
+  attempts: number;
+  /** Retrying cannot help (bad config, template, user code or rows). */
+  inputError: boolean;
+  reason: string;
+  /** The run in Bull Board. */
+  runUrl: string;
+  failedAt: Date;
+}
+
+const MAX_REASON = 2000;
+
+/** `[batch] job failed`, the reason and a link to the run, for every channel. */
+export function failureNotice(failure: JobFailure): Notice {
+  const reason = cap(failure.reason, MAX_REASON);
+  const subject = `[${failure.batch}] ${failure.job} failed`;
+  const why = failure.inputError
+    ? 'It was not retried: the input is at fault (config, template, user code or rows).'
+    : `It failed on attempt ${failure.attempt} of ${failure.attempts}; no retries are left.`;
+  const facts: AlertFact[] = [
+    { label: 'Batch', value: failure.batch },
+    { label: 'Job', value: failure.job },
+    { label: 'Slot', value: formatTimestamp(new Date(failure.slot)) },
+    { label: 'Failed at', value: formatTimestamp(failure.failedAt) },
+    { label: 'Run', value: failure.runUrl },
+  ];
+  const width = Math.max(...facts.map((fact) => fact.label.length)) + 2;
+  const text = [
+    `${failure.job} of ${failure.batch} failed.`,
+    why,
+    '',
+    ...facts.map((fact) => `${`${fact.label}:`.padEnd(width)}${fact.value}`),
+    '',
+    'Reason:',
+    reason,
+    '',
+    'Later failures of this job and batch today send no further message.',
+    '',
+    '-- anomstack',
+  ].join('\n');
+  const rows = facts
+    .map((fact) => {
+      const value = fact.label === 'Run' ? `<a href="${escapeHtml(fact.value)}">${escapeHtml(fact.value)}</a>` : escapeHtml(fact.value);
+      return `<tr><th align="left" style="padding:4px 16px 4px 0;color:#4b5563">${escapeHtml(fact.label)}</th><td style="padding:4px 0">${value}</td></tr>`;
+    })
+    .join('\n');
+  const html = [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    '<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827">',
+    `<h2 style="margin:0 0 12px 0">${escapeHtml(subject)}</h2>`,
+    `<p>${escapeHtml(why)}</p>`,
+    `<table style="border-collapse:collapse">\n${rows}\n</table>`,
+    `<pre style="white-space:pre-wrap;background:#f3f4f6;padding:8px">${escapeHtml(reason)}</pre>`,
+    '<p style="color:#6b7280;font-size:12px">Later failures of this job and batch today send no further message. anomstack</p>',
+    '</body></html>',
+    '',
+  ].join('\n');
+  const slackBlocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: cap(subject, 150), emoji: false } },
+    {
+      type: 'section',
+      fields: facts.map((fact) => ({
+        type: 'mrkdwn' as const,
+        text: cap(`*${fact.label}*\n${fact.label === 'Run' ? `<${fact.value}|open in Bull Board>` : escapeSlack(fact.value)}`, 2000),
+      })),
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: cap(`*Reason*\n${escapeSlack(reason)}`, 3000) } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `:x: ${escapeSlack(why)}` }] },
+  ];
+  return {
+    type: 'failure',
+    subject,
+    text: `${text}\n`,
+    html,
+    slackBlocks,
+    payload: {
+      batch: failure.batch,
+      job: failure.job,
+      job_id: failure.jobId,
+      slot: failure.slot,
+      attempt: failure.attempt,
+      attempts: failure.attempts,
+      input_error: failure.inputError,
+      reason,
+      run_url: failure.runUrl,
+      failed_at: failure.failedAt.toISOString(),
+    },
+  };
+}

@@ -58,6 +58,10 @@ export interface AppEnv {
   slack: SlackSettings | null;
   /** The llmalert job's OpenAI-compatible endpoint, or null when no `ANOMSTACK_LLM_*` is set (nothing is sent). */
   llm: LlmSettings | null;
+  /** A job's final failure sends one message per batch, job and UTC day to every configured channel. @defaultValue true */
+  failureNotify: boolean;
+  /** Bull Board's public address, for the run link of a failure message. @defaultValue `http://<apiHost>:<apiPort>/admin/queues` */
+  bullBoardUrl: string;
   /** Postgres cancels any statement of the jobs' own after this many seconds (ingest SQL has ingest_timeout_s). @defaultValue 300 */
   statementTimeoutS: number;
 }
@@ -135,6 +139,8 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_API_PORT: integer(3000, 0, 65535),
   ANOMSTACK_API_HOST: text('127.0.0.1'),
   ANOMSTACK_BULLBOARD_WRITE: flag(false),
+  ANOMSTACK_FAILURE_NOTIFY: flag(true),
+  ANOMSTACK_BULLBOARD_URL: z.preprocess(unset, url.optional()),
   ANOMSTACK_STATEMENT_TIMEOUT_S: integer(300, 1, 86_400),
   ANOMSTACK_PLOTS_DIR: directory('./plots'),
   ANOMSTACK_MIGRATE_ON_START: flag(true),
@@ -195,6 +201,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     apiHost: vars.ANOMSTACK_API_HOST,
     bullBoardWrite: vars.ANOMSTACK_BULLBOARD_WRITE,
     statementTimeoutS: vars.ANOMSTACK_STATEMENT_TIMEOUT_S,
+    failureNotify: vars.ANOMSTACK_FAILURE_NOTIFY,
+    bullBoardUrl: (vars.ANOMSTACK_BULLBOARD_URL ?? `http://${vars.ANOMSTACK_API_HOST}:${vars.ANOMSTACK_API_PORT}/admin/queues`).replace(/\/+$/, ''),
     plotsDir: vars.ANOMSTACK_PLOTS_DIR,
     migrateOnStart: vars.ANOMSTACK_MIGRATE_ON_START,
     chainJobs: vars.ANOMSTACK_CHAIN_JOBS,

@@ -6,11 +6,12 @@
  */
 import type { Logger } from '../../../shared/logger.js';
 import { createEmailSender, type EmailSender } from '../../../shared/alerts/email.js';
-import type { AlertMessage, SummaryItem } from '../../../shared/alerts/message.js';
+import type { AlertMessage, Notice, SummaryItem } from '../../../shared/alerts/message.js';
 import type { EmailSettings, SlackSettings } from '../../../shared/alerts/settings.js';
 import { createSlackSender, SlackDeliveryError, type SlackThread } from '../../../shared/alerts/slack.js';
 
-export type ChannelName = 'email' | 'slack';
+export const CHANNEL_NAMES = ['email', 'slack'] as const;
+export type ChannelName = (typeof CHANNEL_NAMES)[number];
 
 /** What a failed send leaves for the next attempt (Slack: the thread the message went to). */
 export interface ResumeState {
@@ -26,6 +27,8 @@ export interface AlertChannel {
    * a {@link ResumableError}.
    */
   send(message: AlertMessage, png: Buffer, deliveryKey: string, resume: ResumeState): Promise<void>;
+  /** Sends a notice (a failed job, the daily summary): one message, no chart. */
+  notice(notice: Notice, deliveryKey: string): Promise<void>;
 }
 
 /** A failed send that got part of the way (Slack message posted, chart upload failed). */
@@ -76,6 +79,9 @@ export function createChannels({ email: emailSettings, slack: slackSettings }: C
       async send(message, png, deliveryKey) {
         await emailSender().send(message, png, deliveryKey);
       },
+      async notice(notice, deliveryKey) {
+        await emailSender().sendNotice(notice, deliveryKey);
+      },
     });
   }
   if (slackSettings !== null) {
@@ -91,6 +97,9 @@ export function createChannels({ email: emailSettings, slack: slackSettings }: C
           }
           throw error;
         }
+      },
+      async notice(notice) {
+        await slack.sendNotice(notice);
       },
     });
   }
