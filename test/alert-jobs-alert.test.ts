@@ -236,7 +236,7 @@ describe('alert job', () => {
       async notice() {},
     };
     const flakyDeps: AlertDeps = {
-      createChannels: () => ({ get: (name) => (name === 'slack' ? flaky : null), summary: null, close: async () => {} }),
+      createChannels: () => ({ get: (name) => (name === 'slack' ? flaky : null), close: async () => {} }),
     };
     const t = new Date(now.getTime() + 40 * 10 * MINUTE);
     await seed(fixture, 'quiet', series('quiet', 'orders', t, [...calm(4), 7], [...lowScores(4), 0.99]));

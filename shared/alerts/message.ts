@@ -451,3 +451,51 @@ export function failureNotice(failure: JobFailure): Notice {
     },
   };
 }
+
+/** Slack's limit of blocks in one message. */
+const MAX_SLACK_BLOCKS = 50;
+
+/** The daily summary as a notice: the email's subject, text and HTML, Slack blocks per batch. */
+export function summaryNotice(items: SummaryItem[], since: Date): Notice {
+  const { subject, text, html } = formatSummary(items, since);
+  const batches = new Map<string, SummaryItem[]>();
+  for (const item of [...items].sort(
+    (a, b) => a.batch.localeCompare(b.batch) || b.timestamp.getTime() - a.timestamp.getTime() || a.metric.localeCompare(b.metric),
+  )) {
+    batches.set(item.batch, [...(batches.get(item.batch) ?? []), item]);
+  }
+  const sections: SlackBlock[] = [...batches].map(([batch, rows]) => ({
+    type: 'section',
+    text: {
+      type: 'mrkdwn',
+      text: cap(
+        `*${escapeSlack(batch)}* (${rows.length})\n` +
+          rows.map((row) => `• ${formatTimestamp(row.timestamp)} ${SUMMARY_TYPE_LABELS[row.metricType]} \`${escapeSlack(row.metric)}\` = ${formatNumber(row.value)}`).join('\n'),
+        3000,
+      ),
+    },
+  }));
+  const room = MAX_SLACK_BLOCKS - 2;
+  const shown = sections.length > room ? [...sections.slice(0, room - 1), { type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: `and ${sections.length - room + 1} more batches (see the email)` }] }] : sections;
+  const slackBlocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: cap(subject, 150), emoji: false } },
+    ...(items.length === 0 ? [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: 'No anomalies, changes or threshold breaches.' } }] : shown),
+  ];
+  return {
+    type: 'summary',
+    subject,
+    text,
+    html,
+    slackBlocks,
+    payload: {
+      since: since.toISOString(),
+      items: items.map((item) => ({
+        batch: item.batch,
+        metric: item.metric,
+        metric_type: item.metricType,
+        timestamp: item.timestamp.toISOString(),
+        value: Number.isFinite(item.value) ? item.value : null,
+      })),
+    },
+  };
+}

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../../shared/logger.js';
 import { createEmailSender, type EmailSender } from '../../../shared/alerts/email.js';
-import type { AlertMessage, Notice, SummaryItem } from '../../../shared/alerts/message.js';
+import type { AlertMessage, Notice } from '../../../shared/alerts/message.js';
 import type { EmailSettings, SlackSettings } from '../../../shared/alerts/settings.js';
 import { createSlackSender, SlackDeliveryError, type SlackThread } from '../../../shared/alerts/slack.js';
 
@@ -46,8 +46,6 @@ export class ResumableError extends Error {
 export interface Channels {
   /** The configured channel for a method, or null when its settings are absent. */
   get(name: ChannelName): AlertChannel | null;
-  /** The summary email, or null when email is not configured. */
-  summary: ((items: SummaryItem[], since: Date, deliveryKey: string) => Promise<void>) | null;
   close(): Promise<void>;
 }
 
@@ -105,12 +103,6 @@ export function createChannels({ email: emailSettings, slack: slackSettings }: C
   }
   return {
     get: (name) => channels.get(name) ?? null,
-    summary:
-      emailSettings === null
-        ? null
-        : async (items, since, deliveryKey) => {
-            await emailSender().sendSummary(items, since, deliveryKey);
-          },
     async close() {
       await email?.close();
     },
