@@ -79,4 +79,15 @@ describe('loadEnv: worker, queue and channel settings', () => {
     expect(() => loadEnv({ ANOMSTACK_LLM_API_KEY: 'sk-secret-value' })).not.toThrow(/sk-secret-value/);
     expect(() => loadEnv({ ANOMSTACK_LLM_BASE_URL: 'ftp://x', ANOMSTACK_LLM_API_KEY: 'k' })).toThrow(/must be http or https/);
   });
+
+  it('reads the webhook, and refuses a secret without a URL', () => {
+    expect(loadEnv({}).webhook).toBeNull();
+    expect(loadEnv({ ANOMSTACK_WEBHOOK_URL: 'https://hooks.example.com/x', ANOMSTACK_WEBHOOK_SECRET: 's' }).webhook).toEqual({
+      url: 'https://hooks.example.com/x',
+      secret: 's',
+      timeoutMs: 10_000,
+    });
+    expect(() => loadEnv({ ANOMSTACK_WEBHOOK_SECRET: 's' })).toThrow(/ANOMSTACK_WEBHOOK_URL is not set/);
+    expect(() => loadEnv({ ANOMSTACK_WEBHOOK_URL: 'file:///etc/passwd' })).toThrow(/must be http or https/);
+  });
 });

@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type SlackSettings } from '../alerts/settings.js';
+import {
+  emailSettingsFromEnv,
+  slackSettingsFromEnv,
+  webhookSettingsFromEnv,
+  type EmailSettings,
+  type SlackSettings,
+  type WebhookSettings,
+} from '../alerts/settings.js';
 import { JOB_NAMES, type JobName } from '../jobs.js';
 import { llmSettingsFromEnv, type LlmSettings } from '../llm/settings.js';
 
@@ -56,6 +63,8 @@ export interface AppEnv {
   email: EmailSettings | null;
   /** Slack alerts, or null when neither token nor channel is set. */
   slack: SlackSettings | null;
+  /** The webhook channel, or null when `ANOMSTACK_WEBHOOK_URL` is not set. */
+  webhook: WebhookSettings | null;
   /** The llmalert job's OpenAI-compatible endpoint, or null when no `ANOMSTACK_LLM_*` is set (nothing is sent). */
   llm: LlmSettings | null;
   /** A job's final failure sends one message per batch, job and UTC day to every configured channel. @defaultValue true */
@@ -183,6 +192,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
   };
   const email = channel(() => emailSettingsFromEnv(env));
   const slack = channel(() => slackSettingsFromEnv(env));
+  const webhook = channel(() => webhookSettingsFromEnv(env));
   const llm = channel(() => llmSettingsFromEnv(env));
   if (!parsed.success || problems.length > 0) {
     throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
@@ -218,6 +228,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
     ) as Record<JobName, number>,
     email,
     slack,
+    webhook,
     llm,
   };
 }

@@ -7,10 +7,11 @@
 import type { Logger } from '../../../shared/logger.js';
 import { createEmailSender, type EmailSender } from '../../../shared/alerts/email.js';
 import type { AlertMessage, Notice } from '../../../shared/alerts/message.js';
-import type { EmailSettings, SlackSettings } from '../../../shared/alerts/settings.js';
+import type { EmailSettings, SlackSettings, WebhookSettings } from '../../../shared/alerts/settings.js';
+import { alertPayload, createWebhookSender, noticePayload } from '../../../shared/alerts/webhook.js';
 import { createSlackSender, SlackDeliveryError, type SlackThread } from '../../../shared/alerts/slack.js';
 
-export const CHANNEL_NAMES = ['email', 'slack'] as const;
+export const CHANNEL_NAMES = ['email', 'slack', 'webhook'] as const;
 export type ChannelName = (typeof CHANNEL_NAMES)[number];
 
 /** What a failed send leaves for the next attempt (Slack: the thread the message went to). */
@@ -57,14 +58,15 @@ export interface AlertDeps {
 
 export const defaultAlertDeps: AlertDeps = {};
 
-/** What the channels are built from: the `email` and `slack` of the process settings. */
+/** What the channels are built from: the `email`, `slack` and `webhook` of the process settings. */
 export interface ChannelSettings {
   email: EmailSettings | null;
   slack: SlackSettings | null;
+  webhook: WebhookSettings | null;
 }
 
-/** Email and Slack senders; either may be absent. */
-export function createChannels({ email: emailSettings, slack: slackSettings }: ChannelSettings): Channels {
+/** Email, Slack and webhook senders; any may be absent. */
+export function createChannels({ email: emailSettings, slack: slackSettings, webhook: webhookSettings }: ChannelSettings): Channels {
   let email: EmailSender | null = null;
   const emailSender = (): EmailSender => {
     email ??= createEmailSender(emailSettings!);
@@ -101,6 +103,18 @@ export function createChannels({ email: emailSettings, slack: slackSettings }: C
       },
     });
   }
+  if (webhookSettings !== null) {
+    const webhook = createWebhookSender(webhookSettings);
+    channels.set('webhook', {
+      name: 'webhook',
+      async send(message, _png, deliveryKey) {
+        await webhook.post(alertPayload(message, deliveryKey), deliveryKey);
+      },
+      async notice(notice, deliveryKey) {
+        await webhook.post(noticePayload(notice, deliveryKey), deliveryKey);
+      },
+    });
+  }
   return {
     get: (name) => channels.get(name) ?? null,
     async close() {
@@ -108,6 +122,12 @@ export function createChannels({ email: emailSettings, slack: slackSettings }: C
     },
   };
 }
+
+const CHANNEL_VARIABLES: Record<ChannelName, string> = {
+  email: 'ANOMSTACK_ALERT_EMAIL_*',
+  slack: 'ANOMSTACK_SLACK_*',
+  webhook: 'ANOMSTACK_WEBHOOK_URL',
+};
 
 /**
  * The configured channels among `methods`, in the order given; the others are logged as not
@@ -124,7 +144,7 @@ export function selectChannels(
     const channel = channels.get(method);
     if (channel === null) {
       unconfigured.push(method);
-      log.info({ channel: method }, `${method} alerts are not configured (no ${method === 'email' ? 'ANOMSTACK_ALERT_EMAIL_*' : 'ANOMSTACK_SLACK_*'} settings); skipping ${method}`);
+      log.info({ channel: method }, `${method} alerts are not configured (no ${CHANNEL_VARIABLES[method]} settings); skipping ${method}`);
     } else {
       selected.push(channel);
     }

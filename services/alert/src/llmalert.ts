@@ -12,7 +12,6 @@
  */
 import type { AlertMessage } from '../../../shared/alerts/message.js';
 import { type MetricBatch } from '../../../shared/config/metric-batch.js';
-import { alertMethods } from '../../../shared/config/schema.js';
 import { InputError } from '../../../shared/errors.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { LlmSettings } from '../../../shared/llm/settings.js';
@@ -154,7 +153,7 @@ export function createLlmalertBatch(deps: LlmalertDeps = defaultAlertDeps): JobC
     const result = await notify(batch, context, deps, {
       job: 'llmalert',
       metricType: 'llmalert',
-      methods: alertMethods(config.alert_methods),
+      methods: config.alert_methods,
       rows: newRows,
       notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
       buildMessage,
