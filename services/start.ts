@@ -6,6 +6,7 @@ import { closePool } from '../shared/db/pool.js';
 import { waitForPostgres } from '../shared/db/reachable.js';
 import { hasMetricRows } from '../shared/db/metrics-store.js';
 import { configureLogger, logger } from '../shared/logger.js';
+import type { FinalFailure } from '../shared/job.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
 import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
 import { untilAborted, watchRedis } from '../shared/redis-health.js';
@@ -190,7 +191,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     await untilAborted(subscriber.subscribe(channel), signal);
     const connection = workerConnection(env.redisUrl);
     closers.push({ name: 'redis workers', close: () => closeConnection(connection) });
-    const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(env, queues) };
+    const deps: ProcessorDeps = { env, db, catalog, cores: JOB_CORES, onResult: chainer(env, queues), onFinalFailure: failureNotifier(env, db) };
     const workers: Worker[] = [];
     closers.push({ name: 'workers', close: async () => { await Promise.all(workers.map((w) => w.close())); } });
     for (const kind of workerKinds) {
@@ -217,6 +218,23 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     );
     closers.push({ name: 'scheduler', close: () => scheduler.close() });
   }
+}
+
+/**
+ * Failure notifications (services/alert/src/failures.ts), unless ANOMSTACK_FAILURE_NOTIFY=no.
+ * The channel code loads on the first failure, so an ingest worker does not load it otherwise.
+ */
+export function failureNotifier(env: AppEnv, db: Db): ProcessorDeps['onFinalFailure'] {
+  if (!env.failureNotify) {
+    return undefined;
+  }
+  let notifier: Promise<(failure: FinalFailure) => Promise<unknown>> | undefined;
+  return async (failure) => {
+    notifier ??= import('./alert/src/failures.js').then(({ createFailureNotifier }) =>
+      createFailureNotifier({ env, db, log: logger.child({ component: 'failure-notify' }) }),
+    );
+    return (await notifier)(failure);
+  };
 }
 
 /** Chained jobs (the `then` rules of shared/jobs.ts), unless ANOMSTACK_CHAIN_JOBS=no. */

@@ -45,3 +45,17 @@ export const skipped = (batch: MetricBatch, job: JobName, reason: string): JobRe
   rows: 0,
   reason,
 });
+
+/** A queued run that will not be retried: what the failure notification is told. */
+export interface FinalFailure {
+  queue: JobName;
+  jobId: string;
+  batch: string;
+  slot: string;
+  /** This attempt (1-based) and the attempts allowed. */
+  attempt: number;
+  attempts: number;
+  /** Failed at once because the input is at fault (not retried). */
+  inputError: boolean;
+  reason: string;
+}

@@ -9,7 +9,7 @@
  */
 
 /** Every job kind, in pipeline order; each is a BullMQ queue of the same name and a row below. */
-export const JOB_NAMES = ['ingest', 'train', 'score', 'alert', 'change', 'tholdalert', 'plot', 'summary', 'delete'] as const;
+export const JOB_NAMES = ['ingest', 'train', 'score', 'alert', 'change', 'tholdalert', 'llmalert', 'plot', 'summary', 'delete'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** The worker services (`anomstack start <kind>`). */
@@ -99,6 +99,7 @@ export const JOB_KINDS: Readonly<Record<JobName, JobKindSpec>> = {
   alert: { worker: 'alert', schedule: 'batch', core: 'alert/src/alert.js#alertBatch' },
   change: { worker: 'alert', schedule: 'batch', core: 'alert/src/change.js#changeBatch' },
   tholdalert: { worker: 'alert', schedule: 'chained', core: 'alert/src/tholdalert.js#tholdalertBatch' },
+  llmalert: { worker: 'alert', schedule: 'batch', core: 'alert/src/llmalert.js#llmalertBatch' },
   plot: { worker: 'alert', schedule: 'batch', core: 'alert/src/plot.js#plotBatch' },
   summary: { worker: 'alert', schedule: 'global', core: 'alert/src/summary.js#summaryBatch' },
   delete: { worker: 'alert', schedule: 'batch', core: 'alert/src/delete.js#deleteBatch' },

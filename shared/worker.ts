@@ -6,7 +6,7 @@ import { type MetricBatch } from './config/metric-batch.js';
 import { type JobName } from './jobs.js';
 import type { Db } from './db/db.js';
 import { isInputError } from './errors.js';
-import type { JobContext, JobCore, JobResult } from './job.js';
+import type { FinalFailure, JobContext, JobCore, JobResult } from './job.js';
 import { withJobRun } from './job-runs.js';
 import { logger as rootLogger, type Logger } from './logger.js';
 import { isConnectionError } from './redis-health.js';
@@ -147,7 +147,17 @@ export interface ProcessorDeps {
   cores: Readonly<Record<JobName, JobCore>>;
   /** Called after a run succeeds, before the job completes: chaining (at least once). */
   onResult?: (event: { queue: JobName; jobId: string; batch: MetricBatch; slot: string; result: JobResult }) => Promise<void>;
+  /**
+   * Called once when a run fails for the last time (an input error, or its last attempt), before
+   * the job is failed: the failure notification. Its own errors are logged, never the job's.
+   */
+  onFinalFailure?: (failure: FinalFailure) => Promise<unknown>;
   log?: Logger;
+}
+
+/** Whether a failure of this attempt is the job's last: unrecoverable, or no attempts left. */
+export function isFinalAttempt(job: Pick<Job<BatchJobData>, 'attemptsMade' | 'opts'>, error: unknown): boolean {
+  return error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
 /**
@@ -156,9 +166,33 @@ export interface ProcessorDeps {
  */
 export function createJobProcessor(queue: JobName, deps: ProcessorDeps): Processor<BatchJobData, JobResult> {
   const baseLog = (deps.log ?? rootLogger).child({ queue });
+  const run = runJob(queue, deps);
   return async (job) => {
+    const log = baseLog.child({ jobId: job.id ?? '', batch: job.data.batch });
+    try {
+      return await run(job, log);
+    } catch (error) {
+      if (deps.onFinalFailure !== undefined && isFinalAttempt(job, error)) {
+        const failure: FinalFailure = {
+          queue,
+          jobId: job.id ?? '',
+          batch: String(job.data.batch),
+          slot: slotOf(job).toISOString(),
+          attempt: job.attemptsMade + 1,
+          attempts: job.opts.attempts ?? 1,
+          inputError: error instanceof UnrecoverableError,
+          reason: error instanceof Error ? error.message : String(error),
+        };
+        await deps.onFinalFailure(failure).catch((notifyError: unknown) => log.warn({ err: notifyError }, 'failure notification failed'));
+      }
+      throw error;
+    }
+  };
+}
+
+function runJob(queue: JobName, deps: ProcessorDeps): (job: Job<BatchJobData>, log: Logger) => Promise<JobResult> {
+  return async (job, log) => {
     const jobId = job.id ?? '';
-    const log = baseLog.child({ jobId, batch: job.data.batch });
     const batch = typeof job.data.batch === 'string' ? deps.catalog.find(job.data.batch) : undefined;
     if (!batch) {
       const load = deps.catalog.get();

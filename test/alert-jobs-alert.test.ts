@@ -250,9 +250,10 @@ describe('alert job', () => {
           throw new ResumableError('upload failed', { slackThread: { ts: '111.222', channelId: 'C0TEST' } });
         }
       },
+      async notice() {},
     };
     const flakyDeps: AlertDeps = {
-      createChannels: () => ({ get: (name) => (name === 'slack' ? flaky : null), summary: null, close: async () => {} }),
+      createChannels: () => ({ get: (name) => (name === 'slack' ? flaky : null), close: async () => {} }),
     };
     const t = new Date(now.getTime() + 40 * 10 * MINUTE);
     await seed(fixture, 'quiet', series('quiet', 'orders', t, [...calm(4), 7], [...lowScores(4), 0.99]));

@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 describe('summary job', () => {
-  it('sends one email a day listing every batch’s alerts, changes and threshold alerts, across tables', async () => {
+  it('sends one email and one Slack message a day listing every batch’s alerts, changes and threshold alerts, across tables', async () => {
     // Setup: alpha and beta live in different tables; one old alert is outside the window.
     const recent = new Date(now.getTime() - 2 * 60 * MINUTE);
     await seed(fixture, 'alpha', [...series('alpha', 'sales', recent, [120]), flag('alpha', 'sales', 'alert', recent)]);
@@ -48,7 +48,7 @@ describe('summary job', () => {
     const second = await createSummaryBatch(deps)(fixture.batch('alpha'), fixture.context(new Date(now.getTime() + 5 * MINUTE)));
 
     // Then
-    expect(first).toMatchObject({ status: 'ok', details: { sent: true, items: 3, batches: 3 } });
+    expect(first).toMatchObject({ status: 'ok', details: { sent: ['email', 'slack'], items: 3, batches: 3 } });
     expect(second).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/already sent/) });
     const [mail] = await fixture.smtp.waitFor(1);
     expect(fixture.smtp.messages).toHaveLength(1);
@@ -57,24 +57,52 @@ describe('summary job', () => {
     expect(mail!.text).toContain('beta (2)');
     expect(mail!.text).toContain('sales = 120');
     expect(mail!.text).not.toContain('stale_metric');
-    expect(fixture.slack.messages).toHaveLength(0);
+    expect(fixture.slack.messages).toHaveLength(1);
+    const slackSummary = fixture.slack.messages[0]!;
+    expect(slackSummary.text).toBe(mail!.subject);
+    const blocks = JSON.stringify(slackSummary.blocks);
+    expect(blocks).toContain('*alpha* (1)');
+    expect(blocks).toContain('`sales` = 120');
+    expect(blocks).toContain('threshold `cpu` = 97');
+    expect(blocks).not.toContain('stale_metric');
+    expect(fixture.slack.files).toHaveLength(0);
 
     // The next day it goes again, once.
     const tomorrow = new Date(now.getTime() + DAY);
     const dry = await createSummaryBatch(deps)(fixture.batch('alpha'), fixture.context(tomorrow, { dryRun: true }));
-    expect(dry).toMatchObject({ status: 'ok', details: { wouldSend: true } });
+    expect(dry).toMatchObject({ status: 'ok', details: { wouldSend: ['email', 'slack'] } });
     expect(fixture.smtp.messages).toHaveLength(1);
     await createSummaryBatch(deps)(fixture.batch('alpha'), fixture.context(tomorrow));
     await createSummaryBatch(deps)(fixture.batch('beta'), fixture.context(tomorrow));
     await fixture.smtp.waitFor(2);
     expect(fixture.smtp.messages).toHaveLength(2);
+    expect(fixture.slack.messages).toHaveLength(2);
   });
 
-  it('is skipped when disabled, or when email is not configured', async () => {
+  it('retries only the channel that failed', async () => {
+    const day = new Date(now.getTime() + 2 * DAY);
+    fixture.slack.failNext(1, 500, 'chat.postMessage');
+    await expect(createSummaryBatch(deps)(fixture.batch('alpha'), fixture.context(day))).rejects.toThrow(/the retry sends only these\): slack: /);
+    expect(fixture.smtp.messages).toHaveLength(3);
+    const retry = await createSummaryBatch(deps)(fixture.batch('alpha'), fixture.context(day));
+    expect(retry).toMatchObject({ status: 'ok', details: { sent: ['slack'] } });
+    expect(fixture.smtp.messages).toHaveLength(3);
+    expect(fixture.slack.messages).toHaveLength(3);
+  });
+
+  it('goes to Slack alone when email is not configured', async () => {
+    const day = new Date(now.getTime() + 3 * DAY);
+    const result = await createSummaryBatch({})(fixture.batch('alpha'), fixture.context(day, { env: { email: null } }));
+    expect(result).toMatchObject({ status: 'ok', details: { sent: ['slack'] } });
+    expect(fixture.slack.messages).toHaveLength(4);
+    expect(fixture.smtp.messages).toHaveLength(3);
+  });
+
+  it('is skipped when disabled, or when no channel is configured', async () => {
     const disabled = await createSummaryBatch(deps)(fixture.batch('gamma'), fixture.context(new Date(now.getTime() + 5 * DAY)));
     expect(disabled).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/disable_summary/) });
-    const noEmail = await createSummaryBatch({})(fixture.batch('alpha'), fixture.context(new Date(now.getTime() + 5 * DAY), { env: { email: null } }));
-    expect(noEmail).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/email is not configured/) });
+    const none = await createSummaryBatch({})(fixture.batch('alpha'), fixture.context(new Date(now.getTime() + 5 * DAY), { env: { email: null, slack: null } }));
+    expect(none).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/no channel is configured/) });
   });
 });
 

@@ -71,7 +71,7 @@ describe('Bull Board in a browser', () => {
       }
     });
     await page.goto(`${base}/admin/queues`);
-    for (const queue of ['ingest', 'train', 'score', 'alert', 'change', 'tholdalert', 'plot', 'summary', 'delete']) {
+    for (const queue of ['ingest', 'train', 'score', 'alert', 'change', 'tholdalert', 'llmalert', 'plot', 'summary', 'delete']) {
       await page.getByRole('link', { name: queue, exact: true }).first().waitFor({ timeout: 20_000 });
     }
     expect(problems).toEqual([]);

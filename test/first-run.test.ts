@@ -41,7 +41,7 @@ describe('log format', () => {
 describe('"not configured"', () => {
   it('is said once per process, not per job', () => {
     const { log, messages } = capturedLogger();
-    const channels = createChannels({ email: null, slack: null });
+    const channels = createChannels({ email: null, slack: null, webhook: null });
     for (let job = 0; job < 3; job += 1) {
       expect(selectChannels(channels, ['email', 'slack'], log).unconfigured).toEqual(['email', 'slack']);
     }

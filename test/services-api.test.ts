@@ -10,6 +10,7 @@ import { closePool } from '../shared/db/pool.js';
 import { logger } from '../shared/logger.js';
 import { queueConnection, workerConnection } from '../shared/redis.js';
 import { closeQueues, createBatchCatalog, loadAppBatches, openQueues, type QueueMap } from '../shared/worker.js';
+import { JOB_NAMES } from '../shared/jobs.js';
 import { createApp } from '../services/api/src/app.js';
 import { adminToken, startApi, type ApiHandle } from '../services/api/src/main.js';
 import { tokenMatches } from '../services/api/src/auth.js';
@@ -329,6 +330,6 @@ describe('admin API', () => {
     expect(asset.status).toBe(200);
     const board = await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(board.status).toBe(200);
-    expect(((await board.json()) as { queues: unknown[] }).queues).toHaveLength(9);
+    expect(((await board.json()) as { queues: unknown[] }).queues).toHaveLength(JOB_NAMES.length);
   });
 });

@@ -9,7 +9,7 @@ import nodemailer from 'nodemailer';
 import type { SendMailOptions, Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { alertHtml, alertSubject, alertText, formatSummary } from './message.js';
-import type { AlertMessage, SummaryItem } from './message.js';
+import type { AlertMessage, Notice, SummaryItem } from './message.js';
 
 import type { EmailSettings } from './settings.js';
 
@@ -61,6 +61,8 @@ export interface EmailSender {
   send(message: AlertMessage, png: Buffer, deliveryKey?: string): Promise<{ messageId: string }>;
   /** Sends the daily summary of `items` since `since`. */
   sendSummary(items: SummaryItem[], since: Date, deliveryKey?: string): Promise<{ messageId: string }>;
+  /** Sends a notice (a failed job): its subject, text and HTML, no attachment. */
+  sendNotice(notice: Notice, deliveryKey?: string): Promise<{ messageId: string }>;
   /** Closes the transport's connections. */
   close(): Promise<void>;
 }
@@ -131,6 +133,9 @@ export function createEmailSender(settings: EmailSettings, options: EmailSenderO
     async sendSummary(items, since, deliveryKey) {
       const summary = formatSummary(items, since);
       return sendMail({ subject: sanitizeHeaderValue(summary.subject), text: summary.text, html: summary.html }, deliveryKey);
+    },
+    async sendNotice(notice, deliveryKey) {
+      return sendMail({ subject: sanitizeHeaderValue(notice.subject), text: notice.text, html: notice.html }, deliveryKey);
     },
     async close() {
       transport.close();

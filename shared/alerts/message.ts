@@ -4,7 +4,7 @@
  */
 import type { ChartPoint } from './chart.js';
 
-export type AlertKind = 'anomaly' | 'change' | 'threshold';
+export type AlertKind = 'anomaly' | 'change' | 'threshold' | 'llm';
 
 /** Everything an alert says about one metric at one time. */
 export interface AlertMessage {
@@ -25,6 +25,8 @@ export interface AlertMessage {
   details: Record<string, string | number>;
   /** The last `alert_max_n` points, for the chart. */
   points: ChartPoint[];
+  /** `llm` alerts: the model's explanation, shown as its own fact. */
+  explanation?: string;
 }
 
 /** One labelled fact of a message, in display order. */
@@ -84,12 +86,14 @@ const KIND_LABELS: Record<AlertKind, string> = {
   anomaly: 'anomaly',
   change: 'change',
   threshold: 'threshold',
+  llm: 'LLM alert',
 };
 
 const KIND_HEADLINES: Record<AlertKind, string> = {
   anomaly: 'looks anomalous',
   change: 'looks changed',
   threshold: 'breached a threshold',
+  llm: 'looks anomalous to the LLM',
 };
 
 /** `[batch] metric anomaly` (or `change` / `threshold`). Not header-safe by itself: email.ts sanitises. */
@@ -124,6 +128,9 @@ export function alertFacts(message: AlertMessage): AlertFact[] {
   ];
   if (Object.keys(message.details).length > 0) {
     facts.push({ label: 'Details', value: formatRecord(message.details) });
+  }
+  if (message.explanation !== undefined) {
+    facts.push({ label: 'Explanation', value: message.explanation });
   }
   return facts;
 }
@@ -197,6 +204,7 @@ const SLACK_EMOJI: Record<AlertKind, string> = {
   anomaly: ':rotating_light:',
   change: ':chart_with_upwards_trend:',
   threshold: ':warning:',
+  llm: ':robot_face:',
 };
 
 /** Fallback notification text for chat.postMessage (shown where blocks are not). */
@@ -207,8 +215,9 @@ export function alertSlackText(message: AlertMessage): string {
 /** Blocks: a header, the facts as fields, tags and details as their own sections. */
 export function alertSlackBlocks(message: AlertMessage): SlackBlock[] {
   const facts = alertFacts(message);
-  const inFields = facts.filter((fact) => fact.label !== 'Tags' && fact.label !== 'Details');
-  const rest = facts.filter((fact) => fact.label === 'Tags' || fact.label === 'Details');
+  const apart = new Set(['Tags', 'Details', 'Explanation']);
+  const inFields = facts.filter((fact) => !apart.has(fact.label));
+  const rest = facts.filter((fact) => apart.has(fact.label));
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: cap(alertSubject(message), 150), emoji: false } },
     {
@@ -327,4 +336,166 @@ export function formatSummary(items: SummaryItem[], since: Date): FormattedSumma
   ].join('\n');
 
   return { subject, text: `${textLines.join('\n')}\n`, html };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notices: messages that are not about one metric point (a failed job, the daily summary).
+
+/** A message without a chart, rendered for every channel. */
+export interface Notice {
+  /** `failure` or `summary`: the webhook payload's `type`. */
+  type: 'failure' | 'summary';
+  subject: string;
+  text: string;
+  html: string;
+  slackBlocks: SlackBlock[];
+  /** The webhook's JSON body (besides `type` and `delivery`). */
+  payload: Record<string, unknown>;
+}
+
+/** A job that failed for the last time (no retries left, or an input error). */
+export interface JobFailure {
+  batch: string;
+  job: string;
+  jobId: string;
+  /** The run's slot (ISO). */
+  slot: string;
+  /** The attempt that failed, and how many there may be. */
+  attempt: number;
+  attempts: number;
+  /** Retrying cannot help (bad config, template, user code or rows). */
+  inputError: boolean;
+  reason: string;
+  /** The run in Bull Board. */
+  runUrl: string;
+  failedAt: Date;
+}
+
+const MAX_REASON = 2000;
+
+/** `[batch] job failed`, the reason and a link to the run, for every channel. */
+export function failureNotice(failure: JobFailure): Notice {
+  const reason = cap(failure.reason, MAX_REASON);
+  const subject = `[${failure.batch}] ${failure.job} failed`;
+  const why = failure.inputError
+    ? 'It was not retried: the input is at fault (config, template, user code or rows).'
+    : `It failed on attempt ${failure.attempt} of ${failure.attempts}; no retries are left.`;
+  const facts: AlertFact[] = [
+    { label: 'Batch', value: failure.batch },
+    { label: 'Job', value: failure.job },
+    { label: 'Slot', value: formatTimestamp(new Date(failure.slot)) },
+    { label: 'Failed at', value: formatTimestamp(failure.failedAt) },
+    { label: 'Run', value: failure.runUrl },
+  ];
+  const width = Math.max(...facts.map((fact) => fact.label.length)) + 2;
+  const text = [
+    `${failure.job} of ${failure.batch} failed.`,
+    why,
+    '',
+    ...facts.map((fact) => `${`${fact.label}:`.padEnd(width)}${fact.value}`),
+    '',
+    'Reason:',
+    reason,
+    '',
+    'Later failures of this job and batch today send no further message.',
+    '',
+    '-- anomstack',
+  ].join('\n');
+  const rows = facts
+    .map((fact) => {
+      const value = fact.label === 'Run' ? `<a href="${escapeHtml(fact.value)}">${escapeHtml(fact.value)}</a>` : escapeHtml(fact.value);
+      return `<tr><th align="left" style="padding:4px 16px 4px 0;color:#4b5563">${escapeHtml(fact.label)}</th><td style="padding:4px 0">${value}</td></tr>`;
+    })
+    .join('\n');
+  const html = [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    '<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827">',
+    `<h2 style="margin:0 0 12px 0">${escapeHtml(subject)}</h2>`,
+    `<p>${escapeHtml(why)}</p>`,
+    `<table style="border-collapse:collapse">\n${rows}\n</table>`,
+    `<pre style="white-space:pre-wrap;background:#f3f4f6;padding:8px">${escapeHtml(reason)}</pre>`,
+    '<p style="color:#6b7280;font-size:12px">Later failures of this job and batch today send no further message. anomstack</p>',
+    '</body></html>',
+    '',
+  ].join('\n');
+  const slackBlocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: cap(subject, 150), emoji: false } },
+    {
+      type: 'section',
+      fields: facts.map((fact) => ({
+        type: 'mrkdwn' as const,
+        text: cap(`*${fact.label}*\n${fact.label === 'Run' ? `<${fact.value}|open in Bull Board>` : escapeSlack(fact.value)}`, 2000),
+      })),
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: cap(`*Reason*\n${escapeSlack(reason)}`, 3000) } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `:x: ${escapeSlack(why)}` }] },
+  ];
+  return {
+    type: 'failure',
+    subject,
+    text: `${text}\n`,
+    html,
+    slackBlocks,
+    payload: {
+      batch: failure.batch,
+      job: failure.job,
+      job_id: failure.jobId,
+      slot: failure.slot,
+      attempt: failure.attempt,
+      attempts: failure.attempts,
+      input_error: failure.inputError,
+      reason,
+      run_url: failure.runUrl,
+      failed_at: failure.failedAt.toISOString(),
+    },
+  };
+}
+
+/** Slack's limit of blocks in one message. */
+const MAX_SLACK_BLOCKS = 50;
+
+/** The daily summary as a notice: the email's subject, text and HTML, Slack blocks per batch. */
+export function summaryNotice(items: SummaryItem[], since: Date): Notice {
+  const { subject, text, html } = formatSummary(items, since);
+  const batches = new Map<string, SummaryItem[]>();
+  for (const item of [...items].sort(
+    (a, b) => a.batch.localeCompare(b.batch) || b.timestamp.getTime() - a.timestamp.getTime() || a.metric.localeCompare(b.metric),
+  )) {
+    batches.set(item.batch, [...(batches.get(item.batch) ?? []), item]);
+  }
+  const sections: SlackBlock[] = [...batches].map(([batch, rows]) => ({
+    type: 'section',
+    text: {
+      type: 'mrkdwn',
+      text: cap(
+        `*${escapeSlack(batch)}* (${rows.length})\n` +
+          rows.map((row) => `• ${formatTimestamp(row.timestamp)} ${SUMMARY_TYPE_LABELS[row.metricType]} \`${escapeSlack(row.metric)}\` = ${formatNumber(row.value)}`).join('\n'),
+        3000,
+      ),
+    },
+  }));
+  const room = MAX_SLACK_BLOCKS - 2;
+  const shown = sections.length > room ? [...sections.slice(0, room - 1), { type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: `and ${sections.length - room + 1} more batches (see the email)` }] }] : sections;
+  const slackBlocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: cap(subject, 150), emoji: false } },
+    ...(items.length === 0 ? [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: 'No anomalies, changes or threshold breaches.' } }] : shown),
+  ];
+  return {
+    type: 'summary',
+    subject,
+    text,
+    html,
+    slackBlocks,
+    payload: {
+      since: since.toISOString(),
+      items: items.map((item) => ({
+        batch: item.batch,
+        metric: item.metric,
+        metric_type: item.metricType,
+        timestamp: item.timestamp.toISOString(),
+        value: Number.isFinite(item.value) ? item.value : null,
+      })),
+    },
+  };
 }

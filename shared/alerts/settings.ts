@@ -175,3 +175,49 @@ export function normaliseApiUrl(url: string): string {
   const text = parsed.toString();
   return text.endsWith('/') ? text : `${text}/`;
 }
+
+export interface WebhookSettings {
+  /** Where every alert, failure and summary is POSTed as JSON. May hold a token: never logged whole. */
+  url: string;
+  /** With a secret, `X-Anomstack-Signature: sha256=<hex HMAC-SHA256 of the body>`. */
+  secret: string | null;
+  /**
+   * Timeout of one POST; a timeout fails the delivery and the job's retry sends it again.
+   * @defaultValue 10000
+   */
+  timeoutMs: number;
+}
+
+/**
+ * Reads `ANOMSTACK_WEBHOOK_URL`, `ANOMSTACK_WEBHOOK_SECRET` and `ANOMSTACK_WEBHOOK_TIMEOUT_MS`.
+ * Null when the URL is not set; a secret or timeout without a URL is an error.
+ */
+export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv): WebhookSettings | null {
+  const value = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+  const url = value('ANOMSTACK_WEBHOOK_URL');
+  const secret = env['ANOMSTACK_WEBHOOK_SECRET'] === undefined || env['ANOMSTACK_WEBHOOK_SECRET'] === '' ? undefined : env['ANOMSTACK_WEBHOOK_SECRET'];
+  const timeoutText = value('ANOMSTACK_WEBHOOK_TIMEOUT_MS');
+  if (url === undefined) {
+    if (secret !== undefined || timeoutText !== undefined) {
+      throw new Error('the webhook is partly configured: ANOMSTACK_WEBHOOK_URL is not set');
+    }
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error('ANOMSTACK_WEBHOOK_URL: not a URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`ANOMSTACK_WEBHOOK_URL: must be http or https, got ${parsed.protocol}`);
+  }
+  const timeoutMs = timeoutText === undefined ? 10_000 : Number(timeoutText);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new Error(`ANOMSTACK_WEBHOOK_TIMEOUT_MS: not a whole number of milliseconds >= 1: ${JSON.stringify(timeoutText)}`);
+  }
+  return { url: parsed.toString(), secret: secret ?? null, timeoutMs };
+}

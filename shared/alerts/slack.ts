@@ -7,8 +7,8 @@
 import { LogLevel, WebClient } from '@slack/web-api';
 import type { Logger } from '@slack/web-api';
 import { attachmentFileName } from './email.js';
-import { alertSlackBlocks, alertSlackText, formatTimestamp } from './message.js';
-import type { AlertMessage } from './message.js';
+import { alertSlackBlocks, alertSlackText, formatTimestamp, type SlackBlock } from './message.js';
+import type { AlertMessage, Notice } from './message.js';
 
 import { normaliseApiUrl, type SlackSettings } from './settings.js';
 
@@ -24,6 +24,8 @@ export interface SlackSender {
    * `thread` (from a {@link SlackDeliveryError} of an earlier try) only the chart is uploaded.
    */
   send(message: AlertMessage, png: Buffer, thread?: SlackThread): Promise<{ ts: string }>;
+  /** Posts a notice (a failed job, the summary) as one message, without a file. */
+  sendNotice(notice: Notice): Promise<{ ts: string }>;
 }
 
 /** A failed send; `thread` is set when the message was posted and only the chart upload failed. */
@@ -67,12 +69,16 @@ export function createSlackSender(settings: SlackSettings, options: SlackSenderO
   });
 
   async function post(message: AlertMessage, where: string): Promise<SlackThread> {
+    return postBlocks(alertSlackText(message), alertSlackBlocks(message), where);
+  }
+
+  async function postBlocks(text: string, blocks: SlackBlock[], where: string): Promise<SlackThread> {
     let posted;
     try {
       posted = await client.chat.postMessage({
         channel: settings.channel,
-        text: alertSlackText(message),
-        blocks: alertSlackBlocks(message),
+        text,
+        blocks,
         unfurl_links: false,
         unfurl_media: false,
       });
@@ -91,6 +97,10 @@ export function createSlackSender(settings: SlackSettings, options: SlackSenderO
   }
 
   return {
+    async sendNotice(notice) {
+      const { ts } = await postBlocks(notice.subject.slice(0, 3000), notice.slackBlocks, `Slack channel ${settings.channel} via ${settings.apiUrl}`);
+      return { ts };
+    },
     async send(message, png, thread) {
       const where = `Slack channel ${settings.channel} via ${settings.apiUrl}`;
       const { ts, channelId } = thread ?? (await post(message, where));

@@ -66,4 +66,28 @@ describe('loadEnv: worker, queue and channel settings', () => {
       expect(attempt).toThrow(name);
     }
   });
+
+  it('leaves the LLM off when no ANOMSTACK_LLM_* is set, and refuses a partial one without echoing the key', () => {
+    expect(loadEnv({}).llm).toBeNull();
+    expect(loadEnv({ ANOMSTACK_LLM_BASE_URL: 'http://127.0.0.1:9/v1/', ANOMSTACK_LLM_API_KEY: 'sk-x', ANOMSTACK_LLM_MODEL: 'm' }).llm).toEqual({
+      baseUrl: 'http://127.0.0.1:9/v1',
+      apiKey: 'sk-x',
+      model: 'm',
+      timeoutMs: 60_000,
+    });
+    expect(() => loadEnv({ ANOMSTACK_LLM_API_KEY: 'sk-secret-value' })).toThrow(/ANOMSTACK_LLM_BASE_URL is not set/);
+    expect(() => loadEnv({ ANOMSTACK_LLM_API_KEY: 'sk-secret-value' })).not.toThrow(/sk-secret-value/);
+    expect(() => loadEnv({ ANOMSTACK_LLM_BASE_URL: 'ftp://x', ANOMSTACK_LLM_API_KEY: 'k' })).toThrow(/must be http or https/);
+  });
+
+  it('reads the webhook, and refuses a secret without a URL', () => {
+    expect(loadEnv({}).webhook).toBeNull();
+    expect(loadEnv({ ANOMSTACK_WEBHOOK_URL: 'https://hooks.example.com/x', ANOMSTACK_WEBHOOK_SECRET: 's' }).webhook).toEqual({
+      url: 'https://hooks.example.com/x',
+      secret: 's',
+      timeoutMs: 10_000,
+    });
+    expect(() => loadEnv({ ANOMSTACK_WEBHOOK_SECRET: 's' })).toThrow(/ANOMSTACK_WEBHOOK_URL is not set/);
+    expect(() => loadEnv({ ANOMSTACK_WEBHOOK_URL: 'file:///etc/passwd' })).toThrow(/must be http or https/);
+  });
 });

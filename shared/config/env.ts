@@ -2,11 +2,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { emailSettingsFromEnv, slackSettingsFromEnv, type EmailSettings, type SlackSettings } from '../alerts/settings.js';
+import {
+  emailSettingsFromEnv,
+  slackSettingsFromEnv,
+  webhookSettingsFromEnv,
+  type EmailSettings,
+  type SlackSettings,
+  type WebhookSettings,
+} from '../alerts/settings.js';
 import { JOB_NAMES, type JobName } from '../jobs.js';
 import type { LogFormat } from '../logger.js';
 import { maskValue, VARIABLES } from './variables.js';
 import { DEFAULT_READ_LIMITS, type ReadLimits } from './read-file.js';
+import { llmSettingsFromEnv, type LlmSettings } from '../llm/settings.js';
 
 /**
  * Every process setting, read from the environment once at start-up (docs/contract.md,
@@ -63,6 +71,14 @@ export interface AppEnv {
   email: EmailSettings | null;
   /** Slack alerts, or null when neither token nor channel is set. */
   slack: SlackSettings | null;
+  /** The webhook channel, or null when `ANOMSTACK_WEBHOOK_URL` is not set. */
+  webhook: WebhookSettings | null;
+  /** The llmalert job's OpenAI-compatible endpoint, or null when no `ANOMSTACK_LLM_*` is set (nothing is sent). */
+  llm: LlmSettings | null;
+  /** A job's final failure sends one message per batch, job and UTC day to every configured channel. @defaultValue true */
+  failureNotify: boolean;
+  /** Bull Board's public address, for the run link of a failure message. @defaultValue `http://<apiHost>:<apiPort>/admin/queues` */
+  bullBoardUrl: string;
   /** Postgres cancels any statement of the jobs' own after this many seconds (ingest SQL has ingest_timeout_s). @defaultValue 300 */
   statementTimeoutS: number;
   /**
@@ -146,6 +162,8 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_API_PORT: integer(3000, 0, 65535),
   ANOMSTACK_API_HOST: text('127.0.0.1'),
   ANOMSTACK_BULLBOARD_WRITE: flag(false),
+  ANOMSTACK_FAILURE_NOTIFY: flag(true),
+  ANOMSTACK_BULLBOARD_URL: z.preprocess(unset, url.optional()),
   ANOMSTACK_STATEMENT_TIMEOUT_S: integer(300, 1, 86_400),
   ANOMSTACK_CONFIG_MAX_FILE_BYTES: integer(DEFAULT_READ_LIMITS.maxFileBytes, 1),
   ANOMSTACK_CONFIG_MAX_ALIASES: integer(DEFAULT_READ_LIMITS.maxAliases, 0),
@@ -233,6 +251,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
   };
   const email = channel(() => emailSettingsFromEnv(env));
   const slack = channel(() => slackSettingsFromEnv(env));
+  const webhook = channel(() => webhookSettingsFromEnv(env));
+  const llm = channel(() => llmSettingsFromEnv(env));
   if (!parsed.success || problems.length > 0) {
     throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
   }
@@ -257,6 +277,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
       maxIncludes: vars.ANOMSTACK_CONFIG_MAX_INCLUDES,
       maxIncludedBytes: vars.ANOMSTACK_CONFIG_MAX_INCLUDED_BYTES,
     },
+    failureNotify: vars.ANOMSTACK_FAILURE_NOTIFY,
+    bullBoardUrl: (vars.ANOMSTACK_BULLBOARD_URL ?? `http://${vars.ANOMSTACK_API_HOST}:${vars.ANOMSTACK_API_PORT}/admin/queues`).replace(/\/+$/, ''),
     plotsDir: vars.ANOMSTACK_PLOTS_DIR,
     migrateOnStart: vars.ANOMSTACK_MIGRATE_ON_START,
     chainJobs: vars.ANOMSTACK_CHAIN_JOBS,
@@ -273,5 +295,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
     ) as Record<JobName, number>,
     email,
     slack,
+    webhook,
+    llm,
   };
 }

@@ -64,7 +64,8 @@ const cron = z.string(says((v) => `must be a cron expression string, got ${show(
 });
 const scheduleStatus = z.enum(['RUNNING', 'STOPPED'], says((v) => `must be RUNNING or STOPPED, got ${show(v)}`));
 
-export type AlertMethod = 'email' | 'slack';
+export const ALERT_METHODS = ['email', 'slack', 'webhook'] as const;
+export type AlertMethod = (typeof ALERT_METHODS)[number];
 
 export function splitMethods(methods: string): string[] {
   return methods
@@ -76,10 +77,16 @@ export function splitMethods(methods: string): string[] {
 /** `alert_methods`/`tholdalert_methods` as the channels they name (validated at load). */
 export const alertMethods = (methods: string): AlertMethod[] => splitMethods(methods) as AlertMethod[];
 
-const methods = z.string(says((v) => `must be a comma list of email, slack; got ${show(v)}`)).superRefine((v, ctx) => {
-  const bad = splitMethods(v).filter((m) => m !== 'email' && m !== 'slack');
-  if (bad.length > 0) {
-    ctx.addIssue({ code: 'custom', message: `unknown alert method ${bad.map((b) => `"${b}"`).join(', ')} (use email, slack)` });
+/** What is wrong with a comma list of alert methods, or null. */
+export function methodsProblem(v: string): string | null {
+  const bad = splitMethods(v).filter((m) => !(ALERT_METHODS as readonly string[]).includes(m));
+  return bad.length > 0 ? `unknown alert method ${bad.map((b) => `"${b}"`).join(', ')} (use ${ALERT_METHODS.join(', ')})` : null;
+}
+
+const methods = z.string(says((v) => `must be a comma list of ${ALERT_METHODS.join(', ')}; got ${show(v)}`)).superRefine((v, ctx) => {
+  const problem = methodsProblem(v);
+  if (problem !== null) {
+    ctx.addIssue({ code: 'custom', message: problem });
   }
 });
 
@@ -97,10 +104,35 @@ const nameList = z
 
 const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * `metric_tags`; a metric's `alert_methods` tag routes its alerts (every kind) to those channels
+ * instead of the batch's `alert_methods`/`tholdalert_methods`, so it must be a valid list.
+ */
 const metricTags = z
   .record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), says((v) => `must map metric names to objects, got ${show(v)}`))
   .nullish()
-  .transform((v) => v ?? {});
+  .transform((v) => v ?? {})
+  .superRefine((tags, ctx) => {
+    for (const [metric, metricTags] of Object.entries(tags)) {
+      const route = metricTags.alert_methods;
+      if (route === undefined) {
+        continue;
+      }
+      const problem = typeof route === 'string' ? methodsProblem(route) : `must be a comma list of ${ALERT_METHODS.join(', ')}, got ${show(route)}`;
+      if (problem !== null) {
+        ctx.addIssue({ code: 'custom', path: [metric, 'alert_methods'], message: problem });
+      }
+    }
+  });
+
+/**
+ * The channels for a metric's alerts: its `alert_methods` tag when it has one, else the batch's
+ * methods for that kind of alert (`alert_methods`, or `tholdalert_methods` for threshold alerts).
+ */
+export function routeFor(tags: Readonly<Record<string, Record<string, string | number | boolean>>>, metric: string, batchMethods: string): AlertMethod[] {
+  const route = tags[metric]?.alert_methods;
+  return alertMethods(typeof route === 'string' ? route : batchMethods);
+}
 
 const bound = z.number(says((v) => `must be a finite number, got ${show(v)}${numberHint(v)}`)).optional();
 const thresholds = z
@@ -209,7 +241,8 @@ export const BATCH_SCHEMA = z.object({
   change_detect_last_n: integerAtLeast(1),
   change_include_metrics: nameList,
   change_exclude_metrics: nameList,
-  // The original's LLM alert keys: accepted and checked, for the llmalert job to come.
+  // The llmalert job's keys (services/alert/src/llmalert.ts); disable_llmalert and its schedule
+  // keys come from the registry (JOB_KEYS). llmalert_include_plot is accepted, but only text is sent.
   llmalert_model: string,
   llmalert_recent_n: integerAtLeast(1),
   llmalert_smooth_n: integerAtLeast(0),
@@ -220,10 +253,7 @@ export const BATCH_SCHEMA = z.object({
   llmalert_anomaly_agent_detection_prompt: optionalString,
   llmalert_anomaly_agent_verification_prompt: optionalString,
   llmalert_anomaly_agent_system_prompt: optionalString,
-  llmalert_sql: optionalString,
-  llmalert_cron_schedule: cron,
-  llmalert_default_schedule_status: scheduleStatus,
-  disable_llmalert: boolean,
+  llmalert_sql: string,
   prompt_fn: optionalString,
   ingest_sql: optionalString,
   ingest_fn: optionalString,

@@ -12,7 +12,6 @@ import { alertDetectConfig, detectAlerts, explainSilence, type AlertDetectConfig
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime, type WindowRow } from './window.js';
-import { alertMethods } from '../../../shared/config/schema.js';
 
 
 export function alertConfig(batch: MetricBatch): AlertDetectConfig & { maxN: number } {
@@ -102,7 +101,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
     return notify(batch, context, deps, {
       job: 'alert',
       metricType: 'alert',
-      methods: alertMethods(batch.config.alert_methods),
+      methods: batch.config.alert_methods,
       rows: newRows,
       notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
       buildMessage,

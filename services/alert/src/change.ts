@@ -12,7 +12,6 @@ import { detectChanges, type ChangeDetectConfig } from './change-detect.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime } from './window.js';
-import { alertMethods } from '../../../shared/config/schema.js';
 
 export type { ChangeDetectConfig, ChangeDetection, ChangeInputPoint } from './change-detect.js';
 
@@ -113,7 +112,7 @@ export function createChangeBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
     return notify(batch, context, deps, {
       job: 'change',
       metricType: 'change',
-      methods: alertMethods(batch.config.alert_methods),
+      methods: batch.config.alert_methods,
       rows: newRows,
       notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
       buildMessage,

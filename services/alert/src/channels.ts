@@ -6,11 +6,13 @@
  */
 import { firstTime, type Logger } from '../../../shared/logger.js';
 import { createEmailSender, type EmailSender } from '../../../shared/alerts/email.js';
-import type { AlertMessage, SummaryItem } from '../../../shared/alerts/message.js';
-import type { EmailSettings, SlackSettings } from '../../../shared/alerts/settings.js';
+import type { AlertMessage, Notice } from '../../../shared/alerts/message.js';
+import type { EmailSettings, SlackSettings, WebhookSettings } from '../../../shared/alerts/settings.js';
+import { alertPayload, createWebhookSender, noticePayload } from '../../../shared/alerts/webhook.js';
 import { createSlackSender, SlackDeliveryError, type SlackThread } from '../../../shared/alerts/slack.js';
 
-export type ChannelName = 'email' | 'slack';
+export const CHANNEL_NAMES = ['email', 'slack', 'webhook'] as const;
+export type ChannelName = (typeof CHANNEL_NAMES)[number];
 
 /** What a failed send leaves for the next attempt (Slack: the thread the message went to). */
 export interface ResumeState {
@@ -26,6 +28,8 @@ export interface AlertChannel {
    * a {@link ResumableError}.
    */
   send(message: AlertMessage, png: Buffer, deliveryKey: string, resume: ResumeState): Promise<void>;
+  /** Sends a notice (a failed job, the daily summary): one message, no chart. */
+  notice(notice: Notice, deliveryKey: string): Promise<void>;
 }
 
 /** A failed send that got part of the way (Slack message posted, chart upload failed). */
@@ -43,8 +47,6 @@ export class ResumableError extends Error {
 export interface Channels {
   /** The configured channel for a method, or null when its settings are absent. */
   get(name: ChannelName): AlertChannel | null;
-  /** The summary email, or null when email is not configured. */
-  summary: ((items: SummaryItem[], since: Date, deliveryKey: string) => Promise<void>) | null;
   close(): Promise<void>;
 }
 
@@ -56,14 +58,15 @@ export interface AlertDeps {
 
 export const defaultAlertDeps: AlertDeps = {};
 
-/** What the channels are built from: the `email` and `slack` of the process settings. */
+/** What the channels are built from: the `email`, `slack` and `webhook` of the process settings. */
 export interface ChannelSettings {
   email: EmailSettings | null;
   slack: SlackSettings | null;
+  webhook: WebhookSettings | null;
 }
 
-/** Email and Slack senders; either may be absent. */
-export function createChannels({ email: emailSettings, slack: slackSettings }: ChannelSettings): Channels {
+/** Email, Slack and webhook senders; any may be absent. */
+export function createChannels({ email: emailSettings, slack: slackSettings, webhook: webhookSettings }: ChannelSettings): Channels {
   let email: EmailSender | null = null;
   const emailSender = (): EmailSender => {
     email ??= createEmailSender(emailSettings!);
@@ -75,6 +78,9 @@ export function createChannels({ email: emailSettings, slack: slackSettings }: C
       name: 'email',
       async send(message, png, deliveryKey) {
         await emailSender().send(message, png, deliveryKey);
+      },
+      async notice(notice, deliveryKey) {
+        await emailSender().sendNotice(notice, deliveryKey);
       },
     });
   }
@@ -92,21 +98,36 @@ export function createChannels({ email: emailSettings, slack: slackSettings }: C
           throw error;
         }
       },
+      async notice(notice) {
+        await slack.sendNotice(notice);
+      },
+    });
+  }
+  if (webhookSettings !== null) {
+    const webhook = createWebhookSender(webhookSettings);
+    channels.set('webhook', {
+      name: 'webhook',
+      async send(message, _png, deliveryKey) {
+        await webhook.post(alertPayload(message, deliveryKey), deliveryKey);
+      },
+      async notice(notice, deliveryKey) {
+        await webhook.post(noticePayload(notice, deliveryKey), deliveryKey);
+      },
     });
   }
   return {
     get: (name) => channels.get(name) ?? null,
-    summary:
-      emailSettings === null
-        ? null
-        : async (items, since, deliveryKey) => {
-            await emailSender().sendSummary(items, since, deliveryKey);
-          },
     async close() {
       await email?.close();
     },
   };
 }
+
+const CHANNEL_VARIABLES: Record<ChannelName, string> = {
+  email: 'ANOMSTACK_ALERT_EMAIL_*',
+  slack: 'ANOMSTACK_SLACK_*',
+  webhook: 'ANOMSTACK_WEBHOOK_URL',
+};
 
 /**
  * The configured channels among `methods`, in the order given; the others are logged as not
@@ -124,7 +145,7 @@ export function selectChannels(
     if (channel === null) {
       unconfigured.push(method);
       if (firstTime(`not configured: ${method}`)) {
-        log.info({ channel: method }, `${method} alerts are not configured (no ${method === 'email' ? 'ANOMSTACK_ALERT_EMAIL_*' : 'ANOMSTACK_SLACK_*'} settings); skipping ${method} (said once per process)`);
+        log.info({ channel: method }, `${method} alerts are not configured (no ${CHANNEL_VARIABLES[method]} settings); skipping ${method} (said once per process)`);
       }
     } else {
       selected.push(channel);

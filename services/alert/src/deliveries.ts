@@ -116,7 +116,7 @@ interface PendingRow {
 
 export interface SendPendingOptions {
   batch: string;
-  metricType: 'alert' | 'change' | 'tholdalert';
+  metricType: 'alert' | 'change' | 'tholdalert' | 'llmalert';
   /** The configured channels; a pending delivery to another channel is skipped. */
   channels: readonly AlertChannel[];
   /** The message for a metric at a time, or null when the data for it is gone. */

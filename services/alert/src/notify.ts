@@ -6,6 +6,7 @@
 import { renderAlertChart } from '../../../shared/alerts/chart.js';
 import { alertSubject, type AlertMessage } from '../../../shared/alerts/message.js';
 import { type MetricBatch } from '../../../shared/config/metric-batch.js';
+import { alertMethods, routeFor } from '../../../shared/config/schema.js';
 import { InputError } from '../../../shared/errors.js';
 import type { JobContext, JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
@@ -19,10 +20,13 @@ import {
 } from './deliveries.js';
 
 export interface NotifyPlan {
-  job: 'alert' | 'change' | 'tholdalert';
-  metricType: 'alert' | 'change' | 'tholdalert';
-  /** `alert_methods` (or `tholdalert_methods`). */
-  methods: readonly ChannelName[];
+  job: 'alert' | 'change' | 'tholdalert' | 'llmalert';
+  metricType: 'alert' | 'change' | 'tholdalert' | 'llmalert';
+  /**
+   * The batch's `alert_methods` (or `tholdalert_methods`) as written; a metric's `alert_methods`
+   * tag replaces it for that metric (routeFor).
+   */
+  methods: string;
   /** New rows to write (alert, change or tholdalert rows). */
   rows: MetricRow[];
   /** Points to notify about: this run's new rows, plus any earlier ones not yet delivered. */
@@ -50,9 +54,13 @@ export function chartFor(message: AlertMessage, threshold: number | null): Promi
 export async function notify(batch: MetricBatch, context: JobContext, deps: AlertDeps, plan: NotifyPlan): Promise<JobResult> {
   const channels = openChannels(batch, plan.job, context, deps);
   try {
-    const { selected, unconfigured } = selectChannels(channels, plan.methods, context.log);
+    const routes = new Map(plan.notify.map(({ metricName }) => [metricName, routeFor(batch.config.metric_tags, metricName, plan.methods)]));
+    const wanted: ChannelName[] = [...alertMethods(plan.methods), ...[...routes.values()].flat()];
+    const { selected, unconfigured } = selectChannels(channels, wanted, context.log);
     const keys: DeliveryKey[] = plan.notify.flatMap(({ metricName, timestamp }) =>
-      selected.map((channel) => ({ batch: batch.name, metricName, metricType: plan.metricType, timestamp, channel: channel.name })),
+      selected
+        .filter((channel) => routes.get(metricName)!.includes(channel.name))
+        .map((channel) => ({ batch: batch.name, metricName, metricType: plan.metricType, timestamp, channel: channel.name })),
     );
     const details = { ...plan.details, channels: selected.map((c) => c.name), notConfigured: unconfigured };
     if (context.dryRun) {
@@ -75,7 +83,7 @@ export async function notify(batch: MetricBatch, context: JobContext, deps: Aler
     }
     const written = await writeRowsAndRecordDeliveries(context.db, batch.config.table_key, plan.rows, keys);
     // Every new alert reaches the log too, so one shows even with no channel configured.
-    const kind = { alert: 'anomaly', change: 'change', tholdalert: 'threshold' }[plan.metricType];
+    const kind = { alert: 'anomaly', change: 'change', tholdalert: 'threshold', llmalert: 'LLM alert' }[plan.metricType];
     for (const row of plan.rows) {
       context.log.warn(
         { metric: row.metric_name, metricTimestamp: row.metric_timestamp.toISOString(), metricType: plan.metricType, channels: details.channels },

@@ -14,7 +14,6 @@ import { notify } from './notify.js';
 import { thresholdMetrics } from '../../../shared/thresholds/context.js';
 import { detectThresholdBreaches } from '../../../shared/thresholds/detect.js';
 import { groupByMetric, lastN, sameTime, toChartPoints, type WindowRow } from './window.js';
-import { alertMethods } from '../../../shared/config/schema.js';
 
 interface BreachFacts {
   type: string;
@@ -123,7 +122,7 @@ export function createTholdalertBatch(deps: AlertDeps = defaultAlertDeps): JobCo
     return notify(batch, context, deps, {
       job: 'tholdalert',
       metricType: 'tholdalert',
-      methods: alertMethods(batch.config.tholdalert_methods),
+      methods: batch.config.tholdalert_methods,
       rows: newRows,
       notify: toNotify,
       buildMessage,
