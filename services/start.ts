@@ -167,7 +167,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
   const producer = queueConnection(env.redisUrl);
   closers.push({ name: 'postgres', close: async () => { await closeJobResources(); await closePool(); } });
   closers.push({ name: 'redis producer', close: () => closeConnection(producer) });
-  const redis = watchRedis(producer, logger.child({ component: 'redis' }));
+  const redis = watchRedis(producer, logger.child({ component: 'redis' }), env.redisUrl);
   closers.push({ name: 'redis watch', close: async () => redis.dispose() });
   const queues = openQueues(producer, prefix, env);
   closers.push({ name: 'queues', close: () => closeQueues(queues) });

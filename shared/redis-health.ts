@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redactUrl } from './db/pool.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -14,7 +15,8 @@ export interface RedisWatch {
   dispose(): void;
 }
 
-export function watchRedis(connection: Redis, log: Logger): RedisWatch {
+export function watchRedis(connection: Redis, log: Logger, url: string): RedisWatch {
+  const address = redactUrl(url);
   let reason: string | null = connection.status === 'ready' ? null : 'not connected yet';
   let attempt = 0;
   const waiters = new Set<() => void>();
@@ -23,7 +25,11 @@ export function watchRedis(connection: Redis, log: Logger): RedisWatch {
   };
   const onReconnecting = (retryInMs: number): void => {
     attempt += 1;
-    log.warn({ redis: 'unreachable', attempt, retryInMs, reason }, 'Redis unreachable: retrying');
+    // Names the server, the address (password masked) and the variable to set.
+    log.warn(
+      { redis: 'unreachable', server: 'redis', address, variable: 'ANOMSTACK_REDIS_URL', attempt, retryInMs, reason },
+      'Redis unreachable: retrying',
+    );
   };
   const onReady = (): void => {
     if (attempt > 0) {

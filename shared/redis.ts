@@ -1,6 +1,4 @@
 import { Redis } from 'ioredis';
-import { redactUrl } from './db/pool.js';
-import { logger } from './logger.js';
 
 /**
  * Redis connections as BullMQ's production guide asks (docs.bullmq.io/guide/going-to-production):
@@ -14,7 +12,7 @@ import { logger } from './logger.js';
  */
 export function workerConnection(url: string, name = 'anomstack-worker'): Redis {
   const connection = new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
-  reportOutages(connection, url);
+  connection.on('error', () => {});
   return connection;
 }
 
@@ -24,31 +22,10 @@ export function workerConnection(url: string, name = 'anomstack-worker'): Redis 
  */
 export function queueConnection(url: string, name = 'anomstack-producer'): Redis {
   const connection = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: name });
-  reportOutages(connection, url);
+  // ioredis reconnects by itself; without an 'error' listener an error would crash the process.
+  // The outage is logged once per retry by the producer's watch (shared/redis-health.ts).
+  connection.on('error', () => {});
   return connection;
-}
-
-/**
- * ioredis reconnects by itself (and without an 'error' listener the process would crash): one
- * log line per retry names Redis, the address (password masked) and the variable to set.
- */
-const lastReport = new Map<string, number>();
-
-function reportOutages(connection: Redis, url: string): void {
-  let last: (Error & { code?: string }) | null = null;
-  connection.on('error', (error: Error) => (last = error));
-  connection.on('reconnecting', (delayMs: number) => {
-    // Several connections to one Redis retry together: one line for them all.
-    if (last && Date.now() - (lastReport.get(url) ?? 0) >= Math.min(delayMs, 1000)) {
-      lastReport.set(url, Date.now());
-      const address = redactUrl(url);
-      logger.warn(
-        { server: 'redis', address, variable: 'ANOMSTACK_REDIS_URL', connection: connection.options.connectionName },
-        `Redis unreachable at ${address} (${last.code ?? last.message}): start it, or set ANOMSTACK_REDIS_URL to where it runs; retrying in ${delayMs} ms`,
-      );
-      last = null;
-    }
-  });
 }
 
 /** Channel the admin API publishes on to ask for a config reload (scheduler and workers listen). */
