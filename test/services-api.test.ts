@@ -323,6 +323,9 @@ describe('admin API', () => {
     const csp = page.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("style-src 'self' 'unsafe-inline' https://fonts.googleapis.com");
+    // Over plain HTTP from another address the browser would fetch every asset as https and the
+    // page would stay on "Loading".
+    expect(csp).not.toContain('upgrade-insecure-requests');
     // Its scripts and the queue API behind it load with the same credentials.
     const script = /src="(static\/js\/main[^"]+)"/.exec(html)?.[1];
     expect(script).toBeTruthy();

@@ -133,6 +133,9 @@ export function createApp(deps: ApiDeps): express.Express {
           fontSrc: ["'self'", 'data:', 'https://fonts.gstatic.com'],
           imgSrc: ["'self'", 'data:'],
           connectSrc: ["'self'"],
+          // helmet adds it by default: over plain HTTP from another address every asset would be
+          // fetched as https and Bull Board would stay on "Loading".
+          upgradeInsecureRequests: null,
         },
       },
     }),
