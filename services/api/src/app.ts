@@ -7,16 +7,15 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { brokenBatches } from '../../../shared/config/load-batches.js';
 import { type MetricBatch } from '../../../shared/config/metric-batch.js';
-import { isJobName, type JobName } from '../../../shared/jobs.js';
+import { isJobName, JOB_NAMES, type JobName } from '../../../shared/jobs.js';
 import type { Logger } from '../../../shared/logger.js';
-import { pausedSchedulesKey, reloadChannel, startedSchedulesKey } from '../../../shared/redis.js';
-import { JOB_NAMES } from '../../../shared/jobs.js';
+import { reloadChannel } from '../../../shared/redis.js';
 import type { BatchCatalog, QueueMap } from '../../../shared/worker.js';
-import { slotJobId } from '../../../shared/jobs.js';
-import { existingSchedules, readOverrides, upsertSchedule } from '../../../shared/schedules/store.js';
+import { existingSchedules, readOverrides } from '../../../shared/schedules/store.js';
 import { definedSchedules, scheduleId, shouldRun } from '../../../shared/schedules/plan.js';
 import { unstorableTime } from '../../../shared/metric-row.js';
 import { parseIsoTimestamp } from '../../../shared/timestamps.js';
+import { definedSchedule, enqueueRun, setSchedulePaused } from './dashboard/actions.js';
 import { requireToken } from './auth.js';
 import { dashboardRouter } from './dashboard/index.js';
 import type { Db } from '../../../shared/db/db.js';
@@ -194,8 +193,7 @@ export function createApp(deps: ApiDeps): express.Express {
     const job = jobParam(req);
     const batch = findBatch(param(req, 'batch'));
     const slot = slotFromBody(req.body, now());
-    const jobId = slotJobId(job, batch.name, slot);
-    await deps.queues[job].add(job, { batch: batch.name, slot }, { jobId });
+    const jobId = await enqueueRun(deps, job, batch, slot);
     deps.log.info({ queue: job, jobId, batch: batch.name }, 'job enqueued through the API');
     res.status(202).json({ jobId, queue: job });
   });
@@ -230,26 +228,14 @@ export function createApp(deps: ApiDeps): express.Express {
     const action = actionParam(req);
     const job = jobParam(req);
     const batch = findBatch(param(req, 'batch'));
-    const id = scheduleId(job, batch.name);
-    const schedule = definedSchedules(deps.catalog.get().batches).find((s) => s.id === id);
+    const schedule = definedSchedule(deps, job, batch.name);
     if (!schedule) {
       throw new HttpError(404, `batch "${batch.name}" has no ${job} schedule${batch.disabled[job] ? ` (disable_${job} is set)` : ''}`);
     }
-    const paused = pausedSchedulesKey(deps.prefix);
-    const started = startedSchedulesKey(deps.prefix);
     // The API applies the change itself so it holds without a scheduler running; the sets make
     // every later reconcile (by whichever scheduler leads) respect it.
-    if (action === 'pause') {
-      await deps.redis.multi().sadd(paused, id).srem(started, id).exec();
-      await deps.queues[job].removeJobScheduler(id);
-    } else {
-      const multi = deps.redis.multi().srem(paused, id);
-      if (!schedule.running) {
-        multi.sadd(started, id);
-      }
-      await multi.exec();
-      await upsertSchedule(deps.queues, schedule);
-    }
+    await setSchedulePaused(deps, schedule, action === 'pause');
+    const id = schedule.id;
     deps.log.info({ queue: job, batch: batch.name, schedule: id }, `schedule ${action}d through the API`);
     res.json({ schedule: id, paused: action === 'pause', cron: schedule.pattern });
   });
