@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roundHalfEven } from './metric-row.js';
+import { roundHalfEven, storedScore } from './metric-row.js';
 
 describe('roundHalfEven', () => {
   it('rounds as numpy does', () => {
@@ -12,5 +12,18 @@ describe('roundHalfEven', () => {
     expect(roundHalfEven(-0.00001, 4)).toBe(0);
     expect(Object.is(roundHalfEven(-0.00001, 4), -0)).toBe(false);
     expect(roundHalfEven(1e300, 4)).toBe(1e300);
+  });
+});
+
+describe('storedScore', () => {
+  it("rounds the original's models' scores to 3 places first, as the original stored them", () => {
+    expect(storedScore(0.12345, 6)).toBe(0.123);
+    expect(storedScore(0.9996, 6)).toBe(1);
+  });
+
+  it('keeps a calibrated score near 1 apart from its neighbours (0.9995 vs 0.99991)', () => {
+    expect(storedScore(0.9995, 6, true)).toBe(0.9995);
+    expect(storedScore(0.999912, 6, true)).toBe(0.999912);
+    expect(storedScore(0.9999123, 4, true)).toBe(0.9999);
   });
 });

@@ -59,8 +59,10 @@ export function roundHalfEven(value: number, decimals: number): number {
 
 /**
  * A combined score as the score job stores it, and so as the alert job compares it with
- * `alert_threshold`: as the original, rounded to 3 places, then to `score_metric_rounding`.
+ * `alert_threshold`: as the original, rounded to 3 places, then to `score_metric_rounding`. A
+ * calibrated score (every model a tail probability, e.g. Conformal) skips the 3 places: its
+ * meaning is near 1, where 0.9995 (1 in 2,000) and 0.99999 (1 in 100,000) would both store as 1.
  */
-export function storedScore(score: number, scoreRounding: number): number {
-  return roundHalfEven(roundHalfEven(score, 3), scoreRounding);
+export function storedScore(score: number, scoreRounding: number, calibrated = false): number {
+  return calibrated ? roundHalfEven(score, scoreRounding) : roundHalfEven(roundHalfEven(score, 3), scoreRounding);
 }

@@ -88,8 +88,10 @@ describe('runBacktest', () => {
     const alerted = Array.from(result.alert).flatMap((a, i) => (a === 1 ? [i] : []));
     expect(alerted).toEqual(job.alerts.map((k) => scored[k]!.i));
     expect(alerted).toContain(500);
-    // Stored as the score job stores it: 3 places.
-    expect(scored.every(({ score }) => Math.round(score * 1000) / 1000 === score)).toBe(true);
+    // Stored as the score job stores a calibrated (Conformal) score: score_metric_rounding places, not the original's 3.
+    const places = s.scoreRounding;
+    expect(scored.every(({ score }) => Math.round(score * 10 ** places) / 10 ** places === score)).toBe(true);
+    expect(scored.some(({ score }) => Math.round(score * 1000) / 1000 !== score)).toBe(true);
   });
 });
 

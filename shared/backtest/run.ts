@@ -3,6 +3,7 @@ import { detectAlerts } from '../detect/alert-detect.js';
 import { roundHalfEven, storedScore } from '../metric-row.js';
 import type { MetricRow } from '../models/backtest.js';
 import type { PackedSeries } from '../models/preprocess.js';
+import { allCalibrated } from '../models/registry.js';
 import { replaySeries } from '../nab/replay.js';
 import { trainRuns } from './schedule.js';
 import type { BacktestSettings } from './settings.js';
@@ -46,7 +47,8 @@ export function runBacktest(
     const started = performance.now();
     const { points, rowPoint } = storeView(rows, indexes, settings.ingestRounding);
     const replay = replaySeries(name, points, settings.pipeline, trainRuns(settings.trainCron, points.t));
-    const scores = replay.scores.map((s) => (Number.isNaN(s) ? s : storedScore(s, settings.scoreRounding)));
+    const exact = allCalibrated(settings.pipeline.configs.map((c) => c.model_name));
+    const scores = replay.scores.map((s) => (Number.isNaN(s) ? s : storedScore(s, settings.scoreRounding, exact)));
     const alerted = settings.alertsDisabled ? new Uint8Array(scores.length) : alertPoints(points, scores, settings);
     indexes.forEach((row, j) => {
       const p = rowPoint[j]!;

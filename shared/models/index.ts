@@ -8,7 +8,7 @@ export { closeModelPool, POOL_MIN_TASKS, scoreMany, trainMany } from './pool.js'
 export type { ManyOptions } from './pool.js';
 export { packPoints, preprocess } from './preprocess.js';
 export type { PackedSeries, Point } from './preprocess.js';
-export { combineScores, decisionScores, defaultPreprocessFor, fitModel, MODEL_NAMES, scoreModel, validateModelConfig } from './registry.js';
+export { allCalibrated, combineScores, decisionScores, defaultPreprocessFor, fitModel, MODEL_NAMES, scoreModel, validateModelConfig } from './registry.js';
 export type { ModelName } from './registry.js';
 export { DEFAULT_PREPROCESS, sliceRows } from './types.js';
 export type { CombineMethod, FeatureMatrix, FittedModel, ModelConfig, PreprocessParams } from './types.js';

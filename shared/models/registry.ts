@@ -66,6 +66,11 @@ export function defaultPreprocessFor(configs: readonly { model_name: string }[])
   return { ...DEFAULT_PREPROCESS, ...(same ? (JSON.parse(wanted[0]!) as Partial<PreprocessParams>) : {}) };
 }
 
+/** Every named model gives calibrated 0-1 scores (tail probabilities), so the stored score keeps full resolution. */
+export function allCalibrated(modelNames: readonly string[]): boolean {
+  return modelNames.length > 0 && modelNames.every((name) => isModelName(name) && DETECTORS[name].calibrated === true);
+}
+
 function detectorFor(name: string): AnyDetector {
   if (!isModelName(name)) {
     throw new Error(`unknown model '${name}' (known: ${MODEL_NAMES.join(', ')})`);

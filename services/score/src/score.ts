@@ -2,7 +2,7 @@ import { upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
 import { roundHalfEven, storedScore, type MetricRow } from '../../../shared/metric-row.js';
 import { createModelStore } from '../../../shared/model-store.js';
-import type { FittedModel } from '../../../shared/models/index.js';
+import { allCalibrated, type FittedModel } from '../../../shared/models/index.js';
 import type { ScoreTask } from '../../../shared/models/model-tasks.js';
 import { scoreMany } from '../../../shared/models/pool.js';
 import { renderSql } from '../../../shared/templates.js';
@@ -83,6 +83,7 @@ export const scoreBatch: JobCore = async (batch, context) => {
   const rounding = batch.config.score_metric_rounding;
   const scores: MetricRow[] = [];
   const tags = new Map(tasks.map((task) => [task.key, task.models.map((m) => m.modelTag)]));
+  const calibrated = new Map(tasks.map((task) => [task.key, allCalibrated(task.models.map((m) => m.modelName))]));
   for (const result of await scoreMany(tasks)) {
     const wanted = toScore.get(result.key);
     const modelTags = tags.get(result.key) ?? [];
@@ -97,12 +98,13 @@ export const scoreBatch: JobCore = async (batch, context) => {
       if (freq === null && !wanted?.has(t)) {
         return;
       }
-      const value = storedScore(result.combined[i] ?? 0, rounding);
+      const exact = calibrated.get(result.key) === true;
+      const value = storedScore(result.combined[i] ?? 0, rounding, exact);
       const perModel: Record<string, number> = {};
       modelTags.forEach((tag, k) => {
         const score = result.scores[k]?.[i];
         if (score !== undefined) {
-          perModel[tag] = roundHalfEven(score, 4);
+          perModel[tag] = roundHalfEven(score, exact ? rounding : 4);
         }
       });
       scores.push({
