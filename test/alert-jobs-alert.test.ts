@@ -13,12 +13,14 @@ import {
   type AlertJobsFixture,
 } from './alert-jobs-fixtures.js';
 
-// Smoothing off and a snooze of 3 so each case reads plainly; alert_recent_n 1 as the default.
+// Smoothing off and a snooze of 3 counted from alerts (the original's mode) so each case reads
+// plainly; alert_recent_n 1 as the default. The incident mode is covered in shared/detect.
 const ALERT_YAML = `
 alert_methods: "email,slack"
 alert_threshold: 0.8
 alert_smooth_n: 0
 alert_snooze_n: 3
+alert_snooze_mode: alert
 alert_recent_n: 1
 alert_max_n: 50
 metric_tags:

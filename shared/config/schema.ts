@@ -224,6 +224,7 @@ export const BATCH_SCHEMA = z.object({
   alert_max_n: integerAtLeast(1),
   alert_smooth_n: integerAtLeast(0),
   alert_snooze_n: integerAtLeast(0),
+  alert_snooze_mode: oneOf(['incident', 'alert']),
   alert_threshold: finiteNumber,
   alert_exclude_metrics: nameList,
   /** The original's misspelt switch; either turns alerts off. */

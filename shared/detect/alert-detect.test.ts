@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectAlerts, explainSilence, trailingMean, type AlertDetectConfig, type AlertInputPoint } from './alert-detect.js';
 
-const base: AlertDetectConfig = { threshold: 0.8, always: false, smoothN: 0, snoozeN: 3, recentN: 1 };
+const base: AlertDetectConfig = { threshold: 0.8, always: false, smoothN: 0, snoozeN: 3, snoozeMode: 'alert', recentN: 1 };
 
 function points(scores: number[], alerts: number[] = []): AlertInputPoint[] {
   return scores.map((score, i) => ({ t: new Date(Date.UTC(2026, 0, 1, i)), value: i, score, alert: alerts.includes(i) }));
@@ -54,6 +54,26 @@ describe('detectAlerts', () => {
     // The earlier alert is 3 points back: snooze 2 does not reach it.
     expect(detectAlerts(input, { ...base, snoozeN: 2 }).alerts).toEqual([4]);
     expect(detectAlerts(input, { ...base, snoozeN: 0 }).alerts).toEqual([4]);
+  });
+
+  it('in incident mode, holds while points stay at or above the threshold, and re-arms after snooze_n quiet points', () => {
+    const incident = { ...base, snoozeMode: 'incident' as const, recentN: 20, snoozeN: 2 };
+    // One long incident (gaps of 1 point below the threshold) alerts once; the alert mode alerts again at 4 and 7.
+    const long = points([0.1, 0.9, 0.1, 0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.9]);
+    expect(detectAlerts(long, incident).alerts).toEqual([1]);
+    expect(detectAlerts(long, { ...incident, snoozeMode: 'alert' }).alerts).toEqual([1, 4, 7]);
+    // Three quiet points end the incident: the next exceedance is a new one.
+    const two = points([0.9, 0.1, 0.1, 0.1, 0.9]);
+    expect(detectAlerts(two, incident).alerts).toEqual([0, 4]);
+    // An exceedance that was snoozed (not alerted) before the newest point still holds it.
+    const held = points([0.1, 0.9, 0.9, 0.1, 0.9], [1]);
+    expect(detectAlerts(held, { ...incident, recentN: 1 }).snoozed).toEqual([4]);
+    expect(detectAlerts(held, { ...incident, recentN: 1, snoozeMode: 'alert' }).alerts).toEqual([4]);
+  });
+
+  it('with alert_always in incident mode, only alerts snooze (not every point)', () => {
+    const input = points([0.1, 0.1, 0.1, 0.1]);
+    expect(detectAlerts(input, { ...base, always: true, snoozeMode: 'incident', recentN: 4, snoozeN: 1 }).alerts).toEqual([0, 2]);
   });
 
   it('never alerts twice at the same point', () => {

@@ -23,8 +23,14 @@ export interface AlertDetectConfig {
   always: boolean;
   /** `alert_smooth_n`: the smoothed score at t is the mean of t and the n points before it. */
   smoothN: number;
-  /** `alert_snooze_n`: no alert when an alert exists within the n scored points before t. */
+  /** `alert_snooze_n`: no alert when an alert (or, by `snoozeMode`, a point at or above the threshold) is among the n scored points before t. */
   snoozeN: number;
+  /**
+   * `alert_snooze_mode`: `alert` (the original) counts the snooze from the last alert; `incident`
+   * from the last point at or above the threshold, alerted or not, so a run of unusual points with
+   * gaps shorter than snoozeN is one incident and alerts once, however long it lasts.
+   */
+  snoozeMode: 'incident' | 'alert';
   /** `alert_recent_n`: only the newest n points can newly alert. */
   recentN: number;
 }
@@ -36,6 +42,7 @@ export function alertDetectConfig(config: BatchConfig): AlertDetectConfig {
     always: config.alert_always,
     smoothN: config.alert_smooth_n,
     snoozeN: config.alert_snooze_n,
+    snoozeMode: config.alert_snooze_mode,
     recentN: config.alert_recent_n,
   };
 }
@@ -70,7 +77,8 @@ export function trailingMean(values: readonly number[], n: number): number[] {
 /**
  * Decides which of one metric's newest `recentN` scored points alert. Points are oldest first.
  * A point t alerts when smooth(t) >= threshold (or `always`), no alert exists at t already, and
- * no alert (existing or found earlier in this pass) is among the `snoozeN` points before t;
+ * no alert (existing or found earlier in this pass) is among the `snoozeN` points before t, nor,
+ * in `incident` mode, any point at or above the threshold;
  * the newest points are walked oldest first so an alert found now snoozes the ones after it.
  */
 export function detectAlerts(points: readonly AlertInputPoint[], config: AlertDetectConfig): AlertDetection {
@@ -79,6 +87,9 @@ export function detectAlerts(points: readonly AlertInputPoint[], config: AlertDe
     config.smoothN,
   );
   const alerted = points.map((point) => point.alert);
+  // What snoozes later points: an alert and, in incident mode, any point at or above the threshold
+  // (with alert_always every point would be one, so there only alerts count).
+  const holds = points.map((point, i) => point.alert || (config.snoozeMode === 'incident' && !config.always && scoreSmooth[i]! >= config.threshold));
   const alerts: number[] = [];
   const snoozed: number[] = [];
   const first = Math.max(0, points.length - Math.max(0, Math.floor(config.recentN)));
@@ -91,7 +102,7 @@ export function detectAlerts(points: readonly AlertInputPoint[], config: AlertDe
     }
     let recent = false;
     for (let j = Math.max(0, i - Math.floor(config.snoozeN)); j < i; j++) {
-      recent ||= alerted[j]!;
+      recent ||= alerted[j]! || holds[j]!;
     }
     if (recent) {
       snoozed.push(i);
@@ -141,11 +152,14 @@ export function explainSilence(
   const first = Math.max(0, points.length - Math.max(0, Math.floor(config.recentN)));
   const recent = detection.scoreSmooth.slice(first);
   const bestScore = Math.max(...recent);
-  const rounded = Math.round(bestScore * 1000) / 1000;
+  const rounded = Math.round(bestScore * 1e6) / 1e6;
   if (detection.snoozed.length > 0) {
     return {
       reason: 'snoozed',
-      detail: `smoothed score ${rounded} >= alert_threshold ${threshold}, but an alert fell within the last alert_snooze_n (${config.snoozeN}) points`,
+      detail:
+        config.snoozeMode === 'incident'
+          ? `smoothed score ${rounded} >= alert_threshold ${threshold}, but the incident is ongoing: an alert or a point at or above the threshold fell within the last alert_snooze_n (${config.snoozeN}) points`
+          : `smoothed score ${rounded} >= alert_threshold ${threshold}, but an alert fell within the last alert_snooze_n (${config.snoozeN}) points`,
       bestScore,
       threshold,
     };

@@ -63,7 +63,9 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       windowN: r.optionalInteger('window_n', 1),
       // Why 500: enough to resolve p ~ 0.002 empirically (the GPD tail goes further) at a fit cost of 500 x train_max_n distances.
       calibrationN: r.integer('calibration_n', 500, 20),
-      dailyPhase: r.boolean('daily_phase', false),
+      // On by default: daily cycles are the commonest seasonality in business and ops metrics, and a
+      // metric without one loses little (its neighbours at other times of day are still near).
+      dailyPhase: r.boolean('daily_phase', true),
     };
   },
   fit(X, p) {
