@@ -103,5 +103,19 @@ describe('the default detector on the real jobs', () => {
     expect(rows[0]!.metadata.metric_score).toBeGreaterThanOrEqual(rows[0]!.metadata.alert_threshold);
     await smtp.waitFor(1);
     expect(smtp.messages.map((m) => m.subject)).toEqual(['[spiky] requests anomaly']);
+
+    // Why: the score row carries the expected range (value units) of the point, the alert row copies
+    // it, and the email says where the value sits against it. Normal values here are 90 to 112.
+    const score = await test.db.query<{ metadata: { band: { lo: number; hi: number } } }>({
+      text: `select metadata from spiky_metrics where metric_type = 'score' and metric_timestamp = $1`,
+      values: [now],
+    });
+    const band = score[0]!.metadata.band;
+    expect(band.lo).toBeGreaterThan(85);
+    expect(band.hi).toBeLessThan(120);
+    expect(band.lo).toBeLessThanOrEqual(band.hi);
+    expect((rows[0]!.metadata as unknown as { band: unknown }).band).toEqual(band);
+    expect(smtp.messages[0]!.text).toContain('value 160 is above the expected range');
+    expect(smtp.messages[0]!.text).toMatch(/score [\d.]+ >= threshold 0\.999/);
   });
 });

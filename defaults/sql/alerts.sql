@@ -3,14 +3,16 @@
 -- change or threshold-alert row exists at that point. Smoothing, snooze and the threshold are
 -- applied by the job (docs/behaviour.md, "Alerts": the intended semantics, not the original's frames).
 -- Output columns: metric_timestamp, metric_name, metric_value, metric_score, metric_alert,
--- metric_change, metric_tholdalert.
+-- metric_change, metric_tholdalert, and optionally score_metadata (the score row's metadata: its
+-- expected range `band` is what the alert message shows).
 with data as (
   select metric_timestamp, metric_name,
     avg(metric_value) filter (where metric_type = 'metric') as metric_value,
     avg(metric_value) filter (where metric_type = 'score') as metric_score,
     coalesce(max(metric_value) filter (where metric_type = 'alert'), 0) as metric_alert,
     coalesce(max(metric_value) filter (where metric_type = 'change'), 0) as metric_change,
-    coalesce(max(metric_value) filter (where metric_type = 'tholdalert'), 0) as metric_tholdalert
+    coalesce(max(metric_value) filter (where metric_type = 'tholdalert'), 0) as metric_tholdalert,
+    (array_agg(metadata) filter (where metric_type = 'score'))[1] as score_metadata
   from {{{table_key}}}
   where metric_batch = {{param.metric_batch}}
     and metric_type in ('metric', 'score', 'alert', 'change', 'tholdalert')
@@ -23,7 +25,7 @@ with data as (
   from data
   where metric_score is not null and metric_value is not null
 )
-select metric_timestamp, metric_name, metric_value, metric_score, metric_alert, metric_change, metric_tholdalert
+select metric_timestamp, metric_name, metric_value, metric_score, metric_alert, metric_change, metric_tholdalert, score_metadata
 from ranked
 where metric_score_recency_rank <= {{alert_window_n}}
 order by metric_name, metric_timestamp;

@@ -27,6 +27,35 @@ export interface AlertMessage {
   points: ChartPoint[];
   /** `llm` alerts: the model's explanation, shown as its own fact. */
   explanation?: string;
+  /** `anomaly` alerts whose model gave one: the range the value was expected in (value units). */
+  expected?: ExpectedRange;
+}
+
+/** The expected range of a value, as a score row's metadata holds it (`band: {lo, hi}`). */
+export interface ExpectedRange {
+  lo: number;
+  hi: number;
+}
+
+/** A score row's `band`, or null when the metadata has none or it is not two finite numbers lo <= hi. */
+export function readBand(metadata: Record<string, unknown> | null | undefined): ExpectedRange | null {
+  const band = metadata?.band;
+  if (typeof band !== 'object' || band === null) {
+    return null;
+  }
+  const { lo, hi } = band as Record<string, unknown>;
+  return typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi ? { lo, hi } : null;
+}
+
+/** Why an anomaly alerted, in words: where the value sits against its expected range, and the score against the threshold. */
+export function formatWhy(message: AlertMessage): string | null {
+  if (message.kind !== 'anomaly' || message.expected === undefined) {
+    return null;
+  }
+  const { lo, hi } = message.expected;
+  const range = `${formatNumber(lo, 6)} to ${formatNumber(hi, 6)}`;
+  const where = message.value > hi ? `above the expected range ${range}` : message.value < lo ? `below the expected range ${range}` : `inside the expected range ${range}, in an unusual pattern`;
+  return `value ${formatNumber(message.value)} is ${where}; score ${formatScoreVersusThreshold(message)}`;
 }
 
 /** One labelled fact of a message, in display order. */
@@ -55,8 +84,9 @@ export function formatNumber(value: number | null | undefined, significant = 10)
   return String(Number(value.toPrecision(significant)));
 }
 
+/** 6 significant digits: a calibrated score's meaning is in its last places (0.99995 is not 0.9999). */
 function formatScore(value: number | null): string {
-  return formatNumber(value, 4);
+  return formatNumber(value, 6);
 }
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
@@ -126,6 +156,10 @@ export function alertFacts(message: AlertMessage): AlertFact[] {
     { label: 'Smoothed score', value: formatScoreVersusThreshold(message) },
     { label: 'Tags', value: formatRecord(message.tags) },
   ];
+  const why = formatWhy(message);
+  if (why !== null) {
+    facts.splice(4, 0, { label: 'Why', value: why });
+  }
   if (Object.keys(message.details).length > 0) {
     facts.push({ label: 'Details', value: formatRecord(message.details) });
   }

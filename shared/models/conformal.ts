@@ -1,4 +1,4 @@
-import type { Detector } from './detector.js';
+import type { Detector, ExpectedBand } from './detector.js';
 import type { FeatureMatrix } from './types.js';
 
 /**
@@ -48,6 +48,8 @@ const TAIL_QUANTILE = 0.9;
 /** p never reaches 0: a score of exactly 1 would hide how much stranger one window is than another. */
 const MIN_P = 1e-12;
 const DAY_MS = 86_400_000;
+/** Neighbours behind an expected range: enough for a range (about the 10th to 90th percentile), few enough to stay local. */
+const BAND_NEIGHBOURS = 10;
 
 export const conformalDetector: Detector<ConformalParams, ConformalState> & { calibrated: true } = {
   name: 'Conformal',
@@ -105,7 +107,57 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     }
     return out;
   },
+  expected(state, X) {
+    // What followed the most similar contexts: the nearest training windows by their older lags
+    // (and time of day), not by the newest value, so a spike does not pull its own neighbours.
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
+    const k = Math.min(BAND_NEIGHBOURS, state.n);
+    const lo = new Float64Array(X.n);
+    const hi = new Float64Array(X.n);
+    const best = new Float64Array(k);
+    const bestIndex = new Int32Array(k);
+    for (let i = 0; i < X.n; i++) {
+      nearestContexts(state.reference, state.n, state.w, queries, i * state.w, best, bestIndex);
+      let min = Infinity;
+      let max = -Infinity;
+      for (let m = 0; m < k; m++) {
+        const v = state.reference[bestIndex[m]! * state.w]! * state.scale + state.center;
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+      }
+      lo[i] = min;
+      hi[i] = max;
+    }
+    return { lo, hi } satisfies ExpectedBand;
+  },
 };
+
+/** The k (= best.length) reference rows nearest to the query by every column but the newest value (column 0). */
+function nearestContexts(reference: Float64Array, n: number, w: number, queries: Float64Array, q: number, best: Float64Array, bestIndex: Int32Array): void {
+  const k = best.length;
+  best.fill(Infinity);
+  bestIndex.fill(0);
+  let kth = Infinity;
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    const base = j * w;
+    for (let c = 1; c < w && sum < kth; c++) {
+      const diff = reference[base + c]! - queries[q + c]!;
+      sum += diff * diff;
+    }
+    if (sum < kth) {
+      let pos = k - 1;
+      while (pos > 0 && best[pos - 1]! > sum) {
+        best[pos] = best[pos - 1]!;
+        bestIndex[pos] = bestIndex[pos - 1]!;
+        pos--;
+      }
+      best[pos] = sum;
+      bestIndex[pos] = j;
+      kth = best[k - 1]!;
+    }
+  }
+}
 
 /** Median and 1.4826 x MAD of the newest-value column (std, then 1, when that is 0: a flat series still gets a unit). */
 function robustScale(X: FeatureMatrix): { center: number; scale: number } {

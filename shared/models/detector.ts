@@ -10,4 +10,12 @@ export interface Detector<P, S> {
   fit(X: FeatureMatrix, params: P): { state: S; trainScores: Float64Array };
   /** Raw decision scores, higher = more abnormal (PyOD's `decision_function`), in a new array the caller owns. */
   decision(state: S, X: FeatureMatrix, params: P): Float64Array;
+  /** Optional: per row, the range the newest value was expected in (value units), for the alert's "why". */
+  expected?(state: S, X: FeatureMatrix, params: P): ExpectedBand;
+}
+
+/** Per row, the low and high end of the expected range of the newest value. */
+export interface ExpectedBand {
+  lo: Float64Array;
+  hi: Float64Array;
 }

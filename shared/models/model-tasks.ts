@@ -1,6 +1,7 @@
 import { preprocess, type PackedSeries, type Point } from './preprocess.js';
-import { combineScores, fitModel, scoreModel } from './registry.js';
-import { sliceRows, type CombineMethod, type FittedModel, type ModelConfig, type PreprocessParams } from './types.js';
+import type { ExpectedBand } from './detector.js';
+import { combineScores, expectedBand, fitModel, scoreModel } from './registry.js';
+import { sliceRows, type CombineMethod, type FeatureMatrix, type FittedModel, type ModelConfig, type PreprocessParams } from './types.js';
 
 /** Train one metric: preprocess its points and fit every config on the newest `trainMaxN` rows. */
 export interface TrainTask {
@@ -40,6 +41,11 @@ export interface ScoreResult {
   scores: (Float64Array | null)[];
   /** Combined 0-1 score per row; empty when no model could score (see errors). */
   combined: Float64Array;
+  /**
+   * Per row, the expected range of the value (union over the models that give one), or null: only
+   * on raw features (diff_n 0, smooth_n 0), where a model's newest column is the value itself.
+   */
+  band: ExpectedBand | null;
   errors: string[];
 }
 
@@ -66,7 +72,7 @@ export function runScoreTask(task: ScoreTask): ScoreResult {
     first--;
   }
   const rows = sliceRows(X, first, X.n);
-  const result: ScoreResult = { key: task.key, timestamps: rows.timestamps, scores: [], combined: new Float64Array(0), errors: [] };
+  const result: ScoreResult = { key: task.key, timestamps: rows.timestamps, scores: [], combined: new Float64Array(0), band: null, errors: [] };
   if (task.models.length === 0) {
     result.errors.push('no models to score with');
     return result;
@@ -82,7 +88,34 @@ export function runScoreTask(task: ScoreTask): ScoreResult {
   // Models that failed are left out of the combination, as the original skips models that fail to load.
   const usable = result.scores.filter((s): s is Float64Array => s !== null);
   result.combined = usable.length > 0 ? combineScores(usable, task.combination ?? 'mean') : new Float64Array(0);
+  if (task.preprocess.diff_n === 0 && task.preprocess.smooth_n === 0) {
+    result.band = unionBand(task.models, rows, result.errors);
+  }
   return result;
+}
+
+function unionBand(models: readonly FittedModel[], rows: FeatureMatrix, errors: string[]): ExpectedBand | null {
+  let band: ExpectedBand | null = null;
+  for (const model of models) {
+    let own: ExpectedBand | null = null;
+    try {
+      own = expectedBand(model, rows);
+    } catch (error) {
+      errors.push(withModelName(model.modelName, `expected range: ${(error as Error).message}`));
+    }
+    if (own === null) {
+      continue;
+    }
+    if (band === null) {
+      band = own;
+    } else {
+      for (let i = 0; i < rows.n; i++) {
+        band.lo[i] = Math.min(band.lo[i]!, own.lo[i]!);
+        band.hi[i] = Math.max(band.hi[i]!, own.hi[i]!);
+      }
+    }
+  }
+  return band;
 }
 
 /** Model errors mostly start with the model name already; add it where they do not. */

@@ -1,5 +1,5 @@
 import { conformalDetector } from './conformal.js';
-import type { Detector } from './detector.js';
+import type { Detector, ExpectedBand } from './detector.js';
 import { copodDetector, ecodDetector } from './ecod.js';
 import { iforestDetector } from './iforest.js';
 import { knnDetector } from './knn.js';
@@ -124,6 +124,15 @@ export function scoreModel(model: FittedModel, X: FeatureMatrix): Float64Array {
     scores[i] = range > 0 ? Math.min(1, Math.max(0, (scores[i]! - model.trainMin) / range)) : 0;
   }
   return scores;
+}
+
+/** The model's expected range of each row's newest value (value units), or null when the model gives none. */
+export function expectedBand(model: FittedModel, X: FeatureMatrix): ExpectedBand | null {
+  const detector = detectorFor(model.modelName);
+  if (detector.expected === undefined || X.d !== model.d) {
+    return null;
+  }
+  return detector.expected(model.state, X, readParams(detector, model.params));
 }
 
 /** Combines per-model 0-1 scores row by row. */

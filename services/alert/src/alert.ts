@@ -3,7 +3,7 @@
  * among the newest alert_recent_n, with the snooze (shared/detect/alert-detect.ts); an `alert` row per new
  * alert and one message per configured channel, sent exactly once (deliveries.ts).
  */
-import type { AlertMessage } from '../../../shared/alerts/message.js';
+import { readBand, type AlertMessage, type ExpectedRange } from '../../../shared/alerts/message.js';
 import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
@@ -61,7 +61,12 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
           metric_name: metricName,
           metric_type: 'alert',
           metric_value: 1,
-          metadata: { metric_score: row.metric_score, metric_score_smooth: scoreSmooth, alert_threshold: config.threshold },
+          metadata: {
+            metric_score: row.metric_score,
+            metric_score_smooth: scoreSmooth,
+            alert_threshold: config.threshold,
+            ...withBand(readBand(row.score_metadata)),
+          },
         });
       }
       metrics.set(metricName, { rows: scored, scoreSmooth: detection.scoreSmooth, alerted });
@@ -95,6 +100,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
         tags: { ...batch.config.metric_tags[metricName] },
         details: {},
         points: lastN(points, config.maxN),
+        ...withExpected(readBand(row.score_metadata)),
       };
     };
 
@@ -112,3 +118,11 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
 }
 
 export const alertBatch: JobCore = createAlertBatch();
+
+function withBand(band: ExpectedRange | null): { band?: ExpectedRange } {
+  return band === null ? {} : { band };
+}
+
+function withExpected(band: ExpectedRange | null): { expected?: ExpectedRange } {
+  return band === null ? {} : { expected: band };
+}

@@ -15,6 +15,8 @@ export interface WindowRow {
   metric_alert: number;
   metric_change: number;
   metric_tholdalert: number;
+  /** alerts.sql only (a user's alert_sql may leave it out): the score row's metadata. */
+  score_metadata?: Record<string, unknown> | null;
   /** select_metric_window.sql only: the tholdalert row's metadata. */
   tholdalert_metadata?: Record<string, unknown> | null;
 }

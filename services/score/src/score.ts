@@ -113,7 +113,8 @@ export const scoreBatch: JobCore = async (batch, context) => {
         metric_name: result.key,
         metric_type: 'score',
         metric_value: value,
-        metadata: { models: perModel },
+        // The expected range (value units) when the models give one: the alert message and the chart show it.
+        metadata: result.band === null ? { models: perModel } : { models: perModel, band: { lo: roundHalfEven(result.band.lo[i]!, 6), hi: roundHalfEven(result.band.hi[i]!, 6) } },
       });
     });
   }
