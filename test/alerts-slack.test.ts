@@ -82,6 +82,17 @@ describe('Slack sender', () => {
     settings = { ...fromEnv, timeoutMs: 5_000 };
   });
 
+  it('says why when the model gave an expected range, with the score to 6 significant digits', async () => {
+    const message = sampleAlertMessage({ value: 91.25, score: 0.999953, scoreSmooth: 0.999953, threshold: 0.999, expected: { lo: 48.5, hi: 51.25 } });
+    await createSlackSender(settings).send(message, png);
+    const blocks = JSON.stringify(slack.messages.at(-1)?.blocks);
+    expect(blocks).toContain('*Why*');
+    expect(blocks).toContain('value 91.25 is above the expected range 48.5 to 51.25; score 0.999953 &gt;= threshold 0.999');
+    // Without a range there is no Why fact.
+    await createSlackSender(settings).send(sampleAlertMessage(), png);
+    expect(JSON.stringify(slack.messages.at(-1)?.blocks)).not.toContain('*Why*');
+  });
+
   it('posts the blocks and uploads the PNG into the same thread', async () => {
     // When
     const { ts } = await createSlackSender(settings).send(sampleAlertMessage(), png);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tailProbability } from './conformal.js';
 import { preprocess } from './preprocess.js';
 import { Random } from './random.js';
-import { fitModel, scoreModel } from './registry.js';
+import { expectedBand, fitModel, scoreModel } from './registry.js';
 import { sliceRows, type FeatureMatrix } from './types.js';
 
 const CONFORMAL = { model_name: 'Conformal', model_tag: 'c', model_params: {} };
@@ -66,6 +66,28 @@ describe('Conformal', () => {
     // The jump into the stretch is novel either way; inside it, only the time of day tells.
     expect(plain[at + 3]).toBeLessThan(0.99);
     expect(phased[at + 3]).toBeGreaterThan(0.999);
+  });
+
+  it('gives the expected range of each value from what followed similar contexts, in value units', () => {
+    const series = dailySeries(3000, 5);
+    series.v[2800] = 5; // a spike: its own value must not pull the range
+    const X = windows(series);
+    const test = sliceRows(X, 2500, X.n);
+    const band = expectedBand(fitModel(CONFORMAL, sliceRows(X, 0, 2500)), test)!;
+    const at = test.timestamps.indexOf(2800 * MIN5);
+    // The wave at point 2800 is sin(2 pi 2800 / 288) ~ -0.77 (noise +-0.05); the range is near it, far from 5.
+    const wave = Math.sin((2 * Math.PI * 2800) / 288);
+    expect(band.lo[at]).toBeLessThan(wave + 0.15);
+    expect(band.hi[at]).toBeGreaterThan(wave - 0.15);
+    expect(band.hi[at]! - band.lo[at]!).toBeLessThan(0.5);
+    expect(band.hi[at]).toBeLessThan(1);
+    // Ordinary points mostly fall inside their range.
+    let inside = 0;
+    for (let i = 0; i < test.n; i++) {
+      const v = test.data[i * test.d]!;
+      inside += v >= band.lo[i]! && v <= band.hi[i]! ? 1 : 0;
+    }
+    expect(inside / test.n).toBeGreaterThan(0.6);
   });
 
   it('needs k neighbours outside each calibration window', () => {
