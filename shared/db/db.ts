@@ -37,7 +37,8 @@ export type SqlName =
   | 'dashboard_job_runs'
   | 'dashboard_job_run'
   | 'dashboard_failed_runs'
-  | 'dashboard_models';
+  | 'dashboard_models'
+  | 'select_feedback';
 
 const sqlCache = new Map<string, string>();
 
