@@ -38,7 +38,8 @@ export type SqlName =
   | 'dashboard_job_run'
   | 'dashboard_failed_runs'
   | 'dashboard_models'
-  | 'select_feedback';
+  | 'select_feedback'
+  | 'dashboard_preview_history';
 
 const sqlCache = new Map<string, string>();
 

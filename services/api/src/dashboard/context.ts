@@ -6,7 +6,6 @@ import type { Logger } from '../../../../shared/logger.js';
 import type { BatchCatalog, QueueMap } from '../../../../shared/worker.js';
 import { principalOf } from './guard.js';
 import { page, type PageOptions } from './layout.js';
-import type { PreviewProvider } from './pages/preview.js';
 import { csrfToken, type SessionKeys } from './session.js';
 
 export interface DashboardDeps {
@@ -19,8 +18,6 @@ export interface DashboardDeps {
   prefix: string;
   log: Logger;
   now?: () => Date;
-  /** The backtest behind the Preview page; the page says it is not available without one. */
-  preview?: PreviewProvider;
 }
 
 /** What every page handler gets. */

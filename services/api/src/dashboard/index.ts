@@ -11,7 +11,8 @@ import { postFeedback } from './pages/feedback.js';
 import { homePage } from './pages/home.js';
 import { doLogin, doLogout, showLogin } from './pages/login.js';
 import { metricPage, metricSeries } from './pages/metric.js';
-import { previewPage } from './pages/preview.js';
+import { previewPage, runPreviewPage } from './pages/preview.js';
+import { PREVIEW_LIMITS } from './preview-run.js';
 import { runPage, runsPage } from './pages/runs.js';
 import { scheduleAction, schedulesPage } from './pages/schedules.js';
 import { UserInputError } from './queries.js';
@@ -59,6 +60,9 @@ export function dashboardRouter(deps: DashboardDeps): express.Router {
   const bodies = [express.urlencoded({ extended: false, limit: '16kb' }), express.json({ limit: '16kb' })];
   const open = [securityHeaders, noStore, sameOriginOnly(), ...bodies];
   const authed = [securityHeaders, noStore, sameOriginOnly(), authenticate(guard), ...bodies, requireCsrf(guard)];
+  // The Preview form carries a pasted CSV: its own, larger (still bounded) body limit.
+  const previewBody = express.urlencoded({ extended: false, limit: PREVIEW_LIMITS.bodyBytes, parameterLimit: 20 });
+  const authedPreview = [securityHeaders, noStore, sameOriginOnly(), authenticate(guard), previewBody, requireCsrf(guard)];
 
   const router = express.Router();
   router.use('/assets', securityHeaders);
@@ -78,6 +82,7 @@ export function dashboardRouter(deps: DashboardDeps): express.Router {
   router.get('/schedules', ...authed, schedulesPage(ctx));
   router.post('/schedules/:batch/:job/:action', ...authed, scheduleAction(ctx));
   router.get('/preview', ...authed, previewPage(ctx));
+  router.post('/preview', ...authedPreview, runPreviewPage(ctx));
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
     const status = error instanceof HttpError ? error.status : error instanceof UserInputError ? 400 : statusOf(error);

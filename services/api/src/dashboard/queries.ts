@@ -283,3 +283,19 @@ export async function modelVersions(db: Db, batch: string, metric: string): Prom
     nTrain: Number(r.n_train),
   }));
 }
+
+/** The Preview page's stored history of a batch (dashboard_preview_history.sql), epoch-ms rows. */
+export async function previewHistory(
+  db: Db,
+  batch: MetricBatch,
+  options: { metric: string | null; points: number; metrics: number },
+): Promise<{ metric_name: string; metric_timestamp: number; metric_value: number }[]> {
+  const rows = await orEmpty(() =>
+    db.run<{ metric_name: string; metric_timestamp: Date; metric_value: number }>(
+      'dashboard_preview_history',
+      [batch.name, options.metric, options.points, options.metrics],
+      { table: batch.config.table_key },
+    ),
+  );
+  return rows.map((r) => ({ metric_name: r.metric_name, metric_timestamp: r.metric_timestamp.getTime(), metric_value: Number(r.metric_value) }));
+}

@@ -1,4 +1,4 @@
-/* global uPlot, document, window, fetch, getComputedStyle, IntersectionObserver, ResizeObserver, URL */
+/* global uPlot, document, window, fetch, getComputedStyle, IntersectionObserver, ResizeObserver, URL, FileReader */
 // The dashboard's charts: uPlot (served from node_modules), drawn from the JSON endpoints.
 // No inline script (CSP script-src 'self'); user data only ever goes in as textContent.
 'use strict';
@@ -152,6 +152,43 @@
     }
   }
 
+  /** The Preview page: the backtest's series come in the results' data attribute (no inline script). */
+  function previewView(root) {
+    const body = JSON.parse(root.dataset.preview);
+    const cards = root.querySelectorAll('.preview-card');
+    body.metrics.forEach((metric, i) => {
+      const chart = cards[i] && cards[i].querySelector('.chart');
+      if (chart && metric.series.t.length > 0) {
+        drawChart(chart, metric.series, body.threshold, false);
+      }
+    });
+    root.dataset.drawn = String(root.querySelectorAll('.chart[data-drawn]').length);
+  }
+
+  /** An uploaded CSV goes into the form's text field, which the POST carries. */
+  function previewUpload(input, target) {
+    input.addEventListener('change', () => {
+      const file = input.files && input.files[0];
+      if (!file) {
+        return;
+      }
+      const reader = new FileReader();
+      reader.onload = () => {
+        target.value = String(reader.result);
+      };
+      reader.readAsText(file);
+    });
+  }
+
+  const preview = document.getElementById('preview-charts');
+  if (preview) {
+    previewView(preview);
+  }
+  const upload = document.getElementById('preview-file');
+  const csvField = document.getElementById('preview-csv');
+  if (upload && csvField) {
+    previewUpload(upload, csvField);
+  }
   const charts = document.getElementById('charts');
   if (charts) {
     batchView(charts);
