@@ -4,7 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../shared/config/env.js';
-import { createDb, type Db } from '../shared/db/db.js';
+import { createDb } from '../shared/db/db.js';
 import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
 import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import { closePool } from '../shared/db/pool.js';
