@@ -107,6 +107,7 @@ describe('dashboard in a browser', () => {
     expect(await page.locator(DRAWN).count()).toBe(12);
     const first = await page.locator('.chart-card h3').allTextContents();
     expect(first.slice(0, 2)).toEqual(['checkout_latency_ms', 'orders_per_minute']);
+    expect(await page.locator('#batch-counts').textContent()).toBe('14 metrics · 2 with anomalies in 24h');
     await page.screenshot({ path: path.join(SHOTS, 'batch.png') });
     await page.locator('#more').scrollIntoViewIfNeeded();
     await page.locator(DRAWN).nth(13).waitFor();

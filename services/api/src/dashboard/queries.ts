@@ -299,3 +299,11 @@ export async function previewHistory(
   );
   return rows.map((r) => ({ metric_name: r.metric_name, metric_timestamp: r.metric_timestamp.getTime(), metric_value: Number(r.metric_value) }));
 }
+
+/**
+ * Throws UserInputError when `pattern` is not a Postgres regex. The batch page checks only this
+ * and leaves the per-metric stats to its charts.json (they were read twice per page view).
+ */
+export async function checkRegex(db: Db, pattern: string): Promise<void> {
+  await orEmpty(() => db.query({ text: "select '' ~ $1::text as ok", values: [pattern] }));
+}

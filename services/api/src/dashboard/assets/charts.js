@@ -124,7 +124,13 @@
         }
         next = body.next;
         root.dataset.loaded = String(root.querySelectorAll('.chart-card').length);
-        if (next === null) {
+        const counts = document.getElementById('batch-counts');
+        if (counts) {
+          counts.textContent = `${body.total} metrics · ${body.alerting} with anomalies in ${root.dataset.window}`;
+        }
+        if (body.total === 0) {
+          more.textContent = 'No metric has values in this window.';
+        } else if (next === null) {
           more.textContent = `All ${body.total} metrics shown.`;
         }
       } catch (error) {
