@@ -161,6 +161,8 @@ export function runPreview(rows: readonly MetricRow[], settings: BacktestSetting
       llmalert: zeros(),
       thumbsup: zeros(),
       thumbsdown: zeros(),
+      lo: new Array<number | null>(n).fill(null),
+      hi: new Array<number | null>(n).fill(null),
     };
     const alertTimes = metricRows.filter((_, i) => result.alert[i] === 1).map((r) => new Date(r.metric_timestamp).toISOString());
     metrics.push({ name, series, alerts: alertTimes.length, alertTimes, errors: result.metrics[0]?.errors ?? [] });

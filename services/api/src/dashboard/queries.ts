@@ -115,6 +115,9 @@ export interface Series {
   llmalert: number[];
   thumbsup: number[];
   thumbsdown: number[];
+  /** The expected band (value units) where the score row's metadata has `band: {lo, hi}`; else null. */
+  lo: (number | null)[];
+  hi: (number | null)[];
 }
 
 const FLAGS = ['alert', 'change', 'tholdalert', 'llmalert', 'thumbsup', 'thumbsdown'] as const;
@@ -131,12 +134,14 @@ export async function seriesOf(db: Db, batch: MetricBatch, names: readonly strin
     const name = String(r.metric_name);
     let s = out.get(name);
     if (!s) {
-      s = { t: [], value: [], score: [], alert: [], change: [], tholdalert: [], llmalert: [], thumbsup: [], thumbsdown: [] };
+      s = { t: [], value: [], score: [], alert: [], change: [], tholdalert: [], llmalert: [], thumbsup: [], thumbsdown: [], lo: [], hi: [] };
       out.set(name, s);
     }
     s.t.push((r.metric_timestamp as Date).getTime() / 1000);
     s.value.push(Number(r.metric_value));
     s.score.push(toNumber(r.metric_score));
+    s.lo.push(toNumber(r.band_lo));
+    s.hi.push(toNumber(r.band_hi));
     for (const flag of FLAGS) {
       s[flag].push(Number(r[`metric_${flag}`]) > 0 ? 1 : 0);
     }

@@ -61,8 +61,17 @@
         { label: 'alert threshold', scale: 'score', stroke: color('--score'), width: 1, dash: [4, 4], points: { show: false } },
       ],
     };
+    // The detector's expected band, where it gave one: two hidden-line series filled between.
+    const hasBand = Array.isArray(series.lo) && series.lo.some((v) => v !== null) && series.hi.some((v) => v !== null);
+    if (hasBand) {
+      data.push(series.hi, series.lo);
+      const edge = { stroke: color('--band-line'), width: 0.5, points: { show: false }, spanGaps: false };
+      opts.series.push({ label: 'expected high', ...edge }, { label: 'expected low', ...edge });
+      opts.bands = [{ series: [data.length - 2, data.length - 1], fill: color('--band') }];
+    }
     el.textContent = '';
     const chart = new uPlot(opts, data, el);
+    el.dataset.band = String(hasBand);
     new ResizeObserver(() => chart.setSize({ width: Math.max(200, el.clientWidth), height })).observe(el);
     el.dataset.drawn = 'true';
     return chart;

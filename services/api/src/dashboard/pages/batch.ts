@@ -9,7 +9,7 @@ import { pageNumber, windowSwitch } from './controls.js';
 /** Charts per lazy-loaded page of the batch view. */
 export const CHARTS_PER_PAGE = 12;
 
-export const chartKeys = html`<div class="legend-keys"><span class="key value">value</span><span class="key score">score</span><span class="key alert">alert</span><span class="key change">change</span><span class="key thold">threshold</span><span class="key down">false alarm</span></div>`;
+export const chartKeys = html`<div class="legend-keys"><span class="key value">value</span><span class="key score">score</span><span class="key alert">alert</span><span class="key change">change</span><span class="key thold">threshold</span><span class="key down">false alarm</span><span class="key band">expected band</span></div>`;
 
 /** The batch view: the controls and an empty grid that charts.js fills a page at a time. */
 export function batchPage(ctx: Ctx): RequestHandler {
