@@ -9,7 +9,8 @@ import { anomaliesPage } from './pages/anomalies.js';
 import { batchCharts, batchPage } from './pages/batch.js';
 import { postFeedback } from './pages/feedback.js';
 import { homePage } from './pages/home.js';
-import { doLogin, doLogout, showLogin } from './pages/login.js';
+import { doLogin, doLogout, LOGIN_LIMIT, showLogin } from './pages/login.js';
+import { createFailureLimiter } from './rate-limit.js';
 import { metricPage, metricSeries } from './pages/metric.js';
 import { previewPage, runPreviewPage } from './pages/preview.js';
 import { PREVIEW_LIMITS } from './preview-run.js';
@@ -55,7 +56,7 @@ const noStore: RequestHandler = (_req, res, next) => {
  * own paths; everything else falls through to the admin API.
  */
 export function dashboardRouter(deps: DashboardDeps): express.Router {
-  const ctx: Ctx = { deps, keys: sessionKeys(deps.token), now: deps.now ?? (() => new Date()) };
+  const ctx: Ctx = { deps, keys: sessionKeys(deps.token), now: deps.now ?? (() => new Date()), loginFailures: createFailureLimiter(LOGIN_LIMIT) };
   const guard = { token: deps.token, keys: ctx.keys, now: ctx.now };
   const bodies = [express.urlencoded({ extended: false, limit: '16kb' }), express.json({ limit: '16kb' })];
   const open = [securityHeaders, noStore, sameOriginOnly(), ...bodies];
