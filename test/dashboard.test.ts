@@ -295,7 +295,7 @@ describe('dashboard over HTTP', () => {
       expect(await feedbackRows(db, SALES.table, SALES.batch, 'cpu_busy')).toEqual([`thumbsdown ${time}`]);
       const metric = await text('/batches/dash_sales/metric?name=cpu_busy');
       expect(metric).toContain('false alarm</span>');
-      expect(metric).toContain('class="down" name="vote" value="down" title="False alarm" aria-label="thumbs down" aria-pressed="true"');
+      expect(metric).toContain('class="down" name="vote" value="down" title="False alarm: keeps this point out of training and mutes alerts of this metric no more unusual than it (alert_feedback_horizon_days)" aria-label="thumbs down" aria-pressed="true"');
       expect((await vote('up')).status).toBe(303);
       expect(await feedbackRows(db, SALES.table, SALES.batch, 'cpu_busy')).toEqual([`thumbsup ${time}`]);
       expect(await text('/anomalies?batch=dash_sales')).toContain('confirmed</span>');
