@@ -4,6 +4,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../shared/db/db.js';
+import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import { feedbackRows, pointTime, seedMetrics } from './support/dashboard-data.js';
 import { cleanRedisPrefix, createMetricsDir, createTestDatabase, freePort, randomPrefix, serviceEnv, startService, stopAll, type TestDatabase } from './support/processes.js';
 
@@ -55,6 +56,12 @@ describe('dashboard in a browser', () => {
     database = await createTestDatabase();
     db = createDb(database.url);
     await seedMetrics(db, { ...SEED, end, alerts: ALERTS, changes: { orders_per_minute: [60] } });
+    // The detector's expected band on checkout_latency_ms's score rows (metadata band: {lo, hi}), none on the others.
+    const banded = await db.query<{ metric_timestamp: Date; metric_value: number }>({
+      text: `select metric_timestamp, metric_value from ${SEED.table} where metric_name = 'checkout_latency_ms' and metric_type = 'score'`,
+      values: [],
+    });
+    await upsertMetricRows(db, SEED.table, banded.map((r) => ({ metric_timestamp: r.metric_timestamp, metric_batch: SEED.batch, metric_name: 'checkout_latency_ms', metric_type: 'score' as const, metric_value: r.metric_value, metadata: { band: { lo: 85, hi: 125 } } })));
     dir = createMetricsDir({
       web_shop: { ingest_sql: 'select 1', table_key: SEED.table },
       broken_batch: { ingest_sql: 'select 1', alert_threshold: 'high' },
@@ -107,6 +114,10 @@ describe('dashboard in a browser', () => {
     expect(await page.locator(DRAWN).count()).toBe(12);
     const first = await page.locator('.chart-card h3').allTextContents();
     expect(first.slice(0, 2)).toEqual(['checkout_latency_ms', 'orders_per_minute']);
+    expect(await page.locator('#batch-counts').textContent()).toBe('14 metrics · 2 with anomalies in 24h');
+    // Only the metric whose score rows carry a band draws one.
+    expect(await page.locator('.chart-card[data-metric="checkout_latency_ms"] .chart').getAttribute('data-band')).toBe('true');
+    expect(await page.locator('.chart-card[data-metric="orders_per_minute"] .chart').getAttribute('data-band')).toBe('false');
     await page.screenshot({ path: path.join(SHOTS, 'batch.png') });
     await page.locator('#more').scrollIntoViewIfNeeded();
     await page.locator(DRAWN).nth(13).waitFor();
@@ -125,6 +136,10 @@ describe('dashboard in a browser', () => {
 
     await page.goto(`${base}/batches/${SEED.batch}/metric?name=checkout_latency_ms`);
     await page.waitForSelector('#metric-chart[data-drawn="true"] canvas');
+    expect(await page.locator('#metric-chart').getAttribute('data-band')).toBe('true');
+    const history = (await (await page.request.get(`${base}/batches/${SEED.batch}/metric.json?name=checkout_latency_ms`)).json()) as { series: { lo: (number | null)[]; hi: (number | null)[] } };
+    expect(new Set(history.series.lo)).toEqual(new Set([85]));
+    expect(new Set(history.series.hi)).toEqual(new Set([125]));
     await page.locator('#alerts').getByText('false alarm').waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'metric.png'), fullPage: true });
 

@@ -227,6 +227,8 @@ export const BATCH_SCHEMA = z.object({
   alert_snooze_mode: oneOf(['incident', 'alert']),
   alert_threshold: finiteNumber,
   alert_exclude_metrics: nameList,
+  /** How long a thumbs-down suppresses alerts no more unusual than it (shared/feedback); 0: off. */
+  alert_feedback_horizon_days: numberAtLeast(0),
   /** The original's misspelt switch; either turns alerts off. */
   disable_alerts: boolean.optional(),
   tholdalert_methods: methods,

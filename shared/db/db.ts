@@ -37,7 +37,9 @@ export type SqlName =
   | 'dashboard_job_runs'
   | 'dashboard_job_run'
   | 'dashboard_failed_runs'
-  | 'dashboard_models';
+  | 'dashboard_models'
+  | 'select_feedback'
+  | 'dashboard_preview_history';
 
 const sqlCache = new Map<string, string>();
 

@@ -9,6 +9,8 @@ import { skipped, type JobContext, type JobCore, type JobResult } from '../../..
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { renderSql } from '../../../shared/templates.js';
 import { alertDetectConfig, detectAlerts, explainSilence, type AlertDetectConfig, type Silence } from '../../../shared/detect/alert-detect.js';
+import { feedbackRule, suppressedBy } from '../../../shared/feedback/feedback.js';
+import { readVerdicts } from '../../../shared/feedback/read.js';
 import { defaultAlertDeps, type AlertDeps } from './channels.js';
 import { notify } from './notify.js';
 import { groupByMetric, lastN, sameTime, type WindowRow } from './window.js';
@@ -31,6 +33,12 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
       renderSql(batch, 'alert_sql', { now: context.now }, { alert_window_n: windowN }),
     );
 
+    // Thumbs-downs within the horizon suppress alerts no more unusual than them (shared/feedback).
+    const rule = feedbackRule(batch.config);
+    const since = new Date(context.now.getTime() - rule.horizonMs - batch.config.alert_metric_timestamp_max_days_ago * 86_400_000);
+    const verdicts = rule.horizonMs > 0 ? await readVerdicts(context.db, batch.config.table_key, batch.name, since) : [];
+    const suppressed: { metric: string; timestamp: string; scoreSmooth: number; falseAlarm: string; falseAlarmScore: number }[] = [];
+
     const metrics = new Map<string, { rows: WindowRow[]; scoreSmooth: number[]; alerted: boolean[] }>();
     const newRows: MetricRow[] = [];
     const found: { metric: string; timestamp: string; score: number; scoreSmooth: number }[] = [];
@@ -52,6 +60,11 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
       }
       for (const index of detection.alerts) {
         const row = scored[index]!;
+        const by = suppressedBy(verdicts, metricName, row.metric_timestamp, detection.scoreSmooth[index]!, rule)?.by;
+        if (by) {
+          suppressed.push({ metric: metricName, timestamp: row.metric_timestamp.toISOString(), scoreSmooth: detection.scoreSmooth[index]!, falseAlarm: by.t.toISOString(), falseAlarmScore: by.scoreSmooth! });
+          continue;
+        }
         alerted[index] = true;
         const scoreSmooth = detection.scoreSmooth[index]!;
         found.push({ metric: metricName, timestamp: row.metric_timestamp.toISOString(), score: row.metric_score!, scoreSmooth });
@@ -112,7 +125,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
       notify: newRows.map((row) => ({ metricName: row.metric_name, timestamp: row.metric_timestamp })),
       buildMessage,
       chartThreshold: () => config.threshold,
-      details: { metrics: metrics.size, alerts: found, snoozed, silent, farBelow },
+      details: { metrics: metrics.size, alerts: found, snoozed, silent, farBelow, suppressed },
     });
   };
 }

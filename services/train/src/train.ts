@@ -4,6 +4,8 @@ import { trainMany } from '../../../shared/models/pool.js';
 import type { Point } from '../../../shared/models/index.js';
 import { renderSql } from '../../../shared/templates.js';
 import { groupSeries, type SeriesRow } from '../../../shared/models/series.js';
+import { withoutFalseAlarms } from '../../../shared/feedback/feedback.js';
+import { readVerdicts } from '../../../shared/feedback/read.js';
 
 /**
  * Train: per metric, the training window from train_sql (newest train_max_n points within
@@ -15,7 +17,10 @@ export const trainBatch: JobCore = async (batch, context) => {
     return skipped(batch, 'train', 'disable_train is set');
   }
   const rows = await context.db.query<SeriesRow>(renderSql(batch, 'train_sql', { now: context.now }));
-  const series = groupSeries(rows);
+  // Points the user thumbed down as false alarms stay out of training (shared/feedback).
+  const since = new Date(context.now.getTime() - batch.config.train_metric_timestamp_max_days_ago * 86_400_000);
+  const verdicts = await readVerdicts(context.db, batch.config.table_key, batch.name, since);
+  const { series, excluded: falseAlarmsExcluded } = withoutFalseAlarms(groupSeries(rows), verdicts);
   if (series.size === 0) {
     return skipped(batch, 'train', 'no metric rows in the training window');
   }
@@ -64,6 +69,6 @@ export const trainBatch: JobCore = async (batch, context) => {
     status: trained.length > 0 ? 'ok' : 'skipped',
     rows: saved,
     ...(trained.length === 0 ? { reason: 'no metric had enough data to train' } : {}),
-    details: { trained: trained.length, models: saved, version, skipped: skippedMetrics },
+    details: { trained: trained.length, models: saved, version, skipped: skippedMetrics, falseAlarmsExcluded },
   };
 };

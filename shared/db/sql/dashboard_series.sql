@@ -1,5 +1,5 @@
 -- Chart data for some metrics of a batch: per (metric, timestamp) the value, the score and the
--- flags, oldest first, over a window start ($3) or the newest $4 points of each metric.
+-- flags and the expected band, oldest first, over a window start ($3) or the newest $4 points of each metric.
 -- Params: $1 metric_batch, $2 metric names (text[]), $3 window start (or null), $4 points (or null).
 with data as (
   select metric_name, metric_timestamp,
@@ -10,7 +10,12 @@ with data as (
     coalesce(max(metric_value) filter (where metric_type = 'tholdalert'), 0) as metric_tholdalert,
     coalesce(max(metric_value) filter (where metric_type = 'llmalert'), 0) as metric_llmalert,
     coalesce(max(metric_value) filter (where metric_type = 'thumbsup'), 0) as metric_thumbsup,
-    coalesce(max(metric_value) filter (where metric_type = 'thumbsdown'), 0) as metric_thumbsdown
+    coalesce(max(metric_value) filter (where metric_type = 'thumbsdown'), 0) as metric_thumbsdown,
+    -- The detector's expected band (score metadata `band: {lo, hi}`, value units) where it gives one.
+    max(case when jsonb_typeof(metadata->'band'->'lo') = 'number' then (metadata->'band'->>'lo')::double precision end)
+      filter (where metric_type = 'score') as band_lo,
+    max(case when jsonb_typeof(metadata->'band'->'hi') = 'number' then (metadata->'band'->>'hi')::double precision end)
+      filter (where metric_type = 'score') as band_hi
   from {{table}}
   where metric_batch = $1
     and metric_name = any($2::text[])
@@ -22,7 +27,7 @@ with data as (
   where metric_value is not null
 )
 select metric_name, metric_timestamp, metric_value, metric_score, metric_alert, metric_change,
-  metric_tholdalert, metric_llmalert, metric_thumbsup, metric_thumbsdown
+  metric_tholdalert, metric_llmalert, metric_thumbsup, metric_thumbsdown, band_lo, band_hi
 from ranked
 where $4::int is null or recency_rank <= $4::int
 order by metric_name, metric_timestamp;

@@ -6,7 +6,7 @@ import type { Logger } from '../../../../shared/logger.js';
 import type { BatchCatalog, QueueMap } from '../../../../shared/worker.js';
 import { principalOf } from './guard.js';
 import { page, type PageOptions } from './layout.js';
-import type { PreviewProvider } from './pages/preview.js';
+import type { FailureLimiter } from './rate-limit.js';
 import { csrfToken, type SessionKeys } from './session.js';
 
 export interface DashboardDeps {
@@ -19,8 +19,6 @@ export interface DashboardDeps {
   prefix: string;
   log: Logger;
   now?: () => Date;
-  /** The backtest behind the Preview page; the page says it is not available without one. */
-  preview?: PreviewProvider;
 }
 
 /** What every page handler gets. */
@@ -28,6 +26,8 @@ export interface Ctx {
   deps: DashboardDeps;
   keys: SessionKeys;
   now: () => Date;
+  /** Failed token attempts at /login per client address. */
+  loginFailures: FailureLimiter;
 }
 
 export class HttpError extends Error {

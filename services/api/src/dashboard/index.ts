@@ -9,9 +9,11 @@ import { anomaliesPage } from './pages/anomalies.js';
 import { batchCharts, batchPage } from './pages/batch.js';
 import { postFeedback } from './pages/feedback.js';
 import { homePage } from './pages/home.js';
-import { doLogin, doLogout, showLogin } from './pages/login.js';
+import { doLogin, doLogout, LOGIN_LIMIT, showLogin } from './pages/login.js';
+import { createFailureLimiter } from './rate-limit.js';
 import { metricPage, metricSeries } from './pages/metric.js';
-import { previewPage } from './pages/preview.js';
+import { previewPage, runPreviewPage } from './pages/preview.js';
+import { PREVIEW_LIMITS } from './preview-run.js';
 import { runPage, runsPage } from './pages/runs.js';
 import { scheduleAction, schedulesPage } from './pages/schedules.js';
 import { UserInputError } from './queries.js';
@@ -54,11 +56,14 @@ const noStore: RequestHandler = (_req, res, next) => {
  * own paths; everything else falls through to the admin API.
  */
 export function dashboardRouter(deps: DashboardDeps): express.Router {
-  const ctx: Ctx = { deps, keys: sessionKeys(deps.token), now: deps.now ?? (() => new Date()) };
+  const ctx: Ctx = { deps, keys: sessionKeys(deps.token), now: deps.now ?? (() => new Date()), loginFailures: createFailureLimiter(LOGIN_LIMIT) };
   const guard = { token: deps.token, keys: ctx.keys, now: ctx.now };
   const bodies = [express.urlencoded({ extended: false, limit: '16kb' }), express.json({ limit: '16kb' })];
   const open = [securityHeaders, noStore, sameOriginOnly(), ...bodies];
   const authed = [securityHeaders, noStore, sameOriginOnly(), authenticate(guard), ...bodies, requireCsrf(guard)];
+  // The Preview form carries a pasted CSV: its own, larger (still bounded) body limit.
+  const previewBody = express.urlencoded({ extended: false, limit: PREVIEW_LIMITS.bodyBytes, parameterLimit: 20 });
+  const authedPreview = [securityHeaders, noStore, sameOriginOnly(), authenticate(guard), previewBody, requireCsrf(guard)];
 
   const router = express.Router();
   router.use('/assets', securityHeaders);
@@ -78,6 +83,7 @@ export function dashboardRouter(deps: DashboardDeps): express.Router {
   router.get('/schedules', ...authed, schedulesPage(ctx));
   router.post('/schedules/:batch/:job/:action', ...authed, scheduleAction(ctx));
   router.get('/preview', ...authed, previewPage(ctx));
+  router.post('/preview', ...authedPreview, runPreviewPage(ctx));
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
     const status = error instanceof HttpError ? error.status : error instanceof UserInputError ? 400 : statusOf(error);

@@ -115,6 +115,9 @@ export interface Series {
   llmalert: number[];
   thumbsup: number[];
   thumbsdown: number[];
+  /** The expected band (value units) where the score row's metadata has `band: {lo, hi}`; else null. */
+  lo: (number | null)[];
+  hi: (number | null)[];
 }
 
 const FLAGS = ['alert', 'change', 'tholdalert', 'llmalert', 'thumbsup', 'thumbsdown'] as const;
@@ -131,12 +134,14 @@ export async function seriesOf(db: Db, batch: MetricBatch, names: readonly strin
     const name = String(r.metric_name);
     let s = out.get(name);
     if (!s) {
-      s = { t: [], value: [], score: [], alert: [], change: [], tholdalert: [], llmalert: [], thumbsup: [], thumbsdown: [] };
+      s = { t: [], value: [], score: [], alert: [], change: [], tholdalert: [], llmalert: [], thumbsup: [], thumbsdown: [], lo: [], hi: [] };
       out.set(name, s);
     }
     s.t.push((r.metric_timestamp as Date).getTime() / 1000);
     s.value.push(Number(r.metric_value));
     s.score.push(toNumber(r.metric_score));
+    s.lo.push(toNumber(r.band_lo));
+    s.hi.push(toNumber(r.band_hi));
     for (const flag of FLAGS) {
       s[flag].push(Number(r[`metric_${flag}`]) > 0 ? 1 : 0);
     }
@@ -282,4 +287,28 @@ export async function modelVersions(db: Db, batch: string, metric: string): Prom
     trainedAt: r.trained_at as Date,
     nTrain: Number(r.n_train),
   }));
+}
+
+/** The Preview page's stored history of a batch (dashboard_preview_history.sql), epoch-ms rows. */
+export async function previewHistory(
+  db: Db,
+  batch: MetricBatch,
+  options: { metric: string | null; points: number; metrics: number },
+): Promise<{ metric_name: string; metric_timestamp: number; metric_value: number }[]> {
+  const rows = await orEmpty(() =>
+    db.run<{ metric_name: string; metric_timestamp: Date; metric_value: number }>(
+      'dashboard_preview_history',
+      [batch.name, options.metric, options.points, options.metrics],
+      { table: batch.config.table_key },
+    ),
+  );
+  return rows.map((r) => ({ metric_name: r.metric_name, metric_timestamp: r.metric_timestamp.getTime(), metric_value: Number(r.metric_value) }));
+}
+
+/**
+ * Throws UserInputError when `pattern` is not a Postgres regex. The batch page checks only this
+ * and leaves the per-metric stats to its charts.json (they were read twice per page view).
+ */
+export async function checkRegex(db: Db, pattern: string): Promise<void> {
+  await orEmpty(() => db.query({ text: "select '' ~ $1::text as ok", values: [pattern] }));
 }

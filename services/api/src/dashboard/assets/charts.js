@@ -1,4 +1,4 @@
-/* global uPlot, document, window, fetch, getComputedStyle, IntersectionObserver, ResizeObserver, URL */
+/* global uPlot, document, window, fetch, getComputedStyle, IntersectionObserver, ResizeObserver, URL, FileReader */
 // The dashboard's charts: uPlot (served from node_modules), drawn from the JSON endpoints.
 // No inline script (CSP script-src 'self'); user data only ever goes in as textContent.
 'use strict';
@@ -61,8 +61,17 @@
         { label: 'alert threshold', scale: 'score', stroke: color('--score'), width: 1, dash: [4, 4], points: { show: false } },
       ],
     };
+    // The detector's expected band, where it gave one: two hidden-line series filled between.
+    const hasBand = Array.isArray(series.lo) && series.lo.some((v) => v !== null) && series.hi.some((v) => v !== null);
+    if (hasBand) {
+      data.push(series.hi, series.lo);
+      const edge = { stroke: color('--band-line'), width: 0.5, points: { show: false }, spanGaps: false };
+      opts.series.push({ label: 'expected high', ...edge }, { label: 'expected low', ...edge });
+      opts.bands = [{ series: [data.length - 2, data.length - 1], fill: color('--band') }];
+    }
     el.textContent = '';
     const chart = new uPlot(opts, data, el);
+    el.dataset.band = String(hasBand);
     new ResizeObserver(() => chart.setSize({ width: Math.max(200, el.clientWidth), height })).observe(el);
     el.dataset.drawn = 'true';
     return chart;
@@ -124,7 +133,13 @@
         }
         next = body.next;
         root.dataset.loaded = String(root.querySelectorAll('.chart-card').length);
-        if (next === null) {
+        const counts = document.getElementById('batch-counts');
+        if (counts) {
+          counts.textContent = `${body.total} metrics · ${body.alerting} with anomalies in ${root.dataset.window}`;
+        }
+        if (body.total === 0) {
+          more.textContent = 'No metric has values in this window.';
+        } else if (next === null) {
           more.textContent = `All ${body.total} metrics shown.`;
         }
       } catch (error) {
@@ -152,6 +167,43 @@
     }
   }
 
+  /** The Preview page: the backtest's series come in the results' data attribute (no inline script). */
+  function previewView(root) {
+    const body = JSON.parse(root.dataset.preview);
+    const cards = root.querySelectorAll('.preview-card');
+    body.metrics.forEach((metric, i) => {
+      const chart = cards[i] && cards[i].querySelector('.chart');
+      if (chart && metric.series.t.length > 0) {
+        drawChart(chart, metric.series, body.threshold, false);
+      }
+    });
+    root.dataset.drawn = String(root.querySelectorAll('.chart[data-drawn]').length);
+  }
+
+  /** An uploaded CSV goes into the form's text field, which the POST carries. */
+  function previewUpload(input, target) {
+    input.addEventListener('change', () => {
+      const file = input.files && input.files[0];
+      if (!file) {
+        return;
+      }
+      const reader = new FileReader();
+      reader.onload = () => {
+        target.value = String(reader.result);
+      };
+      reader.readAsText(file);
+    });
+  }
+
+  const preview = document.getElementById('preview-charts');
+  if (preview) {
+    previewView(preview);
+  }
+  const upload = document.getElementById('preview-file');
+  const csvField = document.getElementById('preview-csv');
+  if (upload && csvField) {
+    previewUpload(upload, csvField);
+  }
   const charts = document.getElementById('charts');
   if (charts) {
     batchView(charts);

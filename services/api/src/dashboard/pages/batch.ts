@@ -2,14 +2,14 @@ import type { RequestHandler } from 'express';
 import { findBatch, queryText, render, type Ctx } from '../context.js';
 import { html, href } from '../html.js';
 import { notice, pct } from '../layout.js';
-import { metricStats, seriesOf, UserInputError, type MetricStat } from '../queries.js';
+import { checkRegex, metricStats, seriesOf, UserInputError, type MetricStat } from '../queries.js';
 import { parseWindow } from '../window.js';
 import { pageNumber, windowSwitch } from './controls.js';
 
 /** Charts per lazy-loaded page of the batch view. */
 export const CHARTS_PER_PAGE = 12;
 
-export const chartKeys = html`<div class="legend-keys"><span class="key value">value</span><span class="key score">score</span><span class="key alert">alert</span><span class="key change">change</span><span class="key thold">threshold</span><span class="key down">false alarm</span></div>`;
+export const chartKeys = html`<div class="legend-keys"><span class="key value">value</span><span class="key score">score</span><span class="key alert">alert</span><span class="key change">change</span><span class="key thold">threshold</span><span class="key down">false alarm</span><span class="key band">expected band</span></div>`;
 
 /** The batch view: the controls and an empty grid that charts.js fills a page at a time. */
 export function batchPage(ctx: Ctx): RequestHandler {
@@ -17,17 +17,18 @@ export function batchPage(ctx: Ctx): RequestHandler {
     const batch = findBatch(ctx, req.params.batch);
     const window = parseWindow(req.query.window, ctx.now(), '24h');
     const q = queryText(req, 'q', 200);
-    let stats: MetricStat[] = [];
     let error: string | null = null;
     try {
-      stats = await metricStats(ctx.deps.db, batch, window, q);
+      // The counts and the charts come from charts.json (one read of the stats per view).
+      if (q !== null) {
+        await checkRegex(ctx.deps.db, q);
+      }
     } catch (e) {
       if (!(e instanceof UserInputError)) {
         throw e;
       }
       error = e.message;
     }
-    const alerting = stats.filter((s) => s.anomalyRate > 0).length;
     const path = `/batches/${batch.name}`;
     render(ctx, res, {
       title: batch.name,
@@ -35,7 +36,7 @@ export function batchPage(ctx: Ctx): RequestHandler {
       charts: true,
       body: html`<div class="head">
           <div><div class="crumbs"><a href="/">Batches</a> /</div><h1>${batch.name}</h1>
-            <p>${stats.length} metrics${q ? html` matching <code>${q}</code>` : ''} · ${alerting} with anomalies in ${window.label} · sorted by anomaly rate</p></div>
+            <p><span id="batch-counts">metrics</span>${q ? html` matching <code>${q}</code>` : ''} · sorted by anomaly rate</p></div>
           <div class="toolbar">
             <a class="button" href="${href('/anomalies', { batch: batch.name })}">Anomalies</a>
             <a class="button" href="${href('/runs', { batch: batch.name })}">Runs</a>
@@ -49,9 +50,8 @@ export function batchPage(ctx: Ctx): RequestHandler {
         </form>
         ${chartKeys}
         ${error ? notice('error', error) : ''}
-        ${!error && stats.length === 0 ? html`<div class="empty">No metric has values in this window${q ? ' matching this filter' : ''}.</div>` : ''}
-        ${!error && stats.length > 0
-          ? html`<section class="charts" id="charts" data-src="${href(`${path}/charts.json`, { q, window: window.label })}" data-total="${String(stats.length)}"></section>
+        ${!error
+          ? html`<section class="charts" id="charts" data-src="${href(`${path}/charts.json`, { q, window: window.label })}" data-window="${window.label}"></section>
             <div class="sentinel" id="more"><button type="button" id="load-more">Load more charts</button></div>`
           : ''}`,
     });
@@ -79,6 +79,7 @@ export function batchCharts(ctx: Ctx): RequestHandler {
     res.setHeader('Cache-Control', 'no-store');
     res.json({
       total: stats.length,
+      alerting: stats.filter((s) => s.anomalyRate > 0).length,
       page: pageNo,
       next: (pageNo + 1) * CHARTS_PER_PAGE < stats.length ? pageNo + 1 : null,
       threshold: batch.config.alert_threshold,

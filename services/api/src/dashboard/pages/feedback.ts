@@ -20,8 +20,8 @@ export function voteButtons(a: Pick<Anomaly, 'batch' | 'metric' | 'time' | 'verd
     <input type="hidden" name="metric" value="${a.metric}">
     <input type="hidden" name="time" value="${a.time.toISOString()}">
     <input type="hidden" name="back" value="${back}">
-    <button class="up" name="vote" value="up" title="Confirm: a real anomaly" aria-label="thumbs up"${pressed('up')}>${ICON_UP}</button>
-    <button class="down" name="vote" value="down" title="False alarm" aria-label="thumbs down"${pressed('down')}>${ICON_DOWN}</button>
+    <button class="up" name="vote" value="up" title="Confirm: a real anomaly (alerts at least this unusual keep firing)" aria-label="thumbs up"${pressed('up')}>${ICON_UP}</button>
+    <button class="down" name="vote" value="down" title="False alarm: keeps this point out of training and mutes alerts of this metric no more unusual than it (alert_feedback_horizon_days)" aria-label="thumbs down"${pressed('down')}>${ICON_DOWN}</button>
     ${a.verdict ? html`<button class="link small" name="vote" value="clear" title="Take the verdict back">clear</button>` : ''}
   </form>`;
 }

@@ -34,7 +34,10 @@ export function showLogin(ctx: Ctx): RequestHandler {
   };
 }
 
-/** Checks the token (in constant time) and sets the signed session cookie. */
+/** Failed logins allowed per client address within the window, before a 429. */
+export const LOGIN_LIMIT = { max: 10, windowMs: 15 * 60_000 } as const;
+
+/** Checks the token (in constant time) and sets the signed session cookie; failures are rate-limited per address. */
 export function doLogin(ctx: Ctx): RequestHandler {
   return (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -43,11 +46,22 @@ export function doLogin(ctx: Ctx): RequestHandler {
       res.redirect(303, next);
       return;
     }
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const now = ctx.now().getTime();
+    const wait = ctx.loginFailures.retryAfter(client, now);
+    if (wait !== null) {
+      // Refused before the token is even compared: a guesser learns nothing more while blocked.
+      res.setHeader('Retry-After', String(wait));
+      res.status(429).type('html').send(loginPage(next, `Too many failed logins from this address (${LOGIN_LIMIT.max} in ${LOGIN_LIMIT.windowMs / 60_000} minutes); try again in ${wait} s.`));
+      return;
+    }
     if (typeof body.token !== 'string' || body.token.length > 4096 || !tokenMatches(ctx.deps.token, body.token)) {
-      ctx.deps.log.warn({ ip: req.socket.remoteAddress }, 'dashboard login with a wrong token');
+      ctx.loginFailures.fail(client, now);
+      ctx.deps.log.warn({ ip: client }, 'dashboard login with a wrong token');
       res.status(401).type('html').send(loginPage(next, 'Wrong token.'));
       return;
     }
+    ctx.loginFailures.succeed(client);
     const { value } = issueSession(ctx.keys, ctx.now().getTime());
     res.setHeader('Set-Cookie', sessionCookie(value, req.secure));
     res.redirect(303, next);
