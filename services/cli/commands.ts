@@ -6,6 +6,7 @@ import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 import { closePool, redactUrl } from '../../shared/db/pool.js';
 import { waitForPostgres } from '../../shared/db/reachable.js';
 import { configureLogger, logger } from '../../shared/logger.js';
+import { logSink } from '../../shared/progress.js';
 import { runProgram, type CliCommand } from './program.js';
 
 /** The process settings, read once; the logger takes its level from them. */
@@ -67,7 +68,7 @@ async function migrateCommand(): Promise<number> {
   const created = await createDatabaseIfMissing(env.databaseUrl);
   const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   try {
-    const { tables } = await migrate(db, result.batches);
+    const { tables } = await migrate(db, result.batches, logSink(logger));
     const broken = [...new Set(result.problems.map((p) => p.file))];
     process.stdout.write(
       `${JSON.stringify({ database: redactUrl(env.databaseUrl), created, tables, ...(broken.length > 0 ? { broken } : {}) })}\n`,
