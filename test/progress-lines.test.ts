@@ -11,9 +11,9 @@ import type { MetricRow } from '../shared/metric-row.js';
 import { setProgressEvery } from '../shared/progress.js';
 import { ingestBatch } from '../services/ingest/src/ingest.js';
 import { trainBatch } from '../services/train/src/train.js';
-import { anomstack } from './support/cli.js';
 import { metricsCsv } from './support/csv.js';
-import { createMetricsDir, createTestDatabase, DEFAULTS_DIR, type TestDatabase } from './support/processes.js';
+import { anomstack as cli, jsonLines } from './support/cli.js';
+import { createMetricsDir, createTestDatabase, DEFAULTS_DIR, SLOT_KEYED_INGEST_SQL, type TestDatabase } from './support/processes.js';
 
 /** Long work logs a start line, progress with counts and rate, and an end line with totals (issue 12). */
 
@@ -43,6 +43,7 @@ beforeAll(async () => {
       disable_tholdalert: true,
     },
     third: { ingest_sql: 'select 1', table_key: 'metrics_third' },
+    slots: { ingest_sql: SLOT_KEYED_INGEST_SQL, table_key: 'metrics_slots', disable_tholdalert: true },
   });
   const loaded = loadBatches({ metricsDir: dir, defaultsDir: DEFAULTS_DIR, ignoreExamples: false, env: {} });
   expect(loaded.problems).toEqual([]);
@@ -105,7 +106,7 @@ describe('progress of long work', () => {
   });
 
   it('anomstack migrate logs a line per table step and the totals', async () => {
-    const out = await anomstack(['migrate'], {
+    const out = await cli(['migrate'], {
       ANOMSTACK_DATABASE_URL: database.url,
       ANOMSTACK_METRICS_DIR: dir,
       ANOMSTACK_LOG_LEVEL: 'info',
@@ -118,20 +119,47 @@ describe('progress of long work', () => {
       .filter((l) => l.startsWith('{'))
       .map((l) => String((JSON.parse(l) as { msg: string }).msg))
       .filter((m) => m.startsWith('migrate'));
-    expect(lines[0]).toBe('migrate: started, 3 tables');
-    expect(lines.slice(1, -1)).toEqual([expect.stringMatching(/^migrate: 1\/3 tables \(33%\), /), expect.stringMatching(/^migrate: 2\/3 tables \(66%\), /)]);
-    expect(lines.at(-1)).toMatch(/^migrate: done, 3 tables in [\d.]+ s \([\d.]+ tables\/s\), our own tables up to date$/);
+    expect(lines[0]).toBe('migrate: started, 4 tables');
+    expect(lines.slice(1, -1)).toEqual([1, 2, 3].map((n) => expect.stringMatching(new RegExp(`^migrate: ${n}/4 tables \\(${Math.floor((100 * n) / 4)}%\\), `))));
+    expect(lines.at(-1)).toMatch(/^migrate: done, 4 tables in [\d.]+ s \([\d.]+ tables\/s\), our own tables up to date$/);
   });
 
   it('anomstack score-csv writes progress per metric to stderr', async () => {
     const input = path.join(dir, 'in.csv');
     fs.writeFileSync(input, metricsCsv({ a: 60, b: 60, c: 60 }));
-    const out = await anomstack(['score-csv', input, path.join(dir, 'out.csv'), '--score-n', '3'], { ANOMSTACK_PROGRESS_EVERY_MS: '0' });
+    const out = await cli(['score-csv', input, path.join(dir, 'out.csv'), '--score-n', '3'], { ANOMSTACK_PROGRESS_EVERY_MS: '0' });
     expect(out.code).toBe(0);
     const lines = out.stderr.trim().split('\n');
     expect(lines[0]).toBe(`score-csv ${input}: started, 3 metrics`);
     expect(lines.slice(1, 3)).toEqual([expect.stringMatching(/: 1\/3 metrics \(33%\), [\d.]+ metrics\/s$/), expect.stringMatching(/: 2\/3 metrics \(66%\), /)]);
     expect(lines[3]).toMatch(/: done, 3 metrics in [\d.]+ s \([\d.]+ metrics\/s\)$/);
     expect(lines[4]).toBe(`wrote 9 rows to ${path.join(dir, 'out.csv')} (0 metrics skipped)`);
+  });
+
+  it('anomstack run --from --every backfills slot by slot with progress, and a second backfill writes nothing', async () => {
+    const env = { ANOMSTACK_DATABASE_URL: database.url, ANOMSTACK_METRICS_DIR: dir, ANOMSTACK_PROGRESS_EVERY_MS: '0' };
+    const args = ['run', 'slots', 'ingest', '--from', '2026-03-01T00:00:00Z', '--every', '1h', '--now', '2026-03-01T03:00:00Z'];
+    const first = await cli(args, env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(jsonLines(first.stdout).map((l) => [l.job, l.rows])).toEqual([['ingest', 1], ['ingest', 1], ['ingest', 1], ['ingest', 1]]);
+    const lines = first.stderr.trim().split('\n');
+    expect(lines[0]).toBe('backfill slots ingest: started, 4 slots');
+    expect(lines.slice(1, 4)).toEqual([1, 2, 3].map((n) => expect.stringMatching(new RegExp(`^backfill slots ingest: ${n}/4 slots \\(\\d+%\\), [\\d.]+ slots/s$`))));
+    expect(lines[4]).toMatch(/^backfill slots ingest: done, 4 slots in [\d.]+ s \([\d.]+ slots\/s\), 4 rows written, 2026-03-01T00:00:00.000Z to 2026-03-01T03:00:00.000Z$/);
+    const again = await cli(args, env);
+    expect(jsonLines(again.stdout).map((l) => l.rows)).toEqual([0, 0, 0, 0]);
+    const [row] = await database.db.query<{ n: number }>({ text: `select count(*)::int as n from metrics_slots`, values: [] });
+    expect(row?.n).toBe(4);
+  });
+
+  it('anomstack run refuses a bad backfill with the reason and exit 2', async () => {
+    const bad = async (extra: string[]): Promise<string> => {
+      const out = await cli(['run', 'slots', 'ingest', ...extra], { ANOMSTACK_DATABASE_URL: database.url, ANOMSTACK_METRICS_DIR: dir });
+      expect(out.code).toBe(2);
+      return out.stderr.trim();
+    };
+    expect(await bad(['--from', '2026-03-01T00:00:00Z'])).toBe('--from and --every go together (a backfill: every slot from --from to --now, --every apart)');
+    expect(await bad(['--from', '2026-03-01T00:00:00Z', '--every', '5x'])).toBe('--every: "5x" is not a duration like 30s, 10m, 1h or 1d');
+    expect(await bad(['--from', '2026-03-02T00:00:00Z', '--every', '1h', '--now', '2026-03-01T00:00:00Z'])).toBe('--from 2026-03-02T00:00:00.000Z is after --now 2026-03-01T00:00:00.000Z');
   });
 });
