@@ -31,6 +31,7 @@ export async function run(args: string[]): Promise<void> {
     const started = performance.now();
     const result = await fn();
     steps.push([name, (performance.now() - started) / 1000]);
+    process.stderr.write(`first-run: ${name} ${steps.at(-1)![1].toFixed(1)} s\n`);
     return result;
   };
   process.stderr.write(`first-run: ${branch} at ${commit}, in ${work}\n`);
@@ -38,6 +39,7 @@ export async function run(args: string[]): Promise<void> {
   // npm's cache on this machine is warm: the figure is a re-install, not a first download.
   await timed('npm ci', () => exec$('npm', ['ci', '--no-audit', '--no-fund'], { cwd: clone, maxBuffer: 64 * 1024 * 1024 }));
 
+  process.stderr.write('first-run: starting the SMTP catcher\n');
   const smtp = await startSmtpServer();
   const prefix = randomPrefix();
   const service = `anomstack_bench_first_${randomBytes(4).toString('hex')}`;
@@ -60,6 +62,7 @@ export async function run(args: string[]): Promise<void> {
   let child: ReturnType<typeof spawn> | null = null;
   try {
     const apiPort = await freePort();
+    process.stderr.write(`first-run: npm start (API on ${apiPort})\n`);
     const startedAt = performance.now();
     child = spawn('npm', ['start'], {
       cwd: clone,
@@ -74,6 +77,7 @@ export async function run(args: string[]): Promise<void> {
     const reached = async (name: string, check: () => Promise<boolean> | boolean): Promise<void> => {
       await waitFor(async () => (await check()) || undefined, timeoutMs, `${name}\n${logs.slice(-3000)}`);
       milestones.push([name, since()]);
+      process.stderr.write(`first-run: ${name} after ${since().toFixed(1)} s\n`);
     };
     const count = async (type: string): Promise<boolean> => {
       const db = new pg.Client({ connectionString: `${SERVER_URL}/${service}` });
