@@ -94,7 +94,11 @@ export async function run(args: string[]): Promise<void> {
     await reached('first score', () => count('score'));
     await reached('first alert (row)', () => count('alert'));
     await reached('first alert email', () => smtp.messages.length > 0);
+    const stopped = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
     process.kill(-child.pid!, 'SIGTERM');
+    await stopped;
+    process.stderr.write('first-run: services stopped; baseline: anomstack migrate, then anomstack run\n');
+    await exec$(process.execPath, ['bin/anomstack.mjs', 'migrate'], { cwd: clone, env: { ...env(baseline), ANOMSTACK_LOG_LEVEL: 'warn' } });
 
     const cliStarted = performance.now();
     const { stdout } = await exec$(process.execPath, ['bin/anomstack.mjs', 'run', 'example_simple', 'ingest', 'train', 'score', 'alert'], {
@@ -103,6 +107,7 @@ export async function run(args: string[]): Promise<void> {
     });
     const cliSeconds = (performance.now() - cliStarted) / 1000;
     const alerted = stdout.includes('"job":"alert"');
+    process.stderr.write(`first-run: baseline ${cliSeconds.toFixed(1)} s; cleaning up\n`);
 
     const load = os.loadavg()[0]!.toFixed(2);
     process.stdout.write(`\nfirst run from a fresh clone (${branch} ${commit}; 1-min load ${load} at the end; ${os.cpus().length} cores)\n\n`);
@@ -120,7 +125,7 @@ export async function run(args: string[]): Promise<void> {
         `${alerted ? '' : ' (no alert line!)'}; first email after npm start is ${(email / cliSeconds).toFixed(2)}x that\n`,
     );
   } finally {
-    if (child?.pid !== undefined && child.exitCode === null) {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
       try {
         process.kill(-child.pid, 'SIGTERM');
