@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
+import { setProgressEvery } from './progress.js';
 
 export type LogFormat = 'pretty' | 'json';
 
@@ -34,8 +35,11 @@ export const logger: Logger = pino(
 );
 
 /** Applies the settings: human-readable lines (`pretty`) or JSON lines (`json`). */
-export function configureLogger(settings: { logLevel: string; logFormat: LogFormat }): void {
+export function configureLogger(settings: { logLevel: string; logFormat: LogFormat; progressEveryMs?: number }): void {
   logger.level = settings.logLevel;
+  if (settings.progressEveryMs !== undefined) {
+    setProgressEvery(settings.progressEveryMs);
+  }
   pretty = settings.logFormat === 'pretty' ? makePretty() : null;
 }
 

@@ -6,6 +6,7 @@ import { createDatabaseIfMissing, migrate } from '../../shared/db/migrate.js';
 import { closePool, redactUrl } from '../../shared/db/pool.js';
 import { waitForPostgres } from '../../shared/db/reachable.js';
 import { configureLogger, logger } from '../../shared/logger.js';
+import { logSink } from '../../shared/progress.js';
 import { runProgram, type CliCommand } from './program.js';
 
 /** The process settings, read once; the logger takes its level from them. */
@@ -67,7 +68,7 @@ async function migrateCommand(): Promise<number> {
   const created = await createDatabaseIfMissing(env.databaseUrl);
   const db = createDb(env.databaseUrl, { max: env.dbPoolMax, statementTimeoutMs: env.statementTimeoutS * 1000 });
   try {
-    const { tables } = await migrate(db, result.batches);
+    const { tables } = await migrate(db, result.batches, logSink(logger));
     const broken = [...new Set(result.problems.map((p) => p.file))];
     process.stdout.write(
       `${JSON.stringify({ database: redactUrl(env.databaseUrl), created, tables, ...(broken.length > 0 ? { broken } : {}) })}\n`,
@@ -78,7 +79,20 @@ async function migrateCommand(): Promise<number> {
   return 0;
 }
 
-async function runCommand(batchName: string, jobs: string[], options: { dryRun?: boolean; now?: string }): Promise<number> {
+/** `10m`, `1h`, `1d`, `30s` as milliseconds; null for anything else. */
+export function parseEvery(text: string): number | null {
+  const match = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  if (!match) {
+    return null;
+  }
+  const ms = Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return ms > 0 ? ms : null;
+}
+
+/** A backfill runs at most this many slots: a typo in --every should not queue a million runs. */
+const MAX_BACKFILL_SLOTS = 100_000;
+
+async function runCommand(batchName: string, jobs: string[], options: { dryRun?: boolean; now?: string; from?: string; every?: string }): Promise<number> {
   const unknown = jobs.filter((j) => !isJobName(j));
   if (unknown.length > 0) {
     process.stderr.write(`unknown job ${unknown.join(', ')} (jobs: ${JOB_NAMES.join(', ')})\n`);
@@ -89,10 +103,41 @@ async function runCommand(batchName: string, jobs: string[], options: { dryRun?:
     process.stderr.write(`--now: "${options.now}" is not a timestamp\n`);
     return 2;
   }
+  const slots = backfillSlots(options.from, options.every, now);
+  if (typeof slots === 'string') {
+    process.stderr.write(`${slots}\n`);
+    return 2;
+  }
   const env = settings();
   const result = loadAll(env);
   const { runJobsOnce } = await import('../run-once.js');
-  return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), now, dryRun: options.dryRun === true });
+  return runJobsOnce({ env, load: result, batchName, jobs: jobs.filter(isJobName), slots, dryRun: options.dryRun === true });
+}
+
+/** The slots of `--from T --every D` up to `--now` (inclusive), or just `--now`; a message for bad input. */
+function backfillSlots(from: string | undefined, every: string | undefined, to: Date): Date[] | string {
+  if (from === undefined && every === undefined) {
+    return [to];
+  }
+  if (from === undefined || every === undefined) {
+    return '--from and --every go together (a backfill: every slot from --from to --now, --every apart)';
+  }
+  const start = new Date(from);
+  if (Number.isNaN(start.getTime())) {
+    return `--from: "${from}" is not a timestamp`;
+  }
+  const step = parseEvery(every);
+  if (step === null) {
+    return `--every: "${every}" is not a duration like 30s, 10m, 1h or 1d`;
+  }
+  if (start.getTime() > to.getTime()) {
+    return `--from ${start.toISOString()} is after --now ${to.toISOString()}`;
+  }
+  const count = Math.floor((to.getTime() - start.getTime()) / step) + 1;
+  if (count > MAX_BACKFILL_SLOTS) {
+    return `--from ${start.toISOString()} to ${to.toISOString()} every ${every} is ${count} slots; at most ${MAX_BACKFILL_SLOTS} at once`;
+  }
+  return Array.from({ length: count }, (_, i) => new Date(start.getTime() + i * step));
 }
 
 /**
@@ -122,7 +167,9 @@ export const COMMANDS: readonly CliCommand[] = [
     options: (c) =>
       c
         .option('--dry-run', 'write no rows and send nothing; report what would be written')
-        .option('--now <ISO>', 'the slot the run stands for (default: now)'),
+        .option('--now <ISO>', 'the slot the run stands for (default: now); with --from, the last slot')
+        .option('--from <ISO>', 'backfill: run the jobs for every slot from this one to --now, --every apart, with progress on stderr')
+        .option('--every <duration>', 'backfill step: 30s, 10m, 1h, 1d'),
     run: ({ args: [batch = '', ...jobs], options }) => runCommand(batch, jobs, options),
   },
   {

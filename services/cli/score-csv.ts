@@ -1,6 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { loadEnv } from '../../shared/config/env.js';
 import { formatScoresCsv, scoreCsv } from '../../shared/models/backtest.js';
+import { startProgress, streamSink, setProgressEvery, type Progress } from '../../shared/progress.js';
 
 const USAGE = 'usage: anomstack score-csv IN.csv OUT.csv [--models PCA,KNN] [--score-n 25]';
 
@@ -32,11 +34,28 @@ export async function scoreCsvCommand(argv: string[]): Promise<number> {
   }
   try {
     const models = parsed.values.models.split(',').map((m) => m.trim()).filter((m) => m !== '');
-    const result = scoreCsv(text, { models, scoreN });
+    setProgressEvery(loadEnv().progressEveryMs);
+    let progress: Progress | null = null;
+    const result = scoreCsv(text, {
+      models,
+      scoreN,
+      // Progress on stderr: a start line, one every ANOMSTACK_PROGRESS_EVERY_MS, an end line.
+      onMetric: ({ total, done }) => {
+        if (progress === null) {
+          progress = startProgress(streamSink(process.stderr), { task: `score-csv ${input}`, unit: 'metrics', total });
+        } else {
+          progress.add(1);
+        }
+        if (done === total) {
+          progress.end();
+        }
+      },
+    });
     for (const { metric_name, reason } of result.skipped) {
       process.stderr.write(`skipped ${metric_name}: ${reason}\n`);
     }
     await writeFile(output, formatScoresCsv(result));
+    process.stderr.write(`wrote ${result.rows.length} rows to ${output} (${result.skipped.length} metrics skipped)\n`);
     return 0;
   } catch (error) {
     process.stderr.write(`${input}: ${(error as Error).message}\n`);

@@ -51,6 +51,8 @@ export interface AppEnv {
   logLevel: string;
   /** `pretty` (human-readable) or `json` lines. @defaultValue 'pretty' when stderr is a terminal, else 'json' */
   logFormat: LogFormat;
+  /** The least time between two progress lines of long work (train, ingest writes, migrate, score-csv); 0 logs every step. @defaultValue 5000 */
+  progressEveryMs: number;
   /** Connections per Postgres pool. @defaultValue 10 */
   dbPoolMax: number;
   /**
@@ -177,6 +179,7 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_QUEUE_PREFIX: text('anomstack').pipe(z.string().regex(/^[\w.-]+$/, { error: 'must be letters, digits, _ . - only' })),
   ANOMSTACK_LOG_LEVEL: z.preprocess(unset, z.enum(LOG_LEVELS, { error: (issue) => `"${String(issue.input)}" is not one of ${LOG_LEVELS.join(', ')}` }).optional()),
   ANOMSTACK_LOG_FORMAT: z.preprocess(unset, z.enum(['pretty', 'json'], { error: (issue) => `"${String(issue.input)}" is not pretty or json` }).optional()),
+  ANOMSTACK_PROGRESS_EVERY_MS: integer(5000, 0),
   ANOMSTACK_DB_POOL_MAX: integer(10, 1, 1000),
   ANOMSTACK_JOB_ATTEMPTS: integer(5, 1),
   ANOMSTACK_JOB_BACKOFF_MS: integer(2000, 1),
@@ -286,6 +289,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
     queuePrefix: vars.ANOMSTACK_QUEUE_PREFIX,
     logLevel: vars.ANOMSTACK_LOG_LEVEL ?? 'info',
     logFormat: vars.ANOMSTACK_LOG_FORMAT ?? (terminal ? 'pretty' : 'json'),
+    progressEveryMs: vars.ANOMSTACK_PROGRESS_EVERY_MS,
     dbPoolMax: vars.ANOMSTACK_DB_POOL_MAX,
     jobAttempts: vars.ANOMSTACK_JOB_ATTEMPTS,
     jobBackoffMs: vars.ANOMSTACK_JOB_BACKOFF_MS,

@@ -3,6 +3,7 @@ import { type MetricBatch } from '../config/metric-batch.js';
 import type { Db } from './db.js';
 import { ensureMetricsTable } from './metrics-store.js';
 import { redactUrl } from './pool.js';
+import { startProgress, type ProgressSink } from '../progress.js';
 
 /**
  * Creates the database named in `url` when it is missing. This is the one place that connects
@@ -38,19 +39,23 @@ export async function createDatabaseIfMissing(url: string): Promise<boolean> {
 }
 
 /** Our own tables plus each batch's metrics table; running it again changes nothing. */
-export async function migrate(db: Db, batches: readonly MetricBatch[]): Promise<{ tables: string[] }> {
+/** `progress` gets a line at the start, every few seconds and at the end (many batches make many tables). */
+export async function migrate(db: Db, batches: readonly MetricBatch[], progress?: ProgressSink): Promise<{ tables: string[] }> {
   // Serialise concurrent migrations (compose starts several services at once).
   return db.transaction(async (tx) => {
     await tx.query({ text: 'select pg_advisory_xact_lock(727274)', values: [] });
     await tx.run('create_schema');
     const tables = [...new Set(batches.map((b) => b.config.table_key))].sort();
+    const lines = progress ? startProgress(progress, { task: 'migrate', unit: 'tables', total: tables.length }) : null;
     for (const table of tables) {
       const schema = table.includes('.') ? table.split('.')[0] : null;
       if (schema) {
         await tx.query({ text: `create schema if not exists ${schema}`, values: [] });
       }
       await ensureMetricsTable(tx, table);
+      lines?.add(1);
     }
+    lines?.end('our own tables up to date');
     return { tables };
   });
 }

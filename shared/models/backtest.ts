@@ -20,6 +20,8 @@ export interface ScoreCsvOptions {
   preprocess?: PreprocessParams;
   /** @defaultValue 'mean' */
   combination?: CombineMethod;
+  /** Told the number of metrics before the first, then once after each (for progress lines). */
+  onMetric?: (event: { total: number; done: number }) => void;
 }
 
 export interface ScoreRow {
@@ -107,12 +109,17 @@ export function scoreCsv(inputCsvText: string, options: ScoreCsvOptions = {}): S
   }
   const configs: ModelConfig[] = models.map((m) => ({ model_name: m, model_tag: m.toLowerCase(), model_params: {} }));
   const result: ScoreCsvResult = { models, rows: [], skipped: [] };
-  for (const [name, points] of groupByMetric(parseMetricsCsv(inputCsvText))) {
+  const groups = groupByMetric(parseMetricsCsv(inputCsvText));
+  let done = 0;
+  options.onMetric?.({ total: groups.size, done });
+  for (const [name, points] of groups) {
     try {
       result.rows.push(...scoreMetric(name, points, configs, scoreN, options));
     } catch (error) {
       result.skipped.push({ metric_name: name, reason: (error as Error).message });
     }
+    done += 1;
+    options.onMetric?.({ total: groups.size, done });
   }
   return result;
 }

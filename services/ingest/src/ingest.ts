@@ -1,6 +1,7 @@
 import { ensureMetricsTable, upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricBatch } from '../../../shared/config/metric-batch.js';
+import { logSink, startProgress, type Progress } from '../../../shared/progress.js';
 import { thresholdBreachesForIngest } from '../../../shared/thresholds/context.js';
 import { findPython } from './ingest-fn/find-python.js';
 import { runIngestFn } from './ingest-fn/index.js';
@@ -29,6 +30,9 @@ export const ingestBatch: JobCore = async (batch, context) => {
   return ingestOnce(batch, context);
 };
 
+/** From this many fetched rows an ingest logs its progress (a backfill): fetched, then written, with the rate. */
+export const INGEST_PROGRESS_MIN_ROWS = 10_000;
+
 async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobResult> {
   const started = Date.now();
   const raw =
@@ -53,6 +57,12 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
           },
         );
   const fetchMs = Date.now() - started;
+  // A backfill's first run returns many rows: say what was fetched before the write starts.
+  let progress: Progress | null = null;
+  if (raw.length >= INGEST_PROGRESS_MIN_ROWS) {
+    context.log.info({ rows: raw.length, fetchMs }, `ingest ${batch.name}: fetched ${raw.length} rows in ${(fetchMs / 1000).toFixed(1)} s`);
+    progress = startProgress(logSink(context.log), { task: `ingest ${batch.name} write`, unit: 'rows', total: raw.length });
+  }
   const { rows, warnings } = validateIngestRows(batch.name, raw, { rounding: batch.config.ingest_metric_rounding });
   for (const warning of warnings) {
     context.log.warn(warning);
@@ -62,6 +72,8 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
   const alerts = (await thresholdBreachesForIngest(context.db, batch, rows)).map((breach) => breach.row);
   const toWrite = [...rows, ...alerts];
   const written = context.dryRun ? toWrite.length : await upsertMetricRows(context.db, batch.config.table_key, toWrite);
+  progress?.add(raw.length);
+  progress?.end(`${written} rows new or changed, ${new Set(rows.map((r) => r.metric_name)).size} metrics, ${alerts.length} threshold alerts`);
   return {
     batch: batch.name,
     job: 'ingest',

@@ -1,6 +1,7 @@
 import { skipped, type JobCore } from '../../../shared/job.js';
 import { createModelStore } from '../../../shared/model-store.js';
 import { trainMany } from '../../../shared/models/pool.js';
+import { logSink, startProgress } from '../../../shared/progress.js';
 import type { Point } from '../../../shared/models/index.js';
 import { renderSql } from '../../../shared/templates.js';
 import { groupSeries, type SeriesRow } from '../../../shared/models/series.js';
@@ -34,9 +35,7 @@ export const trainBatch: JobCore = async (batch, context) => {
       tasks.push({ key: metric, points });
     }
   }
-  const results = await trainMany(
-    tasks.map((task) => ({ ...task, preprocess: batch.config.preprocess_params, configs: batch.config.model_configs })),
-  );
+  const results = await trainInChunks(batch.name, tasks.map((task) => ({ ...task, preprocess: batch.config.preprocess_params, configs: batch.config.model_configs })), context.log);
   const store = createModelStore(context.db, batch.config.model_path);
   const version = context.now.getTime() > Date.now() ? context.now.getTime() : Date.now();
   let saved = 0;
@@ -72,3 +71,27 @@ export const trainBatch: JobCore = async (batch, context) => {
     details: { trained: trained.length, models: saved, version, skipped: skippedMetrics, falseAlarmsExcluded },
   };
 };
+
+/** From this many metrics a train logs its progress (start, every 5 s, end): a first train over many metrics takes a while. */
+export const TRAIN_PROGRESS_MIN_METRICS = 100;
+/** Metrics per trainMany call: enough for the worker pool to use every thread, small enough for a progress line every few seconds. */
+const TRAIN_CHUNK = 256;
+
+async function trainInChunks(
+  batchName: string,
+  tasks: Parameters<typeof trainMany>[0],
+  log: Parameters<typeof logSink>[0],
+): Promise<Awaited<ReturnType<typeof trainMany>>> {
+  if (tasks.length < TRAIN_PROGRESS_MIN_METRICS) {
+    return trainMany(tasks);
+  }
+  const progress = startProgress(logSink(log), { task: `train ${batchName}`, unit: 'metrics', total: tasks.length });
+  const results: Awaited<ReturnType<typeof trainMany>> = [];
+  for (let at = 0; at < tasks.length; at += TRAIN_CHUNK) {
+    const chunk = tasks.slice(at, at + TRAIN_CHUNK);
+    results.push(...(await trainMany(chunk)));
+    progress.add(chunk.length);
+  }
+  progress.end(`${results.filter((r) => r.models.length > 0).length} fitted`);
+  return results;
+}
