@@ -169,18 +169,22 @@ export async function sendPending(db: Db, options: SendPendingOptions): Promise<
       }
       continue;
     }
-    for (const row of sendable) {
-      const channel = options.channels.find((candidate) => candidate.name === row.channel)!;
-      const key: DeliveryKey = {
-        batch: options.batch,
-        metricName,
-        metricType: options.metricType,
-        timestamp,
-        channel: row.channel,
-      };
-      const outcome = await deliverOnce(db, key, (resume) => channel.send(message, png, deliveryKeyText(key), resume));
-      tally(report, where, row.channel, outcome, options.log);
-    }
+    // One point's channels (at most one row each) go out in parallel, each in its own
+    // transaction: a hung Slack must not hold the email and the webhook for its timeout.
+    const outcomes = await Promise.all(
+      sendable.map((row) => {
+        const channel = options.channels.find((candidate) => candidate.name === row.channel)!;
+        const key: DeliveryKey = {
+          batch: options.batch,
+          metricName,
+          metricType: options.metricType,
+          timestamp,
+          channel: row.channel,
+        };
+        return deliverOnce(db, key, (resume) => channel.send(message, png, deliveryKeyText(key), resume));
+      }),
+    );
+    sendable.forEach((row, index) => tally(report, where, row.channel, outcomes[index]!, options.log));
   }
   return report;
 }
