@@ -229,6 +229,28 @@ describe('admin API', () => {
     expect((await call('POST', '/api/batches/api_batch/jobs/train')).status).toBe(202);
   });
 
+  it('makes a manual run idempotent per batch, job and slot: repeats answer the existing run, force enqueues another', async () => {
+    const slot = '{"slot": "2026-03-04T05:06:00Z"}';
+    // 40 concurrent POSTs of one slot (678 runs of 1,000 before issue 14 item 11: the default slot was the millisecond).
+    const answers = await Promise.all(Array.from({ length: 40 }, () => call('POST', '/api/batches/api_batch/jobs/change', { body: slot })));
+    expect(answers.every((a) => a.status === 202 || a.status === 200)).toBe(true);
+    expect(await queues.change.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed')).toBe(1);
+    const again = await call('POST', '/api/batches/api_batch/jobs/change', { body: slot });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ jobId: 'change:api_batch:2026-03-04T050600.000Z', queue: 'change', existing: true, state: 'waiting' });
+    // Without a slot the slot is the current minute, so a burst of clicks is one run too.
+    const bare = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/api/batches/api_batch/jobs/delete')));
+    expect(bare.every((a) => a.status === 202 || a.status === 200)).toBe(true);
+    expect(await queues.delete.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed')).toBeLessThanOrEqual(2);
+    // force: another run of the same slot, with its own id.
+    const forced = await call('POST', '/api/batches/api_batch/jobs/change', { body: '{"slot": "2026-03-04T05:06:00Z", "force": true}' });
+    expect(forced.status).toBe(202);
+    const { jobId } = (await forced.json()) as { jobId: string };
+    expect(jobId).toMatch(/^change:api_batch:2026-03-04T050600\.000Z\+forced-/);
+    expect(await queues.change.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed')).toBe(2);
+    expect((await call('POST', '/api/batches/api_batch/jobs/change', { body: '{"force": "yes"}' })).status).toBe(400);
+  });
+
   it('answers unknown things with 404 and bad input with 400, always as JSON', async () => {
     const cases: [string, string, string | undefined, number][] = [
       ['POST', '/api/batches/no_batch/jobs/ingest', undefined, 404],

@@ -37,7 +37,7 @@ describe('desired schedules (pure)', () => {
       'ingest:a_batch */3 * * * *',
       'ingest:b_batch */7 * * * *',
       'score:a_batch */4 * * * *',
-      'summary:a_batch 0 9 * * *',
+      'summary 0 9 * * *',
       'train:a_batch 0 0 * * *',
     ]);
     expect(desired.every((d) => d.queue === d.id.split(':')[0])).toBe(true);
@@ -52,7 +52,7 @@ describe('desired schedules (pure)', () => {
       { id: 'ingest:gone', queue: 'ingest' as const, pattern: '*/3 * * * *', tz: 'UTC' },
     ];
     const plan = planReconcile(defined, existing, { paused: new Set(['train:a_batch']), started: new Set(['change:a_batch']) });
-    expect(plan.upsert.map((s) => s.id).sort()).toEqual(['alert:a_batch', 'change:a_batch', 'score:a_batch', 'summary:a_batch']);
+    expect(plan.upsert.map((s) => s.id).sort()).toEqual(['alert:a_batch', 'change:a_batch', 'score:a_batch', 'summary']);
     expect(plan.remove.map((s) => s.id)).toEqual(['ingest:gone']);
     expect(plan.paused).toEqual(['train:a_batch']);
     // With config errors a missing batch may be a broken file: keep its schedules.
@@ -137,7 +137,7 @@ describe('scheduler against Redis', () => {
     const outcome = await reconcileSchedules(queues, producer, prefix, load(dir));
     // Then
     expect(outcome.removed).toEqual(['ingest:old_batch']);
-    expect(await ids()).toEqual(['alert:a_batch', 'ingest:a_batch', 'ingest:b_batch', 'score:a_batch', 'summary:a_batch', 'train:a_batch']);
+    expect(await ids()).toEqual(['alert:a_batch', 'ingest:a_batch', 'ingest:b_batch', 'score:a_batch', 'summary', 'train:a_batch']);
     const [ingest] = (await queues.ingest.getJobSchedulers()).filter((s) => s.key === 'ingest:a_batch');
     expect(ingest).toMatchObject({ pattern: '*/3 * * * *', tz: 'UTC', template: { data: { batch: 'a_batch' } } });
     // Its first run is delayed until the next slot, and the worker reads that slot from the run's id.

@@ -1,6 +1,6 @@
 import { type MetricBatch } from '../config/metric-batch.js';
 import { type JobName } from '../jobs.js';
-import { jobsScheduled } from '../jobs.js';
+import { jobKind, jobsScheduled } from '../jobs.js';
 
 /** One BullMQ job scheduler a batch defines (whether or not it should run now). */
 export interface DesiredSchedule {
@@ -39,7 +39,11 @@ export interface ReconcilePlan {
   paused: string[];
 }
 
-export const scheduleId = (job: JobName, batch: string): string => `${job}:${batch}`;
+/**
+ * `<job>:<batch>`, or just `<job>` for a global job (the summary): it is keyed by whichever batch
+ * sorts first, so an id naming that batch would change, and lose a pause, when a batch is added.
+ */
+export const scheduleId = (job: JobName, batch: string): string => (jobKind(job).schedule === 'global' ? job : `${job}:${batch}`);
 
 /**
  * Every schedule the loaded batches define (shared/jobs.ts says which jobs have which kind): one

@@ -76,6 +76,28 @@ export async function writeRowsAndRecordDeliveries(
 }
 
 /**
+ * The most one delivery attempt may take in all. The clients' own timeouts are per phase
+ * (connect, greeting, each read), so a server that keeps answering a byte at a time, or that
+ * takes the message and never says so, could hold the job for ever without this.
+ */
+export const DELIVERY_ATTEMPT_TIMEOUT_MS = 120_000;
+
+// The abandoned send is not cancelled: if it still completes, the receiver has the message and
+// the retry sends it again with the same Message-ID / delivery id (at-least-once, docs/behaviour.md).
+async function withinTotal(sending: Promise<void>, ms: number, channel: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${channel} delivery attempt took longer than ${ms} ms in all: abandoned`)), ms);
+  });
+  sending.catch(() => {}); // a late failure of the abandoned send is not an unhandled rejection
+  try {
+    await Promise.race([sending, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Sends one delivery at most once: records it if needed, locks its row, and sends unless it is
  * marked sent (or another run holds it). Success marks it sent; failure records the error and
  * the attempt and leaves it pending. Never throws for a send failure (the caller decides); a
@@ -85,6 +107,7 @@ export async function deliverOnce(
   db: Db,
   key: DeliveryKey,
   send: (resume: ResumeState) => Promise<void>,
+  attemptTimeoutMs = DELIVERY_ATTEMPT_TIMEOUT_MS,
 ): Promise<DeliveryOutcome> {
   return db.transaction(async (tx) => {
     await tx.run('claim_delivery', deliveryKeyParams(key));
@@ -96,7 +119,7 @@ export async function deliverOnce(
       return { status: 'already-sent' };
     }
     try {
-      await send(row.resume ?? {});
+      await withinTotal(send(row.resume ?? {}), attemptTimeoutMs, key.channel);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const resume = error instanceof ResumableError ? error.resume : null;
@@ -169,18 +192,22 @@ export async function sendPending(db: Db, options: SendPendingOptions): Promise<
       }
       continue;
     }
-    for (const row of sendable) {
-      const channel = options.channels.find((candidate) => candidate.name === row.channel)!;
-      const key: DeliveryKey = {
-        batch: options.batch,
-        metricName,
-        metricType: options.metricType,
-        timestamp,
-        channel: row.channel,
-      };
-      const outcome = await deliverOnce(db, key, (resume) => channel.send(message, png, deliveryKeyText(key), resume));
-      tally(report, where, row.channel, outcome, options.log);
-    }
+    // One point's channels (at most one row each) go out in parallel, each in its own
+    // transaction: a hung Slack must not hold the email and the webhook for its timeout.
+    const outcomes = await Promise.all(
+      sendable.map((row) => {
+        const channel = options.channels.find((candidate) => candidate.name === row.channel)!;
+        const key: DeliveryKey = {
+          batch: options.batch,
+          metricName,
+          metricType: options.metricType,
+          timestamp,
+          channel: row.channel,
+        };
+        return deliverOnce(db, key, (resume) => channel.send(message, png, deliveryKeyText(key), resume));
+      }),
+    );
+    sendable.forEach((row, index) => tally(report, where, row.channel, outcomes[index]!, options.log));
   }
   return report;
 }

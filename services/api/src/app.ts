@@ -15,7 +15,7 @@ import { existingSchedules, readOverrides } from '../../../shared/schedules/stor
 import { definedSchedules, scheduleId, shouldRun } from '../../../shared/schedules/plan.js';
 import { unstorableTime } from '../../../shared/metric-row.js';
 import { parseIsoTimestamp } from '../../../shared/timestamps.js';
-import { definedSchedule, enqueueRun, setSchedulePaused } from './dashboard/actions.js';
+import { definedSchedule, enqueueRun, manualSlot, setSchedulePaused } from './dashboard/actions.js';
 import { requireToken } from './auth.js';
 import { dashboardRouter } from './dashboard/index.js';
 import type { Db } from '../../../shared/db/db.js';
@@ -192,10 +192,14 @@ export function createApp(deps: ApiDeps): express.Express {
   api.post('/api/batches/:batch/jobs/:job', async (req, res) => {
     const job = jobParam(req);
     const batch = findBatch(param(req, 'batch'));
-    const slot = slotFromBody(req.body, now());
-    const jobId = await enqueueRun(deps, job, batch, slot);
-    deps.log.info({ queue: job, jobId, batch: batch.name }, 'job enqueued through the API');
-    res.status(202).json({ jobId, queue: job });
+    const { slot, force } = runFromBody(req.body, now());
+    const run = await enqueueRun(deps, job, batch, slot, { force });
+    if (run.existing) {
+      res.status(200).json({ jobId: run.jobId, queue: job, existing: true, state: run.existing.state });
+      return;
+    }
+    deps.log.info({ queue: job, jobId: run.jobId, batch: batch.name, force }, 'job enqueued through the API');
+    res.status(202).json({ jobId: run.jobId, queue: job });
   });
 
   api.get('/api/jobs/:queue/:id', async (req, res) => {
@@ -299,21 +303,24 @@ function actionParam(req: Request): 'pause' | 'resume' {
   return action;
 }
 
-/** The optional body of a manual run: `{}` or `{"slot": "<ISO time>"}`. */
-function slotFromBody(body: unknown, now: Date): string {
+/** The optional body of a manual run: `{}`, `{"slot": "<ISO time>"}`, `{"force": true}`. Default slot: this minute. */
+function runFromBody(body: unknown, now: Date): { slot: string; force: boolean } {
   if (body === undefined || body === null) {
-    return now.toISOString();
+    return { slot: manualSlot(now), force: false };
   }
   if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'body must be a JSON object: {} or {"slot": "<ISO time>"}');
+    throw new HttpError(400, 'body must be a JSON object: {}, {"slot": "<ISO time>"} or {"force": true}');
   }
-  const unknown = Object.keys(body).filter((k) => k !== 'slot');
+  const unknown = Object.keys(body).filter((k) => k !== 'slot' && k !== 'force');
   if (unknown.length > 0) {
-    throw new HttpError(400, `unknown field ${unknown.join(', ')} (allowed: slot)`);
+    throw new HttpError(400, `unknown field ${unknown.join(', ')} (allowed: slot, force)`);
   }
-  const slot = (body as { slot?: unknown }).slot;
+  const { slot, force } = body as { slot?: unknown; force?: unknown };
+  if (force !== undefined && typeof force !== 'boolean') {
+    throw new HttpError(400, `force: ${JSON.stringify(force)} is not true or false`);
+  }
   if (slot === undefined) {
-    return now.toISOString();
+    return { slot: manualSlot(now), force: force === true };
   }
   // The rows' own parser and bounds: Date would take "1" for 2001 and "+010000-01-01" as a year.
   const time = typeof slot === 'string' && slot.length <= 64 ? parseIsoTimestamp(slot.trim()) : undefined;
@@ -324,7 +331,7 @@ function slotFromBody(body: unknown, now: Date): string {
   if (unstorable !== null) {
     throw new HttpError(400, `slot: ${JSON.stringify(slot)} ${unstorable}`);
   }
-  return new Date(time).toISOString();
+  return { slot: new Date(time).toISOString(), force: force === true };
 }
 
 function nextRun(millis: number | null | undefined): string | null {

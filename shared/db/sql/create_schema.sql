@@ -24,6 +24,8 @@ create table if not exists anomstack_job_runs (
   error text
 );
 create index if not exists anomstack_job_runs_batch_job on anomstack_job_runs (metric_batch, job, started_at desc);
+-- Few rows are running at a time: finding a killed worker's leftovers stays cheap.
+create index if not exists anomstack_job_runs_running on anomstack_job_runs (metric_batch, job) where status = 'running';
 
 create table if not exists anomstack_alert_deliveries (
   metric_batch text not null,

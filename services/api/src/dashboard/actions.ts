@@ -41,9 +41,34 @@ export async function setSchedulePaused(deps: ActionDeps, schedule: DesiredSched
   await upsertSchedule(deps.queues, schedule);
 }
 
-/** One manual run with id `<job>:<batch>:<slot>`, as the API enqueues it. */
-export async function enqueueRun(deps: ActionDeps, job: JobName, batch: MetricBatch, slot: string): Promise<string> {
-  const jobId = slotJobId(job, batch.name, slot);
-  await deps.queues[job].add(job, { batch: batch.name, slot }, { jobId });
-  return jobId;
+/** What a manual run request did: enqueued a new job, or found the slot's run already there. */
+export interface RunRequest {
+  jobId: string;
+  /** Set when the slot already had a run: its BullMQ state (waiting, active, completed, failed...). */
+  existing?: { state: string };
 }
+
+/**
+ * One manual run with id `<job>:<batch>:<slot>`, as the API enqueues it. Idempotent: a slot that
+ * already has a run answers that run's state instead of a silent second enqueue (BullMQ would drop
+ * the duplicate id, but a completed and removed run would run again). `force` adds another run
+ * of the slot with its own id `...+forced-<ms>`.
+ */
+export async function enqueueRun(deps: ActionDeps, job: JobName, batch: MetricBatch, slot: string, options: { force?: boolean } = {}): Promise<RunRequest> {
+  const queue = deps.queues[job];
+  if (options.force) {
+    const jobId = slotJobId(job, batch.name, slot, `+forced-${Date.now()}`);
+    await queue.add(job, { batch: batch.name, slot }, { jobId });
+    return { jobId };
+  }
+  const jobId = slotJobId(job, batch.name, slot);
+  const found = await queue.getJob(jobId);
+  if (found) {
+    return { jobId, existing: { state: await found.getState() } };
+  }
+  await queue.add(job, { batch: batch.name, slot }, { jobId });
+  return { jobId };
+}
+
+/** A manual run's slot when none is given: the current minute, so repeated clicks are one run. */
+export const manualSlot = (now: Date): string => new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { isJobName, JOB_NAMES, type JobName } from '../../../../../shared/jobs.js';
 import { definedSchedules, scheduleId, shouldRun } from '../../../../../shared/schedules/plan.js';
 import { existingSchedules, readOverrides } from '../../../../../shared/schedules/store.js';
-import { definedSchedule, enqueueRun, setSchedulePaused } from '../actions.js';
+import { definedSchedule, enqueueRun, manualSlot, setSchedulePaused } from '../actions.js';
 import { csrfOf, findBatch, HttpError, queryText, render, type Ctx } from '../context.js';
 import { html, href, type Html } from '../html.js';
 import { notice, utc } from '../layout.js';
@@ -58,8 +58,8 @@ export function scheduleAction(ctx: Ctx): RequestHandler {
     const action = req.params.action;
     let message: string;
     if (action === 'run') {
-      const jobId = await enqueueRun(ctx.deps, job, batch, ctx.now().toISOString());
-      message = `Enqueued ${jobId}`;
+      const run = await enqueueRun(ctx.deps, job, batch, manualSlot(ctx.now()));
+      message = run.existing ? `${run.jobId} already ran or is queued this minute (${run.existing.state})` : `Enqueued ${run.jobId}`;
     } else if (action === 'pause' || action === 'resume') {
       const schedule = definedSchedule(ctx.deps, job, batch.name);
       if (!schedule) {
