@@ -49,7 +49,7 @@ describe('two scheduler processes', () => {
     await waitFor(() => reconciled(first.logs()) + reconciled(second.logs()) > 0, 10_000, 'a reconcile');
     const [leader, standby] = reconciled(first.logs()) > 0 ? [first, second] : [second, first];
     expect(reconciled(standby.logs())).toBe(0);
-    expect((await existingSchedules(queues)).map((s) => s.id).sort()).toEqual(['ingest:s_batch', 'summary:s_batch']);
+    expect((await existingSchedules(queues)).map((s) => s.id).sort()).toEqual(['ingest:s_batch', 'summary']);
 
     // When: the leader dies without releasing its lock, and the config changed meanwhile
     writeBatch(dir, 't_batch', { ingest_sql: 'select 1', ingest_default_schedule_status: 'RUNNING' });

@@ -12,6 +12,7 @@ import { queueConnection, workerConnection } from '../shared/redis.js';
 import { closeQueues, createBatchCatalog, loadAppBatches, openQueues, type QueueMap } from '../shared/worker.js';
 import { JOB_NAMES } from '../shared/jobs.js';
 import { createApp } from '../services/api/src/app.js';
+import { manualSlot } from '../services/api/src/dashboard/actions.js';
 import { adminToken, startApi, type ApiHandle } from '../services/api/src/main.js';
 import { tokenMatches } from '../services/api/src/auth.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
@@ -227,6 +228,29 @@ describe('admin API', () => {
     expect(await job.json()).toMatchObject({ id: jobId, state: 'waiting', data: { batch: 'api_batch', slot: '2026-02-03T04:05:00.000Z' }, attempts: 0 });
     // Without a body the slot is now.
     expect((await call('POST', '/api/batches/api_batch/jobs/train')).status).toBe(202);
+  });
+
+  it('runs a manual slot once: 300 concurrent requests enqueue one job, the others say what happened; force runs it again', async () => {
+    const slot = '2026-03-04T05:06:00.000Z';
+    const ofSlot = async () => (await queues.train.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).filter((j) => j.data.slot === slot);
+    // When
+    const responses = await Promise.all(Array.from({ length: 300 }, () => call('POST', '/api/batches/api_batch/jobs/train', { body: JSON.stringify({ slot }) })));
+    // Then: one 202 and 299 answers naming the same run and its state
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { jobId: string; created?: boolean; state?: string }[];
+    expect(responses.filter((r) => r.status === 202)).toHaveLength(1);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(299);
+    expect(new Set(bodies.map((b) => b.jobId))).toEqual(new Set(['train:api_batch:2026-03-04T050600.000Z']));
+    expect(bodies.filter((b) => b.created === false).every((b) => b.state === 'waiting')).toBe(true);
+    expect(await ofSlot()).toHaveLength(1);
+    // Later, the same slot is still one run; force makes a second, under its own id.
+    expect((await call('POST', '/api/batches/api_batch/jobs/train', { body: JSON.stringify({ slot }) })).status).toBe(200);
+    const forced = await call('POST', '/api/batches/api_batch/jobs/train', { body: JSON.stringify({ slot, force: true }) });
+    expect(forced.status).toBe(202);
+    expect(((await forced.json()) as { jobId: string }).jobId).toMatch(/^train:api_batch:2026-03-04T050600\.000Z\+force-/);
+    expect(await ofSlot()).toHaveLength(2);
+    expect((await call('POST', '/api/batches/api_batch/jobs/train', { body: '{"force": "yes"}' })).status).toBe(400);
+    // Without a slot, a request means this minute's run.
+    expect(manualSlot(new Date('2026-03-04T05:06:59.999Z'))).toBe('2026-03-04T05:06:00.000Z');
   });
 
   it('answers unknown things with 404 and bad input with 400, always as JSON', async () => {

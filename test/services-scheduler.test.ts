@@ -37,7 +37,7 @@ describe('desired schedules (pure)', () => {
       'ingest:a_batch */3 * * * *',
       'ingest:b_batch */7 * * * *',
       'score:a_batch */4 * * * *',
-      'summary:a_batch 0 9 * * *',
+      'summary 0 9 * * *',
       'train:a_batch 0 0 * * *',
     ]);
     expect(desired.every((d) => d.queue === d.id.split(':')[0])).toBe(true);
@@ -52,11 +52,31 @@ describe('desired schedules (pure)', () => {
       { id: 'ingest:gone', queue: 'ingest' as const, pattern: '*/3 * * * *', tz: 'UTC' },
     ];
     const plan = planReconcile(defined, existing, { paused: new Set(['train:a_batch']), started: new Set(['change:a_batch']) });
-    expect(plan.upsert.map((s) => s.id).sort()).toEqual(['alert:a_batch', 'change:a_batch', 'score:a_batch', 'summary:a_batch']);
+    expect(plan.upsert.map((s) => s.id).sort()).toEqual(['alert:a_batch', 'change:a_batch', 'score:a_batch', 'summary']);
     expect(plan.remove.map((s) => s.id)).toEqual(['ingest:gone']);
     expect(plan.paused).toEqual(['train:a_batch']);
     // With config errors a missing batch may be a broken file: keep its schedules.
     expect(planReconcile(defined, existing, NO_OVERRIDES, { keepUnknown: true }).remove).toEqual([]);
+  });
+
+  it('keeps the global summary schedule, and its pause, when a batch that sorts first is added', () => {
+    // Setup: the summary is paused while b_batch is the only batch
+    const dir = createMetricsDir({ b_batch: { ...INGEST } });
+    const before = definedSchedules(load(dir).batches).find((s) => s.queue === 'summary');
+    const paused = { paused: new Set([before!.id]), started: new Set<string>() };
+    // When: a batch that sorts before it arrives
+    writeBatch(dir, 'a_batch', { ...INGEST });
+    const after = definedSchedules(load(dir).batches).find((s) => s.queue === 'summary');
+    // Then: same id, so the pause still applies and nothing is re-added
+    expect(after?.id).toBe(before?.id);
+    const existing = [{ id: before!.id, queue: 'summary' as const, pattern: before!.pattern, tz: 'UTC' }];
+    const plan = planReconcile(definedSchedules(load(dir).batches), existing, paused);
+    expect(plan.paused).toEqual([before!.id]);
+    expect(plan.upsert.some((s) => s.queue === 'summary')).toBe(false);
+    expect(plan.remove.map((s) => s.id)).toEqual([before!.id]);
+    // Unpaused, it is upserted once to carry the new first batch.
+    const moved = planReconcile(definedSchedules(load(dir).batches), [{ ...existing[0]!, batch: 'b_batch' }], NO_OVERRIDES);
+    expect(moved.upsert.filter((s) => s.queue === 'summary').map((s) => s.batch)).toEqual(['a_batch']);
   });
 
   it('chains score after ingest, alert after score, train then one more score when nothing was scored', () => {
@@ -137,7 +157,7 @@ describe('scheduler against Redis', () => {
     const outcome = await reconcileSchedules(queues, producer, prefix, load(dir));
     // Then
     expect(outcome.removed).toEqual(['ingest:old_batch']);
-    expect(await ids()).toEqual(['alert:a_batch', 'ingest:a_batch', 'ingest:b_batch', 'score:a_batch', 'summary:a_batch', 'train:a_batch']);
+    expect(await ids()).toEqual(['alert:a_batch', 'ingest:a_batch', 'ingest:b_batch', 'score:a_batch', 'summary', 'train:a_batch']);
     const [ingest] = (await queues.ingest.getJobSchedulers()).filter((s) => s.key === 'ingest:a_batch');
     expect(ingest).toMatchObject({ pattern: '*/3 * * * *', tz: 'UTC', template: { data: { batch: 'a_batch' } } });
     // Its first run is delayed until the next slot, and the worker reads that slot from the run's id.

@@ -12,10 +12,10 @@ import type { Logger } from '../../../shared/logger.js';
 import { reloadChannel } from '../../../shared/redis.js';
 import type { BatchCatalog, QueueMap } from '../../../shared/worker.js';
 import { existingSchedules, readOverrides } from '../../../shared/schedules/store.js';
-import { definedSchedules, scheduleId, shouldRun } from '../../../shared/schedules/plan.js';
+import { definedSchedules, scheduleId, scheduleOf, shouldRun } from '../../../shared/schedules/plan.js';
 import { unstorableTime } from '../../../shared/metric-row.js';
 import { parseIsoTimestamp } from '../../../shared/timestamps.js';
-import { definedSchedule, enqueueRun, setSchedulePaused } from './dashboard/actions.js';
+import { definedSchedule, enqueueRun, manualSlot, setSchedulePaused } from './dashboard/actions.js';
 import { requireToken } from './auth.js';
 import { dashboardRouter } from './dashboard/index.js';
 import type { Db } from '../../../shared/db/db.js';
@@ -163,8 +163,8 @@ export function createApp(deps: ApiDeps): express.Express {
         file: batch.file,
         table: batch.config.table_key,
         jobs: JOB_NAMES.map((job) => {
-          const id = scheduleId(job, batch.name);
-          const schedule = defined.get(id);
+          const schedule = scheduleOf(defined, job, batch.name);
+          const id = schedule?.id ?? scheduleId(job, batch.name);
           return {
             job,
             disabled: batch.disabled[job],
@@ -192,10 +192,15 @@ export function createApp(deps: ApiDeps): express.Express {
   api.post('/api/batches/:batch/jobs/:job', async (req, res) => {
     const job = jobParam(req);
     const batch = findBatch(param(req, 'batch'));
-    const slot = slotFromBody(req.body, now());
-    const jobId = await enqueueRun(deps, job, batch, slot);
-    deps.log.info({ queue: job, jobId, batch: batch.name }, 'job enqueued through the API');
-    res.status(202).json({ jobId, queue: job });
+    const { slot, force } = runRequest(req.body, now());
+    const run = await enqueueRun(deps, job, batch, slot, force);
+    if (run.created) {
+      deps.log.info({ queue: job, jobId: run.jobId, batch: batch.name }, 'job enqueued through the API');
+      res.status(202).json({ jobId: run.jobId, queue: job });
+      return;
+    }
+    // The slot's run exists: say what became of it rather than enqueue a duplicate.
+    res.status(200).json({ ...run, hint: 'this slot was already enqueued; send {"force": true} to run it again' });
   });
 
   api.get('/api/jobs/:queue/:id', async (req, res) => {
@@ -299,22 +304,26 @@ function actionParam(req: Request): 'pause' | 'resume' {
   return action;
 }
 
-/** The optional body of a manual run: `{}` or `{"slot": "<ISO time>"}`. */
-function slotFromBody(body: unknown, now: Date): string {
+/** The optional body of a manual run: `{}`, `{"slot": "<ISO time>"}`, `{"force": true}` or both. */
+function runRequest(body: unknown, now: Date): { slot: string; force: boolean } {
   if (body === undefined || body === null) {
-    return now.toISOString();
+    return { slot: manualSlot(now), force: false };
   }
   if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'body must be a JSON object: {} or {"slot": "<ISO time>"}');
+    throw new HttpError(400, 'body must be a JSON object: {}, {"slot": "<ISO time>"} or {"force": true}');
   }
-  const unknown = Object.keys(body).filter((k) => k !== 'slot');
+  const unknown = Object.keys(body).filter((k) => k !== 'slot' && k !== 'force');
   if (unknown.length > 0) {
-    throw new HttpError(400, `unknown field ${unknown.join(', ')} (allowed: slot)`);
+    throw new HttpError(400, `unknown field ${unknown.join(', ')} (allowed: slot, force)`);
   }
-  const slot = (body as { slot?: unknown }).slot;
-  if (slot === undefined) {
-    return now.toISOString();
+  const { slot, force } = body as { slot?: unknown; force?: unknown };
+  if (force !== undefined && typeof force !== 'boolean') {
+    throw new HttpError(400, `force: ${JSON.stringify(force)} must be true or false`);
   }
+  return { slot: slot === undefined ? manualSlot(now) : slotOfBody(slot), force: force ?? false };
+}
+
+function slotOfBody(slot: unknown): string {
   // The rows' own parser and bounds: Date would take "1" for 2001 and "+010000-01-01" as a year.
   const time = typeof slot === 'string' && slot.length <= 64 ? parseIsoTimestamp(slot.trim()) : undefined;
   if (time === undefined) {
