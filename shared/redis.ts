@@ -37,6 +37,9 @@ export const pausedSchedulesKey = (prefix: string): string => `${prefix}:paused-
 /** Set of schedule ids resumed through the API although their config says STOPPED. */
 export const startedSchedulesKey = (prefix: string): string => `${prefix}:started-schedules`;
 
+/** Claimed by the first manual run of a job id, so concurrent or repeated requests enqueue it once. */
+export const manualRunKey = (prefix: string, queue: string, jobId: string): string => `${prefix}:manual-run:${queue}:${jobId}`;
+
 /** The scheduler leader lock. */
 export const schedulerLockKey = (prefix: string): string => `${prefix}:scheduler:leader`;
 

@@ -12,6 +12,7 @@ import { queueConnection, workerConnection } from '../shared/redis.js';
 import { closeQueues, createBatchCatalog, loadAppBatches, openQueues, type QueueMap } from '../shared/worker.js';
 import { JOB_NAMES } from '../shared/jobs.js';
 import { createApp } from '../services/api/src/app.js';
+import { manualSlot } from '../services/api/src/dashboard/actions.js';
 import { adminToken, startApi, type ApiHandle } from '../services/api/src/main.js';
 import { tokenMatches } from '../services/api/src/auth.js';
 import { startScheduler, type SchedulerHandle } from '../services/scheduler/src/main.js';
@@ -229,26 +230,27 @@ describe('admin API', () => {
     expect((await call('POST', '/api/batches/api_batch/jobs/train')).status).toBe(202);
   });
 
-  it('makes a manual run idempotent per batch, job and slot: repeats answer the existing run, force enqueues another', async () => {
-    const slot = '{"slot": "2026-03-04T05:06:00Z"}';
-    // 40 concurrent POSTs of one slot (678 runs of 1,000 before issue 14 item 11: the default slot was the millisecond).
-    const answers = await Promise.all(Array.from({ length: 40 }, () => call('POST', '/api/batches/api_batch/jobs/change', { body: slot })));
-    expect(answers.every((a) => a.status === 202 || a.status === 200)).toBe(true);
-    expect(await queues.change.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed')).toBe(1);
-    const again = await call('POST', '/api/batches/api_batch/jobs/change', { body: slot });
-    expect(again.status).toBe(200);
-    expect(await again.json()).toEqual({ jobId: 'change:api_batch:2026-03-04T050600.000Z', queue: 'change', existing: true, state: 'waiting' });
-    // Without a slot the slot is the current minute, so a burst of clicks is one run too.
-    const bare = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/api/batches/api_batch/jobs/delete')));
-    expect(bare.every((a) => a.status === 202 || a.status === 200)).toBe(true);
-    expect(await queues.delete.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed')).toBeLessThanOrEqual(2);
-    // force: another run of the same slot, with its own id.
-    const forced = await call('POST', '/api/batches/api_batch/jobs/change', { body: '{"slot": "2026-03-04T05:06:00Z", "force": true}' });
+  it('runs a manual slot once: 300 concurrent requests enqueue one job, the others say what happened; force runs it again', async () => {
+    const slot = '2026-03-04T05:06:00.000Z';
+    const ofSlot = async () => (await queues.train.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).filter((j) => j.data.slot === slot);
+    // When
+    const responses = await Promise.all(Array.from({ length: 300 }, () => call('POST', '/api/batches/api_batch/jobs/train', { body: JSON.stringify({ slot }) })));
+    // Then: one 202 and 299 answers naming the same run and its state
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { jobId: string; created?: boolean; state?: string }[];
+    expect(responses.filter((r) => r.status === 202)).toHaveLength(1);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(299);
+    expect(new Set(bodies.map((b) => b.jobId))).toEqual(new Set(['train:api_batch:2026-03-04T050600.000Z']));
+    expect(bodies.filter((b) => b.created === false).every((b) => b.state === 'waiting')).toBe(true);
+    expect(await ofSlot()).toHaveLength(1);
+    // Later, the same slot is still one run; force makes a second, under its own id.
+    expect((await call('POST', '/api/batches/api_batch/jobs/train', { body: JSON.stringify({ slot }) })).status).toBe(200);
+    const forced = await call('POST', '/api/batches/api_batch/jobs/train', { body: JSON.stringify({ slot, force: true }) });
     expect(forced.status).toBe(202);
-    const { jobId } = (await forced.json()) as { jobId: string };
-    expect(jobId).toMatch(/^change:api_batch:2026-03-04T050600\.000Z\+forced-/);
-    expect(await queues.change.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed')).toBe(2);
-    expect((await call('POST', '/api/batches/api_batch/jobs/change', { body: '{"force": "yes"}' })).status).toBe(400);
+    expect(((await forced.json()) as { jobId: string }).jobId).toMatch(/^train:api_batch:2026-03-04T050600\.000Z\+force-/);
+    expect(await ofSlot()).toHaveLength(2);
+    expect((await call('POST', '/api/batches/api_batch/jobs/train', { body: '{"force": "yes"}' })).status).toBe(400);
+    // Without a slot, a request means this minute's run.
+    expect(manualSlot(new Date('2026-03-04T05:06:59.999Z'))).toBe('2026-03-04T05:06:00.000Z');
   });
 
   it('answers unknown things with 404 and bad input with 400, always as JSON', async () => {

@@ -59,6 +59,26 @@ describe('desired schedules (pure)', () => {
     expect(planReconcile(defined, existing, NO_OVERRIDES, { keepUnknown: true }).remove).toEqual([]);
   });
 
+  it('keeps the global summary schedule, and its pause, when a batch that sorts first is added', () => {
+    // Setup: the summary is paused while b_batch is the only batch
+    const dir = createMetricsDir({ b_batch: { ...INGEST } });
+    const before = definedSchedules(load(dir).batches).find((s) => s.queue === 'summary');
+    const paused = { paused: new Set([before!.id]), started: new Set<string>() };
+    // When: a batch that sorts before it arrives
+    writeBatch(dir, 'a_batch', { ...INGEST });
+    const after = definedSchedules(load(dir).batches).find((s) => s.queue === 'summary');
+    // Then: same id, so the pause still applies and nothing is re-added
+    expect(after?.id).toBe(before?.id);
+    const existing = [{ id: before!.id, queue: 'summary' as const, pattern: before!.pattern, tz: 'UTC' }];
+    const plan = planReconcile(definedSchedules(load(dir).batches), existing, paused);
+    expect(plan.paused).toEqual([before!.id]);
+    expect(plan.upsert.some((s) => s.queue === 'summary')).toBe(false);
+    expect(plan.remove.map((s) => s.id)).toEqual([before!.id]);
+    // Unpaused, it is upserted once to carry the new first batch.
+    const moved = planReconcile(definedSchedules(load(dir).batches), [{ ...existing[0]!, batch: 'b_batch' }], NO_OVERRIDES);
+    expect(moved.upsert.filter((s) => s.queue === 'summary').map((s) => s.batch)).toEqual(['a_batch']);
+  });
+
   it('chains score after ingest, alert after score, train then one more score when nothing was scored', () => {
     const [batch] = load(createMetricsDir({ a_batch: { ...INGEST } })).batches;
     if (!batch) {

@@ -1,10 +1,9 @@
 import { type MetricBatch } from '../config/metric-batch.js';
-import { type JobName } from '../jobs.js';
-import { jobKind, jobsScheduled } from '../jobs.js';
+import { jobKind, jobsScheduled, type JobName } from '../jobs.js';
 
 /** One BullMQ job scheduler a batch defines (whether or not it should run now). */
 export interface DesiredSchedule {
-  /** `${job}:${batch}`: stable, so an upsert updates instead of duplicating. */
+  /** `scheduleId(job, batch)`: stable, so an upsert updates instead of duplicating. */
   id: string;
   queue: JobName;
   batch: string;
@@ -20,6 +19,8 @@ export interface ExistingSchedule {
   queue: JobName;
   pattern: string | null;
   tz: string | null;
+  /** The batch its runs carry (a global job's changes when another batch comes to sort first). */
+  batch?: string | null;
   /** Next run, ms since the epoch. */
   next?: number | null;
 }
@@ -40,8 +41,8 @@ export interface ReconcilePlan {
 }
 
 /**
- * `<job>:<batch>`, or just `<job>` for a global job (the summary): it is keyed by whichever batch
- * sorts first, so an id naming that batch would change, and lose a pause, when a batch is added.
+ * A batch job's schedule is `<job>:<batch>`. A global job's is its name alone: it must not depend
+ * on which batch sorts first, or adding a batch would change it and lose a pause.
  */
 export const scheduleId = (job: JobName, batch: string): string => (jobKind(job).schedule === 'global' ? job : `${job}:${batch}`);
 
@@ -67,6 +68,12 @@ export function definedSchedules(batches: readonly MetricBatch[]): DesiredSchedu
     jobsScheduled('global').forEach((job) => add(first, job));
   }
   return defined;
+}
+
+/** The schedule of `job` that `batch` carries (a global job's is carried by the first batch), if defined. */
+export function scheduleOf(defined: ReadonlyMap<string, DesiredSchedule>, job: JobName, batch: string): DesiredSchedule | undefined {
+  const schedule = defined.get(scheduleId(job, batch));
+  return schedule?.batch === batch ? schedule : undefined;
 }
 
 /** Whether a defined schedule should be in Redis now. */
@@ -97,7 +104,7 @@ export function planReconcile(
   const wantedKeys = new Set(wanted.map(key));
   const upsert = wanted.filter((d) => {
     const current = byKey.get(key(d));
-    return !current || current.pattern !== d.pattern || current.tz !== 'UTC';
+    return !current || current.pattern !== d.pattern || current.tz !== 'UTC' || (current.batch !== undefined && current.batch !== d.batch);
   });
   const remove = existing.filter(
     (e) => !wantedKeys.has(key(e)) && (overrides.paused.has(e.id) || !options.keepUnknown || defined.some((d) => key(d) === key(e))),

@@ -19,7 +19,14 @@ export async function existingSchedules(queues: QueueMap): Promise<ExistingSched
   const lists = await Promise.all(
     JOB_NAMES.map(async (queue) =>
       (await queues[queue].getJobSchedulers(0, -1)).map(
-        (s): ExistingSchedule => ({ id: s.key, queue, pattern: s.pattern ?? null, tz: s.tz ?? null, next: s.next ?? null }),
+        (s): ExistingSchedule => ({
+          id: s.key,
+          queue,
+          pattern: s.pattern ?? null,
+          tz: s.tz ?? null,
+          batch: (s.template?.data as BatchJobData | undefined)?.batch ?? null,
+          next: s.next ?? null,
+        }),
       ),
     ),
   );

@@ -12,7 +12,7 @@ import type { Logger } from '../../../shared/logger.js';
 import { reloadChannel } from '../../../shared/redis.js';
 import type { BatchCatalog, QueueMap } from '../../../shared/worker.js';
 import { existingSchedules, readOverrides } from '../../../shared/schedules/store.js';
-import { definedSchedules, scheduleId, shouldRun } from '../../../shared/schedules/plan.js';
+import { definedSchedules, scheduleId, scheduleOf, shouldRun } from '../../../shared/schedules/plan.js';
 import { unstorableTime } from '../../../shared/metric-row.js';
 import { parseIsoTimestamp } from '../../../shared/timestamps.js';
 import { definedSchedule, enqueueRun, manualSlot, setSchedulePaused } from './dashboard/actions.js';
@@ -163,8 +163,8 @@ export function createApp(deps: ApiDeps): express.Express {
         file: batch.file,
         table: batch.config.table_key,
         jobs: JOB_NAMES.map((job) => {
-          const id = scheduleId(job, batch.name);
-          const schedule = defined.get(id);
+          const schedule = scheduleOf(defined, job, batch.name);
+          const id = schedule?.id ?? scheduleId(job, batch.name);
           return {
             job,
             disabled: batch.disabled[job],
@@ -192,14 +192,15 @@ export function createApp(deps: ApiDeps): express.Express {
   api.post('/api/batches/:batch/jobs/:job', async (req, res) => {
     const job = jobParam(req);
     const batch = findBatch(param(req, 'batch'));
-    const { slot, force } = runFromBody(req.body, now());
-    const run = await enqueueRun(deps, job, batch, slot, { force });
-    if (run.existing) {
-      res.status(200).json({ jobId: run.jobId, queue: job, existing: true, state: run.existing.state });
+    const { slot, force } = runRequest(req.body, now());
+    const run = await enqueueRun(deps, job, batch, slot, force);
+    if (run.created) {
+      deps.log.info({ queue: job, jobId: run.jobId, batch: batch.name }, 'job enqueued through the API');
+      res.status(202).json({ jobId: run.jobId, queue: job });
       return;
     }
-    deps.log.info({ queue: job, jobId: run.jobId, batch: batch.name, force }, 'job enqueued through the API');
-    res.status(202).json({ jobId: run.jobId, queue: job });
+    // The slot's run exists: say what became of it rather than enqueue a duplicate.
+    res.status(200).json({ ...run, hint: 'this slot was already enqueued; send {"force": true} to run it again' });
   });
 
   api.get('/api/jobs/:queue/:id', async (req, res) => {
@@ -303,8 +304,8 @@ function actionParam(req: Request): 'pause' | 'resume' {
   return action;
 }
 
-/** The optional body of a manual run: `{}`, `{"slot": "<ISO time>"}`, `{"force": true}`. Default slot: this minute. */
-function runFromBody(body: unknown, now: Date): { slot: string; force: boolean } {
+/** The optional body of a manual run: `{}`, `{"slot": "<ISO time>"}`, `{"force": true}` or both. */
+function runRequest(body: unknown, now: Date): { slot: string; force: boolean } {
   if (body === undefined || body === null) {
     return { slot: manualSlot(now), force: false };
   }
@@ -317,11 +318,12 @@ function runFromBody(body: unknown, now: Date): { slot: string; force: boolean }
   }
   const { slot, force } = body as { slot?: unknown; force?: unknown };
   if (force !== undefined && typeof force !== 'boolean') {
-    throw new HttpError(400, `force: ${JSON.stringify(force)} is not true or false`);
+    throw new HttpError(400, `force: ${JSON.stringify(force)} must be true or false`);
   }
-  if (slot === undefined) {
-    return { slot: manualSlot(now), force: force === true };
-  }
+  return { slot: slot === undefined ? manualSlot(now) : slotOfBody(slot), force: force ?? false };
+}
+
+function slotOfBody(slot: unknown): string {
   // The rows' own parser and bounds: Date would take "1" for 2001 and "+010000-01-01" as a year.
   const time = typeof slot === 'string' && slot.length <= 64 ? parseIsoTimestamp(slot.trim()) : undefined;
   if (time === undefined) {
@@ -331,7 +333,7 @@ function runFromBody(body: unknown, now: Date): { slot: string; force: boolean }
   if (unstorable !== null) {
     throw new HttpError(400, `slot: ${JSON.stringify(slot)} ${unstorable}`);
   }
-  return { slot: new Date(time).toISOString(), force: force === true };
+  return new Date(time).toISOString();
 }
 
 function nextRun(millis: number | null | undefined): string | null {

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { MetricBatch } from '../../../../shared/config/metric-batch.js';
 import { slotJobId, type JobName } from '../../../../shared/jobs.js';
-import { pausedSchedulesKey, startedSchedulesKey } from '../../../../shared/redis.js';
-import { definedSchedules, scheduleId, type DesiredSchedule } from '../../../../shared/schedules/plan.js';
+import { manualRunKey, pausedSchedulesKey, startedSchedulesKey } from '../../../../shared/redis.js';
+import { definedSchedules, scheduleOf, type DesiredSchedule } from '../../../../shared/schedules/plan.js';
 import { upsertSchedule } from '../../../../shared/schedules/store.js';
 import type { BatchCatalog, QueueMap } from '../../../../shared/worker.js';
 
@@ -20,8 +20,7 @@ export interface ActionDeps {
 
 /** The schedule `<job>:<batch>` the loaded config defines, or null. */
 export function definedSchedule(deps: ActionDeps, job: JobName, batch: string): DesiredSchedule | null {
-  const id = scheduleId(job, batch);
-  return definedSchedules(deps.catalog.get().batches).find((s) => s.id === id) ?? null;
+  return scheduleOf(new Map(definedSchedules(deps.catalog.get().batches).map((s) => [s.id, s])), job, batch) ?? null;
 }
 
 /** Pause: into the paused set and out of Redis. Resume: out of it (into `started` if the config says STOPPED) and upserted. */
@@ -41,34 +40,54 @@ export async function setSchedulePaused(deps: ActionDeps, schedule: DesiredSched
   await upsertSchedule(deps.queues, schedule);
 }
 
-/** What a manual run request did: enqueued a new job, or found the slot's run already there. */
-export interface RunRequest {
+/** What a manual run request did: enqueued it, or found the slot's run already there. */
+export interface ManualRun {
   jobId: string;
-  /** Set when the slot already had a run: its BullMQ state (waiting, active, completed, failed...). */
-  existing?: { state: string };
+  queue: JobName;
+  created: boolean;
+  /** The existing run's BullMQ state (`removed` when its record has expired). */
+  state?: string;
+  finishedAt?: string | null;
+  failedReason?: string | null;
 }
+
+/** A claim outlives the queue's record of a completed run (shared/worker.ts keeps those 7 days). */
+const CLAIM_TTL_S = 8 * 24 * 3600;
+
+/** The slot of a manual run without one: the current minute, so repeated clicks are one run. */
+export const manualSlot = (now: Date): string => new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();
 
 /**
- * One manual run with id `<job>:<batch>:<slot>`, as the API enqueues it. Idempotent: a slot that
- * already has a run answers that run's state instead of a silent second enqueue (BullMQ would drop
- * the duplicate id, but a completed and removed run would run again). `force` adds another run
- * of the slot with its own id `...+forced-<ms>`.
+ * One manual run of `<job>:<batch>:<slot>`. The first request claims the id in Redis (SET NX)
+ * and enqueues it; any other, concurrent or later, gets the existing run's state instead of a
+ * second run. `force` runs the slot again under a fresh id.
  */
-export async function enqueueRun(deps: ActionDeps, job: JobName, batch: MetricBatch, slot: string, options: { force?: boolean } = {}): Promise<RunRequest> {
-  const queue = deps.queues[job];
-  if (options.force) {
-    const jobId = slotJobId(job, batch.name, slot, `+forced-${Date.now()}`);
-    await queue.add(job, { batch: batch.name, slot }, { jobId });
-    return { jobId };
+export async function enqueueRun(deps: ActionDeps, job: JobName, batch: MetricBatch, slot: string, force = false): Promise<ManualRun> {
+  const jobId = slotJobId(job, batch.name, slot, force ? `+force-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}` : '');
+  const claimKey = manualRunKey(deps.prefix, job, jobId);
+  const claimed = force || (await deps.redis.set(claimKey, 'adding', 'EX', CLAIM_TTL_S, 'NX')) === 'OK';
+  if (claimed) {
+    try {
+      await deps.queues[job].add(job, { batch: batch.name, slot }, { jobId });
+      await deps.redis.set(claimKey, 'added', 'EX', CLAIM_TTL_S);
+    } catch (error) {
+      await deps.redis.del(claimKey).catch(() => 0); // not enqueued: let a retry claim it
+      throw error;
+    }
+    return { jobId, queue: job, created: true };
   }
-  const jobId = slotJobId(job, batch.name, slot);
-  const found = await queue.getJob(jobId);
-  if (found) {
-    return { jobId, existing: { state: await found.getState() } };
+  const existing = await deps.queues[job].getJob(jobId);
+  if (!existing) {
+    // Claimed by a request still adding it, or run and since expired from the queue.
+    const adding = (await deps.redis.get(claimKey)) === 'adding';
+    return { jobId, queue: job, created: false, state: adding ? 'waiting' : 'removed', finishedAt: null, failedReason: null };
   }
-  await queue.add(job, { batch: batch.name, slot }, { jobId });
-  return { jobId };
+  return {
+    jobId,
+    queue: job,
+    created: false,
+    state: await existing.getState(),
+    finishedAt: existing.finishedOn ? new Date(existing.finishedOn).toISOString() : null,
+    failedReason: existing.failedReason ?? null,
+  };
 }
-
-/** A manual run's slot when none is given: the current minute, so repeated clicks are one run. */
-export const manualSlot = (now: Date): string => new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();

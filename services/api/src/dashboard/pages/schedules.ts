@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { isJobName, JOB_NAMES, type JobName } from '../../../../../shared/jobs.js';
-import { definedSchedules, scheduleId, shouldRun } from '../../../../../shared/schedules/plan.js';
+import { definedSchedules, scheduleOf, shouldRun } from '../../../../../shared/schedules/plan.js';
 import { existingSchedules, readOverrides } from '../../../../../shared/schedules/store.js';
 import { definedSchedule, enqueueRun, manualSlot, setSchedulePaused } from '../actions.js';
 import { csrfOf, findBatch, HttpError, queryText, render, type Ctx } from '../context.js';
@@ -28,9 +28,9 @@ export function schedulesPage(ctx: Ctx): RequestHandler {
           (batch) => html`<h2 id="${`b-${batch.name}`}"><a href="/batches/${batch.name}">${batch.name}</a></h2>
           <div class="table-wrap"><table class="list schedules" data-batch="${batch.name}"><thead><tr><th>job</th><th>cron</th><th>config</th><th>state</th><th>next run</th><th></th></tr></thead><tbody>
           ${JOB_NAMES.filter((job) => !batch.disabled[job]).map((job) => {
-            const schedule = defined.get(scheduleId(job, batch.name));
+            const schedule = scheduleOf(defined, job, batch.name);
             const runs = schedule ? shouldRun(schedule, overrides) : false;
-            const nextRun = next.get(scheduleId(job, batch.name));
+            const nextRun = schedule ? next.get(schedule.id) : null;
             const base = `/schedules/${batch.name}/${job}`;
             return html`<tr data-job="${job}"><td>${job}</td><td class="mono">${schedule?.pattern ?? html`<span class="muted">chained / manual</span>`}</td>
               <td>${schedule ? (schedule.running ? 'RUNNING' : 'STOPPED') : '–'}</td>
@@ -59,7 +59,7 @@ export function scheduleAction(ctx: Ctx): RequestHandler {
     let message: string;
     if (action === 'run') {
       const run = await enqueueRun(ctx.deps, job, batch, manualSlot(ctx.now()));
-      message = run.existing ? `${run.jobId} already ran or is queued this minute (${run.existing.state})` : `Enqueued ${run.jobId}`;
+      message = run.created ? `Enqueued ${run.jobId}` : `${run.jobId} was already enqueued this minute (${run.state}): not run twice`;
     } else if (action === 'pause' || action === 'resume') {
       const schedule = definedSchedule(ctx.deps, job, batch.name);
       if (!schedule) {
