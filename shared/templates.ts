@@ -1,4 +1,5 @@
 import Mustache from 'mustache';
+import nunjucks from 'nunjucks';
 import { type MetricBatch } from './config/metric-batch.js';
 import { InputError } from './errors.js';
 
@@ -21,8 +22,63 @@ export class TemplateError extends InputError {
   override name = 'TemplateError';
 }
 
+export type TemplateSyntax = 'jinja' | 'mustache';
+
+// Jinja's block tags and comments, and `{{ }}` holding more than a name (a call, filter, quote,
+// index or operator): mustache has none of these. `{{ name }}` alone is the same in both.
+const JINJA_BLOCK = /\{%|(?<!\{)\{#/;
+const JINJA_EXPRESSION = /\{\{(?![{#^/!>&])[^}]*[()|'"[\]+\-*<>=~][^}]*\}\}/;
+// Property chains that reach JavaScript's Function constructor from a nunjucks template.
+const UNSAFE_NAME = /\b(constructor|__proto__|prototype)\b/;
+
 /**
- * Renders one of a batch's SQL templates with mustache, HTML escaping off. The view is the
+ * Which engine renders a template, by its syntax: Jinja (nunjucks) when it has a `{% %}` tag, a
+ * `{# #}` comment or a `{{ }}` expression beyond a plain name; otherwise mustache, so every
+ * mustache template (sections, `{{{raw}}}`) renders as before.
+ */
+export function templateSyntax(template: string): TemplateSyntax {
+  return JINJA_BLOCK.test(template) || JINJA_EXPRESSION.test(template) ? 'jinja' : 'mustache';
+}
+
+const jinja = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
+
+/** What stops a template from compiling, or null: the loader reports it against the key. */
+export function templateProblem(template: string): string | null {
+  if (templateSyntax(template) === 'mustache') {
+    try {
+      Mustache.parse(template);
+      return null;
+    } catch (error) {
+      return `mustache: ${(error as Error).message}`;
+    }
+  }
+  const unsafe = UNSAFE_NAME.exec(template);
+  if (unsafe) {
+    return `Jinja: "${unsafe[1]}" is not allowed in a template`;
+  }
+  try {
+    // eagerCompile: nunjucks.compile() alone defers parsing to the first render.
+    new nunjucks.Template(template, jinja, undefined, true);
+    return null;
+  } catch (error) {
+    return `Jinja: ${(error as Error).message.replace(/\s+/g, ' ').trim()}`;
+  }
+}
+
+/** Renders a template string with the engine its syntax picks (templateSyntax), escaping off. */
+export function renderTemplate(template: string, view: Record<string, unknown>): string {
+  if (templateSyntax(template) === 'mustache') {
+    return Mustache.render(template, view, {}, { escape: (value: unknown) => String(value) });
+  }
+  const unsafe = UNSAFE_NAME.exec(template);
+  if (unsafe) {
+    throw new Error(`"${unsafe[1]}" is not allowed in a template`);
+  }
+  return jinja.renderString(template, view);
+}
+
+/**
+ * Renders one of a batch's SQL templates with mustache or Jinja (templateSyntax), escaping off. The view is the
  * batch's template vars plus `extra`; `{{param.x}}` binds `x` (from `params`) as a `$n` placeholder, and
  * the exclusion lists render as placeholders too, so names never become SQL text.
  */
@@ -36,31 +92,43 @@ export function renderSql(
   if (typeof template !== 'string') {
     throw new TemplateError(`batch "${batch.name}": ${key} is not set`);
   }
-  const values: unknown[] = [];
-  const placeholders = new Map<string, string>();
-  const bind = (name: string, value: unknown): string => {
-    let placeholder = placeholders.get(name);
-    if (!placeholder) {
-      values.push(value);
-      placeholder = `$${values.length}`;
-      placeholders.set(name, placeholder);
-    }
-    return placeholder;
+  // Each bound value renders as a marker, numbered `$n` afterwards in the order the text uses
+  // them: nunjucks copies the view (reading every property), so binding on access would number
+  // values the SQL never uses.
+  const bound = new Map<string, unknown>();
+  const marker = (name: string, value: unknown): string => {
+    bound.set(name, value);
+    return `\u0000${name}\u0000`;
   };
   const param: Record<string, string> = {};
   for (const [name, value] of Object.entries({ metric_batch: batch.name, ...params })) {
-    Object.defineProperty(param, name, { enumerable: true, get: () => bind(`param.${name}`, value) });
+    Object.defineProperty(param, name, { enumerable: true, get: () => marker(`param.${name}`, value) });
   }
   const view: Record<string, unknown> = { ...batch.vars, ...extra, param };
   for (const listKey of LIST_KEYS) {
     const list = batch.vars[listKey];
     delete view[listKey];
     if (Array.isArray(list) && list.length > 0) {
-      Object.defineProperty(view, listKey, { enumerable: true, get: () => bind(listKey, list) });
+      Object.defineProperty(view, listKey, { enumerable: true, get: () => marker(listKey, list) });
     }
   }
   try {
-    const text = Mustache.render(template, view, {}, { escape: (value: unknown) => String(value) });
+    const rendered = renderTemplate(template, view);
+    const values: unknown[] = [];
+    const placeholders = new Map<string, string>();
+    // eslint-disable-next-line no-control-regex -- NUL delimits the markers; only names bound above count
+    const text = rendered.replace(/\u0000([^\u0000]+)\u0000/g, (match, name: string) => {
+      if (!bound.has(name)) {
+        return match;
+      }
+      let placeholder = placeholders.get(name);
+      if (placeholder === undefined) {
+        values.push(bound.get(name));
+        placeholder = `$${values.length}`;
+        placeholders.set(name, placeholder);
+      }
+      return placeholder;
+    });
     return { text, values };
   } catch (error) {
     throw new TemplateError(`batch "${batch.name}": ${key}: ${(error as Error).message}`);

@@ -24,8 +24,16 @@ function printProblems(result: LoadResult): void {
   for (const w of result.warnings) {
     process.stderr.write(`warning ${w.file}: ${w.key}: ${w.reason}\n`);
   }
+  printUnsupported(result);
   for (const p of result.problems) {
     process.stdout.write(`error ${p.file}: ${p.key}: ${p.reason}\n`);
+  }
+}
+
+/** Skipped batches (BigQuery, Snowflake, cloud model stores): listed, never an error. */
+function printUnsupported(result: LoadResult): void {
+  for (const u of result.unsupported) {
+    process.stderr.write(`unsupported ${u.file}: ${u.key}: ${u.reason}\n`);
   }
 }
 
@@ -48,6 +56,7 @@ async function validateCommand(json: boolean): Promise<number> {
     }
     printProblems(result);
   }
+  // Unsupported batches are skipped and listed, not errors: the original's folder has some.
   return result.problems.length > 0 ? 1 : 0;
 }
 
@@ -61,6 +70,7 @@ async function migrateCommand(): Promise<number> {
   for (const w of result.warnings) {
     process.stderr.write(`warning ${w.file}: ${w.key}: ${w.reason}\n`);
   }
+  printUnsupported(result);
   for (const p of result.problems) {
     process.stderr.write(`error ${p.file}: ${p.key}: ${p.reason}\n`);
   }

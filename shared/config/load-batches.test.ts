@@ -47,9 +47,11 @@ describe('loadBatches', () => {
     expect(result.problems).toEqual([]);
     const sales = result.batches.find((b) => b.name === 'sales');
     expect(sales?.ingest).toMatchObject({ kind: 'sql' });
-    expect(sales?.ingest.kind === 'sql' && sales.ingest.sql).toContain("'sales_total' as metric_name");
-    expect(sales?.config.train_exclude_metrics).toEqual(['sales_ratio']);
-    expect(result.warnings.map((w) => w.key)).toContain('db');
+    expect(sales?.ingest.kind === 'sql' && sales.ingest.sql).toContain("'sales_deals_created' as metric_name");
+    expect(sales?.config.train_exclude_metrics).toEqual(['sales_success_rate']);
+    // db: duckdb is the engine its ingest_sql runs in now, not a warning.
+    expect(sales?.config.db).toBe('duckdb');
+    expect(result.warnings.map((w) => w.key)).not.toContain('db');
     const python = result.batches.find((b) => b.name === 'python_ingest_simple');
     expect(python?.ingest).toMatchObject({ kind: 'fn', language: 'python' });
     expect(python?.disabled.tholdalert).toBe(false);
@@ -121,11 +123,14 @@ describe('loadBatches', () => {
     expect(batches.find((b) => b.name === 't')?.ingest).toMatchObject({ kind: 'fn', language: 'typescript', path: path.join(dir, 't/ingest.ts') });
   });
 
-  it('names the Jinja tag it cannot render and says what to write instead', () => {
-    const dir = metricsDir({ 'a/a.yaml': 'metric_batch: a\ningest_sql: "{% if x is defined %}select 1{% endif %}"\n' });
-    const [problem] = load(dir).problems;
-    expect(problem?.key).toBe('ingest_sql');
-    expect(problem?.reason).toMatch(/\{% if %\}.*mustache section/);
+  it('loads Jinja templates and names the key of one that does not compile', () => {
+    const dir = metricsDir({
+      'a/a.yaml': 'metric_batch: a\ningest_sql: "{% if x is defined %}select 1{% endif %}"\n',
+      'b/b.yaml': 'metric_batch: b\ningest_sql: "{% if x is defined %}select 1"\n',
+    });
+    const { batches, problems } = load(dir);
+    expect(batches.map((b) => b.name)).toEqual(['a']);
+    expect(problems).toEqual([expect.objectContaining({ key: 'ingest_sql', reason: expect.stringMatching(/^Jinja: .*endif/) })]);
   });
 
   it('applies global and per-batch environment overrides parsed to the key type', () => {

@@ -4,6 +4,7 @@ import { JOB_NAMES, jobKind, type JobName } from '../jobs.js';
 import { parseBoolean } from './env.js';
 import type { IngestFnLanguage, MetricBatch } from './metric-batch.js';
 import { ConfigReadError, DEFAULT_READ_LIMITS, includeBudget, isInside, parseYamlLimited, readConfigFile, spendInclude, type IncludeBudget, type ReadLimits } from './read-file.js';
+import { templateProblem } from '../templates.js';
 import { didYouMean, keyKind, KNOWN_KEYS, parseBatchConfig, show, type BatchConfig, type ConfigProblem } from './schema.js';
 
 export interface LoadOptions {
@@ -13,6 +14,10 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Size, alias and include caps (shared/config/read-file.ts); the defaults unless given. */
   limits?: Partial<ReadLimits>;
+  /** Keys from the metrics folder's own defaults.yaml (an original Anomstack folder): set by loadBatches. */
+  folderDefaults?: Record<string, unknown>;
+  /** Where buildBatch reports a batch it skips as unsupported (set by loadBatches). */
+  unsupported?: ConfigProblem[];
 }
 
 export interface LoadResult {
@@ -22,12 +27,16 @@ export interface LoadResult {
   disabled: string[];
   problems: ConfigProblem[];
   warnings: ConfigProblem[];
+  /**
+   * Batches skipped because they need what anomstack-ts does not have (BigQuery, Snowflake,
+   * ClickHouse, s3:// or gs:// models), one entry each with the reason. Not problems: the
+   * original's folder holds such examples, and they must not fail validate for the others.
+   */
+  unsupported: ConfigProblem[];
 }
 
 const INCLUDE = /\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}/g;
 const SOLE_INCLUDE = /^\s*\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}\s*$/;
-const JINJA_TAG = /\{%-?\s*(\w+)/g;
-const JINJA_EXPRESSION = /\{\{(?!\{)([^}]*[()|'"[\]][^}]*)\}\}/;
 
 /**
  * Loads every batch under the metrics directory merged over defaults.yaml, as the original's
@@ -42,15 +51,17 @@ export function loadBatches(options: LoadOptions): LoadResult {
   const defaults = readDefaults(defaultsFile, options.defaultsDir, limits, problems);
   if (!fs.existsSync(options.metricsDir)) {
     problems.push({ file: options.metricsDir, key: '-', reason: 'metrics directory does not exist' });
-    return { batches: [], disabled: [], problems, warnings };
+    return { batches: [], disabled: [], problems, warnings, unsupported: [] };
   }
 
   const batches: MetricBatch[] = [];
   const disabled: string[] = [];
   const seen = new Map<string, string>();
+  const unsupported: ConfigProblem[] = [];
+  const folderDefaults = readFolderDefaults(options, defaultsFile, limits, problems);
   for (const file of findBatchFiles(options.metricsDir, options.ignoreExamples)) {
     const fileProblems: ConfigProblem[] = [];
-    const result = loadBatchFile(file, defaults, { ...options, limits }, env, fileProblems, warnings);
+    const result = loadBatchFile(file, defaults, { ...options, limits, folderDefaults, unsupported }, env, fileProblems, warnings);
     if (result) {
       const earlier = seen.get(result.name);
       if (earlier) {
@@ -72,7 +83,38 @@ export function loadBatches(options: LoadOptions): LoadResult {
       }
     }
   }
-  return { batches, disabled, problems, warnings };
+  return { batches, disabled, problems, warnings, unsupported };
+}
+
+const CLOUD_DATABASES: Record<string, string> = { bigquery: 'BigQuery', snowflake: 'Snowflake', clickhouse: 'ClickHouse' };
+
+/** What a batch needs that anomstack-ts does not have, or null (see LoadResult.unsupported). */
+function unsupportedReason(merged: Record<string, unknown>): { key: string; reason: string } | null {
+  const db = typeof merged.db === 'string' ? merged.db.toLowerCase() : '';
+  const engine = CLOUD_DATABASES[db];
+  if (engine) {
+    return { key: 'db', reason: `unsupported: db "${db}" needs ${engine}, which anomstack-ts does not connect to (ingest_sql runs in postgres, duckdb or sqlite); batch skipped` };
+  }
+  const modelPath = typeof merged.model_path === 'string' ? merged.model_path : '';
+  const cloud = /^(s3|gs):\/\//.exec(modelPath);
+  if (cloud) {
+    return { key: 'model_path', reason: `unsupported: ${cloud[0]} model stores are not available (use local://DIR or postgres://); batch skipped` };
+  }
+  return null;
+}
+
+/**
+ * The original kept its defaults in `<metrics>/defaults/defaults.yaml`; pointed at such a folder,
+ * its `db` (duckdb there) is the engine of every batch that does not set one, as in the original.
+ * Nothing else is taken from it: anomstack-ts's own defaults (and SQL templates) apply.
+ */
+function readFolderDefaults(options: LoadOptions, defaultsFile: string, limits: ReadLimits, problems: ConfigProblem[]): Record<string, unknown> {
+  const file = path.join(options.metricsDir, 'defaults', 'defaults.yaml');
+  if (!fs.existsSync(file) || path.resolve(file) === path.resolve(defaultsFile)) {
+    return {};
+  }
+  const parsed = parseYaml(file, options.metricsDir, limits, problems);
+  return parsed && 'db' in parsed ? { db: parsed.db } : {};
 }
 
 function readDefaults(file: string, defaultsDir: string, limits: ReadLimits, problems: ConfigProblem[]): Record<string, unknown> {
@@ -202,8 +244,20 @@ function buildBatch(
     own[key] = resolveIncludes(value, { file, key, roots, defaultsDir: options.defaultsDir, limits: options.limits, budget }, problems);
   }
 
-  const merged: Record<string, unknown> = { ...defaults, ...own };
+  // An original Anomstack folder's defaults.yaml picks the engine of the batches that name none
+  // (its default is duckdb, which the original's examples are written for): only `db` is taken.
+  const merged: Record<string, unknown> = { ...defaults, ...options.folderDefaults, ...own };
   const sources = applyEnvOverrides(merged, own, name, env, problems, file, warnings);
+  const unsupported = unsupportedReason(merged);
+  if (unsupported) {
+    // Skipped whole: its other keys (BigQuery SQL, cloud paths) would only add noise.
+    (options.unsupported ?? problems).push({ file, key: unsupported.key, reason: unsupported.reason });
+    return null;
+  }
+  if (typeof merged.ingest_db_file === 'string' && merged.ingest_db_file !== '') {
+    // Relative to the metrics directory, as includes are.
+    merged.ingest_db_file = path.resolve(options.metricsDir, merged.ingest_db_file);
+  }
   const where = (key: string): string => (sources.has(key) ? `${key} (from ${sources.get(key)})` : key);
 
   const parsed = parseBatchConfig(merged);
@@ -224,17 +278,20 @@ function buildBatch(
       }
     }
   }
-  if (merged.db === 'duckdb' || merged.db === 'sqlite') {
-    warnings.push({ file, key: 'db', reason: `"${merged.db}" is not available in anomstack-ts; metrics go to the Postgres store` });
+  if (merged.db !== 'postgres' && typeof merged.ingest_db_url_env === 'string' && merged.ingest_db_url_env !== '') {
+    problems.push({ file, key: where('ingest_db_url_env'), reason: `applies to db: postgres only; this batch's ingest_sql runs in ${String(merged.db)}` });
+  }
+  if (merged.db === 'postgres' && typeof merged.ingest_db_file === 'string' && merged.ingest_db_file !== '') {
+    problems.push({ file, key: where('ingest_db_file'), reason: 'applies to db: duckdb or sqlite only (db is postgres)' });
   }
   if (typeof own.preprocess_fn === 'string') {
     warnings.push({ file, key: 'preprocess_fn', reason: 'custom Python preprocess functions are not supported; preprocess_params apply' });
   }
   for (const [key, value] of Object.entries(merged)) {
     if (key.endsWith('_sql') && typeof value === 'string') {
-      const jinja = jinjaProblem(value);
-      if (jinja) {
-        problems.push({ file, key: where(key), reason: jinja });
+      const problem = templateProblem(value);
+      if (problem) {
+        problems.push({ file, key: where(key), reason: problem });
       }
     }
   }
@@ -344,23 +401,6 @@ function scriptInclude(value: string, metricsDir: string): { path: string; langu
   }
   if (/\.(js|mjs)$/.test(file)) {
     return { path: path.resolve(metricsDir, file), language: 'javascript' };
-  }
-  return null;
-}
-
-function jinjaProblem(sql: string): string | null {
-  for (const match of sql.matchAll(JINJA_TAG)) {
-    const tag = match[1] ?? '';
-    const advice: Record<string, string> = {
-      if: 'use a mustache section {{#key}}...{{/key}} (or {{^key}} for "not defined")',
-      for: 'use a mustache section over a list {{#list}}...{{/list}}, or write the SQL out',
-      set: 'put the value in the batch YAML and use {{key}}',
-    };
-    return `Jinja tag {% ${tag} %} is not supported: ${advice[tag] ?? 'only {% include "./path" %} is; use mustache {{key}} and sections'}`;
-  }
-  const expression = JINJA_EXPRESSION.exec(sql);
-  if (expression) {
-    return `Jinja expression {{${expression[1]}}} is not supported: use {{key}}; exclusion lists render as a bound parameter, e.g. metric_name <> all({{{train_exclude_metrics}}})`;
   }
   return null;
 }

@@ -148,7 +148,11 @@ const tableKey = z
   .string(says((v) => `must be a table name, got ${show(v)}`))
   .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, says((v) => `must be a table name, optionally schema-qualified (letters, digits, _), got ${show(v)}`));
 
-const database = z.enum(['postgres', 'duckdb', 'sqlite'], says((v) => `${show(v)} is not supported: anomstack-ts stores metrics in Postgres (use db: postgres)`));
+/** Where ingest_sql runs; metrics are stored in Postgres whichever it is. */
+const database = z.enum(
+  ['postgres', 'duckdb', 'sqlite'],
+  says((v) => `${show(v)} is not supported: ingest_sql runs in postgres, duckdb or sqlite (BigQuery, Snowflake and ClickHouse are not available)`),
+);
 
 const modelPath = z
   .string(says((v) => `must be local://DIR or postgres://, got ${show(v)}`))
@@ -204,6 +208,8 @@ export const BATCH_SCHEMA = z.object({
   db: database,
   table_key: tableKey,
   ingest_db_url_env: optionalString,
+  /** A DuckDB/SQLite database file that `db: duckdb|sqlite` ingest_sql reads (read-only); relative to the metrics directory. */
+  ingest_db_file: optionalString,
   model_path: modelPath,
   model_configs: modelConfigs,
   model_combination_method: oneOf(['mean', 'max', 'min']),

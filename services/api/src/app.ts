@@ -186,6 +186,8 @@ export function createApp(deps: ApiDeps): express.Express {
       disabled: load.disabled,
       broken: brokenBatches(load),
       problems: load.problems,
+      // Skipped, not broken: they need BigQuery, Snowflake or a cloud model store.
+      unsupported: load.unsupported,
     });
   });
 

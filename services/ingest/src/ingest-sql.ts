@@ -1,7 +1,9 @@
 import type { MetricBatch } from '../../../shared/config/metric-batch.js';
 import { createDb, type Db } from '../../../shared/db/db.js';
 import { InputError } from '../../../shared/errors.js';
-import { renderSql } from '../../../shared/templates.js';
+import { renderSql, type SqlStatement } from '../../../shared/templates.js';
+import { runDuckDbQuery } from './embedded/duckdb.js';
+import { runSqliteQuery } from './embedded/sqlite.js';
 
 /** What an ingest_sql may start with, after comments: a query and nothing else. */
 const QUERY_START = /^\(*\s*(select|with|values|table)\b/i;
@@ -27,6 +29,9 @@ function withoutLeadingComments(text: string): string {
  * It may only read: one statement (the extended protocol refuses more), a query (not `drop`,
  * `commit`, `set`...), in a READ ONLY transaction that is rolled back after the read, so a
  * data-modifying CTE or a function that writes fails and leaves nothing.
+ *
+ * `db: duckdb` and `db: sqlite` run it in an embedded engine instead (./embedded/), on an empty
+ * in-memory database or the read-only `ingest_db_file`, under the same query-only check and time limit.
  */
 export async function runIngestSql(
   batch: MetricBatch,
@@ -38,6 +43,11 @@ export async function runIngestSql(
   if (batch.ingest.kind !== 'sql') {
     throw new Error(`batch "${batch.name}" has no ingest_sql`);
   }
+  if (batch.config.db === 'duckdb' || batch.config.db === 'sqlite') {
+    const statement = queryOnly(batch, renderSql(batch, 'ingest_sql', { now }));
+    const query = { batch: batch.name, sql: statement.text, values: statement.values, file: batch.config.ingest_db_file ?? null, timeoutMs: batch.config.ingest_timeout_s * 1000 };
+    return batch.config.db === 'duckdb' ? runDuckDbQuery(query) : runSqliteQuery(query);
+  }
   let source = store;
   if (batch.ingest.dbUrlEnv) {
     const url = env[batch.ingest.dbUrlEnv];
@@ -46,13 +56,7 @@ export async function runIngestSql(
     }
     source = createDb(url, options);
   }
-  const statement = renderSql(batch, 'ingest_sql', { now });
-  if (!QUERY_START.test(withoutLeadingComments(statement.text))) {
-    const start = withoutLeadingComments(statement.text).split(/\s+/, 1)[0] ?? '';
-    throw new InputError(
-      `batch "${batch.name}": ingest_sql must be a query (select, with, values or table), not "${start.slice(0, 40)}": ingest SQL may only read`,
-    );
-  }
+  const statement = queryOnly(batch, renderSql(batch, 'ingest_sql', { now }));
   try {
     return await source.readOnly((tx) => tx.querySingle(statement), { statementTimeoutMs: batch.config.ingest_timeout_s * 1000 });
   } catch (error) {
@@ -75,4 +79,15 @@ export async function runIngestSql(
     }
     throw error;
   }
+}
+
+/** The statement, if it is a query; anything else is refused before it reaches an engine. */
+function queryOnly(batch: MetricBatch, statement: SqlStatement): SqlStatement {
+  if (!QUERY_START.test(withoutLeadingComments(statement.text))) {
+    const start = withoutLeadingComments(statement.text).split(/\s+/, 1)[0] ?? '';
+    throw new InputError(
+      `batch "${batch.name}": ingest_sql must be a query (select, with, values or table), not "${start.slice(0, 40)}": ingest SQL may only read`,
+    );
+  }
+  return statement;
 }

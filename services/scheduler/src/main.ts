@@ -50,6 +50,9 @@ export function reportConfig(load: LoadResult, log: Logger): void {
   for (const w of load.warnings) {
     log.warn({ file: w.file, key: w.key }, `config warning: ${w.file}: ${w.key}: ${w.reason}`);
   }
+  for (const u of load.unsupported) {
+    log.warn({ file: u.file, key: u.key }, `batch not scheduled: ${u.file}: ${u.key}: ${u.reason}`);
+  }
 }
 
 /** One line per schedule: when it runs next, so nobody wonders why nothing happens yet. */

@@ -32,6 +32,9 @@ import traceback
 
 MIB = 1024 * 1024
 
+# The original's examples import dagster's logger (shims/dagster): appended, so a real Dagster wins.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "shims"))
+
 
 # ---------------------------------------------------------------- conversion to JSON rows
 
