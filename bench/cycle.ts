@@ -64,7 +64,7 @@ class RssSampler {
     this.timer = setInterval(() => this.sample(), 50);
   }
   stop(): Record<string, number> {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) {clearInterval(this.timer);}
     this.sample();
     return Object.fromEntries(this.peaks);
   }
