@@ -23,14 +23,16 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 
-# tsx is a production dependency: the CLI runs the TypeScript sources through it, so the image
-# needs no build step and no dev dependencies.
+# `npm ci` builds dist/ through `prepare` (scripts/build.mjs, esbuild), so the sources come first;
+# the bin then runs compiled JavaScript. tsx stays a production dependency: ingest functions
+# written in TypeScript run through it.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY bin ./bin
 COPY shared ./shared
 COPY services ./services
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && test -f dist/.build-stamp
+
 COPY defaults ./defaults
 COPY metrics ./metrics
 COPY tsconfig.json ./

@@ -1,27 +1,14 @@
 import type { Worker } from 'bullmq';
 import { describeSettings, loadEnv, type AppEnv } from '../shared/config/env.js';
-import { createDb, type Db } from '../shared/db/db.js';
-import { createDatabaseIfMissing, migrate } from '../shared/db/migrate.js';
-import { closePool } from '../shared/db/pool.js';
-import { waitForPostgres } from '../shared/db/reachable.js';
-import { hasMetricRows } from '../shared/db/metrics-store.js';
+import type { Db } from '../shared/db/db.js';
 import { configureLogger, logger } from '../shared/logger.js';
 import type { FinalFailure } from '../shared/job.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
-import { closeConnection, queueConnection, reloadChannel, workerConnection } from '../shared/redis.js';
-import { untilAborted, watchRedis } from '../shared/redis-health.js';
-import {
-  closeQueues,
-  createBatchCatalog,
-  createJobProcessor,
-  loadAppBatches,
-  openQueues,
-  startWorker,
-  type ProcessorDeps,
-  type QueueMap,
-} from '../shared/worker.js';
-import { AdminAuthError, adminToken, startApi } from './api/src/main.js';
-import { startScheduler } from './scheduler/src/main.js';
+import type { ProcessorDeps, QueueMap } from '../shared/worker.js';
+import type { AdminAuthError } from './api/src/admin-token.js';
+
+// Postgres, BullMQ, express and the scheduler load after the arguments and settings are checked:
+// `start --check` and a usage error need none of them (about 0.6 s of imports).
 
 export const START_KINDS = [...SERVICE_KINDS, 'all'] as const;
 
@@ -61,6 +48,7 @@ export async function startServices(args: string[]): Promise<number> {
     return 1;
   }
   if (parsed.kinds.includes('api')) {
+    const { adminToken } = await import('./api/src/admin-token.js');
     try {
       adminToken(env);
     } catch (error) {
@@ -94,8 +82,8 @@ export async function startServices(args: string[]): Promise<number> {
       return 0;
     }
     await closeAll(closers);
-    if (error instanceof AdminAuthError) {
-      process.stderr.write(`anomstack start: ${error.message}\n`);
+    if ((error as Error).name === 'AdminAuthError') {
+      process.stderr.write(`anomstack start: ${(error as AdminAuthError).message}\n`);
       return 1;
     }
     throw error;
@@ -135,6 +123,12 @@ function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => voi
 
 /** `anomstack migrate` at start, so `npm start` works on an empty Postgres (ANOMSTACK_MIGRATE_ON_START=no skips it). */
 async function prepareDatabase(env: AppEnv): Promise<Db> {
+  const [{ createDb }, { createDatabaseIfMissing, migrate }, { waitForPostgres }, { loadAppBatches }] = await Promise.all([
+    import('../shared/db/db.js'),
+    import('../shared/db/migrate.js'),
+    import('../shared/db/reachable.js'),
+    import('../shared/worker.js'),
+  ]);
   // A service waits for its store, one log line per retry, for as long as it takes.
   await waitForPostgres(env.databaseUrl, {
     attempts: Number.POSITIVE_INFINITY,
@@ -162,7 +156,18 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
  */
 async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, closers: Closer[], signal: AbortSignal): Promise<void> {
   // Loaded here, not at the top: `start --check` and argument errors need no job code.
-  const [{ JOB_CORES, checkCores }, { closeJobResources }] = await Promise.all([import('./cores.js'), import('./resources.js')]);
+  const [{ JOB_CORES, checkCores }, { closeJobResources }, { closePool }, { hasMetricRows }, redisModule, { untilAborted, watchRedis }, workerModule] =
+    await Promise.all([
+      import('./cores.js'),
+      import('./resources.js'),
+      import('../shared/db/pool.js'),
+      import('../shared/db/metrics-store.js'),
+      import('../shared/redis.js'),
+      import('../shared/redis-health.js'),
+      import('../shared/worker.js'),
+    ]);
+  const { closeConnection, queueConnection, reloadChannel, workerConnection } = redisModule;
+  const { closeQueues, createBatchCatalog, createJobProcessor, loadAppBatches, openQueues, startWorker } = workerModule;
   const prefix = env.queuePrefix;
   const producer = queueConnection(env.redisUrl);
   closers.push({ name: 'postgres', close: async () => { await closeJobResources(); await closePool(); } });
@@ -176,6 +181,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
   const catalog = createBatchCatalog(env);
 
   if (kinds.includes('api')) {
+    const { startApi } = await import('./api/src/main.js');
     const api = await startApi({ env, catalog, queues, redis: producer, redisDown: redis.down, prefix, db, log: logger.child({ component: 'api' }) });
     closers.push({ name: 'api', close: () => api.close() });
   }
@@ -203,6 +209,7 @@ async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, clos
     }
   }
   if (kinds.includes('scheduler')) {
+    const { startScheduler } = await import('./scheduler/src/main.js');
     const scheduler = await untilAborted(
       startScheduler({
         load: () => loadAppBatches(env),

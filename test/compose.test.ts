@@ -51,7 +51,7 @@ describe('docker-compose.yml', () => {
         kinds.push(...command.slice(1));
       }
     }
-    // And through the real bin, as the containers run it (one process: tsx start-up is slow).
+    // And through the real bin, as the containers run it.
     const { stdout } = await run(process.execPath, [BIN, 'start', '--check', ...kinds], { cwd: ROOT, env });
     expect(stdout.split('\n')[0]).toBe(`ok ${kinds.join(' ')}`);
     await expect(run(process.execPath, [BIN, 'start', '--check', 'bogus'], { cwd: ROOT, env })).rejects.toMatchObject({ code: 2 });
@@ -161,10 +161,18 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/bin\/anomstack\.mjs"\]$/m);
     const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
       bin: Record<string, string>;
+      scripts: Record<string, string>;
       dependencies: Record<string, string>;
     };
     expect(packageJson.bin.anomstack).toBe('bin/anomstack.mjs');
-    // The bin runs TypeScript through tsx, which `npm ci --omit=dev` must keep.
+    // `npm ci --omit=dev` builds dist/ through `prepare` with esbuild, after the sources are in.
+    expect(packageJson.scripts.prepare).toBe('node scripts/build.mjs');
+    expect(packageJson.dependencies).toHaveProperty('esbuild');
+    expect(dockerfile).toMatch(/^COPY scripts\/build\.mjs \.\/scripts\/build\.mjs$/m);
+    for (const dir of ['bin', 'shared', 'services']) {
+      expect(dockerfile.indexOf(`COPY ${dir} ./${dir}`), dir).toBeLessThan(dockerfile.indexOf('npm ci --omit=dev'));
+    }
+    // TypeScript ingest functions (and a stale build) run through tsx, which it must keep.
     expect(packageJson.dependencies).toHaveProperty('tsx');
     // Everything the bin imports at run time is copied into the image.
     for (const dir of ['bin', 'shared', 'services', 'defaults', 'metrics']) {

@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import {
   emailSettingsFromEnv,
@@ -15,6 +13,7 @@ import type { LogFormat } from '../logger.js';
 import { maskValue, VARIABLES } from './variables.js';
 import { DEFAULT_READ_LIMITS, type ReadLimits } from './read-file.js';
 import { llmSettingsFromEnv, type LlmSettings } from '../llm/settings.js';
+import { EnvError } from './dotenv.js';
 
 /**
  * Every process setting, read from the environment once at start-up (docs/contract.md,
@@ -91,9 +90,8 @@ export interface AppEnv {
   configLimits: ReadLimits;
 }
 
-export class EnvError extends Error {
-  override name = 'EnvError';
-}
+// Defined beside loadDotEnv, which the CLI reads without loading this module (see dotenv.ts).
+export { EnvError, loadDotEnv } from './dotenv.js';
 
 /** `yes/true/on/1` and `no/false/off/0` in any case; anything else is null. */
 export function parseBoolean(raw: string): boolean | null {
@@ -190,29 +188,6 @@ const ENV_SCHEMA = z.object({
 
 /** The variables the schema reads itself (the rest are read by the channel settings). */
 export const SCHEMA_VARIABLES: readonly string[] = Object.keys(ENV_SCHEMA.shape);
-
-/**
- * Reads `.env` in `dir` into `env` when there is one (the CLI calls it first): a variable the
- * real environment already has wins over the file. Returns the file read, or null.
- */
-export function loadDotEnv(dir: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  const file = path.join(dir, '.env');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return null;
-    }
-    throw new EnvError(`cannot read ${file}: ${(error as Error).message}`);
-  }
-  for (const [name, value] of Object.entries(parseEnv(text))) {
-    if (env[name] === undefined) {
-      env[name] = value;
-    }
-  }
-  return file;
-}
 
 /**
  * The settings as this process resolves them, one `NAME=value` line per documented variable,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { canConnect, startPostgres, startRedis, type Throwaway } from './servers.js';
 
 /**
@@ -7,6 +8,9 @@ import { canConnect, startPostgres, startRedis, type Throwaway } from './servers
  * when the binaries are missing it says in one line what to install or which URL to set.
  */
 export default async function setup(): Promise<() => Promise<void>> {
+  // The tests spawn the bin, which runs dist/: build it when a source changed since the last
+  // build, so they test the current source compiled as users run it (about half a second).
+  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: new URL('../..', import.meta.url), stdio: 'inherit' });
   const started: Throwaway[] = [];
   const redis = new URL(process.env.ANOMSTACK_TEST_REDIS_URL ?? process.env.ANOMSTACK_REDIS_URL ?? 'redis://127.0.0.1:6379');
   const postgres = new URL(process.env.ANOMSTACK_TEST_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432');
