@@ -12,11 +12,7 @@ export async function withJobRun(
 ): Promise<JobResult> {
   const [row] = await db.run<{ id: number }>('insert_job_run', [batch, job, detail]);
   const id = row?.id;
-  // A queue job that runs again after its worker was killed (a stalled job taken over, or a
-  // retry) closes the row the dead attempt left `running`.
-  if (typeof detail.jobId === 'string' && id !== undefined) {
-    await db.run('abandon_job_runs', [batch, job, detail.jobId, id]);
-  }
+  // The insert also closes the rows a killed earlier attempt of the same queue job left running.
   try {
     const result = await fn();
     await db.run('finish_job_run', [id, result.status, result.rows, { reason: result.reason ?? null, ...result.details }, null]);

@@ -13,7 +13,6 @@ export type SqlName =
   | 'create_staging_table'
   | 'upsert_from_staging'
   | 'insert_job_run'
-  | 'abandon_job_runs'
   | 'finish_job_run'
   | 'insert_model'
   | 'select_current_models'
