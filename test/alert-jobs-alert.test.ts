@@ -36,7 +36,7 @@ const calm = (n: number): number[] => Array.from({ length: n }, (_, i) => 100 + 
 const lowScores = (n: number): number[] => Array.from({ length: n }, (_, i) => 0.1 + (i % 3) * 0.05);
 
 beforeAll(async () => {
-  fixture = await setUpAlertJobs({ web: ALERT_YAML, quiet: ALERT_YAML, only_email: ALERT_YAML });
+  fixture = await setUpAlertJobs({ web: ALERT_YAML, quiet: ALERT_YAML, only_email: ALERT_YAML, refused: ALERT_YAML });
   deps = {};
 });
 
@@ -181,6 +181,34 @@ describe('alert job', () => {
     await createAlertBatch(deps)(fixture.batch('quiet'), fixture.context(now));
     expect(fixture.slack.messages.length).toBe(slackBefore + 1);
     expect(fixture.smtp.messages.length).toBe(emailsBefore + 1);
+  });
+
+  it('marks a delivery the mail server refuses for good (550) rejected with the reason, and never retries it', async () => {
+    // Setup: the server will refuse the next message permanently; Slack is fine.
+    await seed(fixture, 'refused', series('refused', 'payments', now, [...calm(30), 9], [...lowScores(30), 0.99]));
+    const emailsBefore = fixture.smtp.messages.length;
+    const slackBefore = fixture.slack.messages.length;
+    fixture.smtp.rejectNext(1);
+
+    // When
+    const result = await createAlertBatch(deps)(fixture.batch('refused'), fixture.context(now));
+
+    // Then: the job succeeds (a retry cannot help), Slack went, and the email is rejected, not pending.
+    expect(result.details).toMatchObject({
+      deliveries: { sent: 1, failed: [], rejected: [{ metric: 'payments', channel: 'email', error: expect.stringMatching(/550/) }] },
+    });
+    expect(fixture.slack.messages.length).toBe(slackBefore + 1);
+    const rows = (await deliveries(fixture)).filter((r) => r.metric_batch === 'refused');
+    expect(rows.map((r) => [r.channel, r.status, r.attempts])).toEqual([
+      ['email', 'rejected', 1],
+      ['slack', 'sent', 1],
+    ]);
+    expect(rows[0]!.last_error).toMatch(/mailbox unavailable/);
+
+    // A re-run sends nothing: the rejected delivery is not pending any more.
+    await createAlertBatch(deps)(fixture.batch('refused'), fixture.context(now));
+    expect(fixture.smtp.messages.length).toBe(emailsBefore);
+    expect(((await deliveries(fixture)).find((r) => r.metric_batch === 'refused' && r.channel === 'email'))?.attempts).toBe(1);
   });
 
   it('skips a channel whose settings are absent, without failing', async () => {

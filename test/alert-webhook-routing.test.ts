@@ -14,6 +14,7 @@ import type { AppEnv } from '../shared/config/env.js';
 import { loadBatches } from '../shared/config/load-batches.js';
 import { MINUTE, deliveries, seed, series, setUpAlertJobs, type AlertJobsFixture } from './alert-jobs-fixtures.js';
 import { startWebhookStub, type WebhookStub } from './support/webhook-stub.js';
+import { isPermanentHttpStatus } from '../shared/alerts/rejected.js';
 
 const BASE = 'alert_smooth_n: 0\nalert_snooze_n: 3\nalert_threshold: 0.8\nalert_max_n: 50\n';
 const SECRET = 'whsec-test-0123456789';
@@ -89,6 +90,22 @@ describe('webhook channel', () => {
     await hook.waitFor(1);
     expect(hook.requests).toHaveLength(1);
     expect(hook.attempts).toBe(2);
+  });
+
+  it('a 410 (refused for good) marks the delivery rejected and is not retried', async () => {
+    const t = new Date(now.getTime() + 25 * 10 * MINUTE);
+    await seed(fixture, 'hooked', series('hooked', 'latency', t, [...calm(5), 993], [...low(5), 0.99]));
+    hook.failNext(1, 410);
+    const attemptsBefore = hook.attempts;
+    const result = await createAlertBatch({})(fixture.batch('hooked'), fixture.context(t, { env: webhookEnv() }));
+    expect(result.details).toMatchObject({ deliveries: { failed: [], rejected: [{ channel: 'webhook', error: expect.stringMatching(/answered 410/) }] } });
+    const row = (await deliveries(fixture)).find((d) => d.metric_batch === 'hooked' && d.metric_timestamp.getTime() === t.getTime());
+    expect(row).toMatchObject({ status: 'rejected', attempts: 1 });
+    await createAlertBatch({})(fixture.batch('hooked'), fixture.context(t, { env: webhookEnv() }));
+    expect(hook.attempts).toBe(attemptsBefore + 1);
+    // Slow down, timeouts and the receiver's own trouble are not refusals: those stay pending, retried.
+    expect([400, 401, 404, 410, 413, 422].map(isPermanentHttpStatus)).toEqual([true, true, true, true, true, true]);
+    expect([408, 429, 500, 502, 503].map(isPermanentHttpStatus)).toEqual([false, false, false, false, false]);
   });
 
   it('a timeout fails the delivery, and the error never shows the URL’s token', async () => {

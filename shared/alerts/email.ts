@@ -12,6 +12,7 @@ import { alertHtml, alertSubject, alertText, formatSummary } from './message.js'
 import type { AlertMessage, Notice, SummaryItem } from './message.js';
 
 import type { EmailSettings } from './settings.js';
+import { DeliveryRejectedError, isPermanentSmtpReply } from './rejected.js';
 
 // ---------------------------------------------------------------------------------------------
 // Header safety.
@@ -110,7 +111,8 @@ export function createEmailSender(settings: EmailSettings, options: EmailSenderO
       return { messageId: info.messageId };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`email to ${to.join(', ')} via ${settings.host}:${settings.port} failed: ${reason}`, { cause: error });
+      const Failure = isPermanentSmtpReply((error as { responseCode?: unknown }).responseCode) ? DeliveryRejectedError : Error;
+      throw new Failure(`email to ${to.join(', ')} via ${settings.host}:${settings.port} failed: ${reason}`, { cause: error });
     }
   }
 

@@ -11,6 +11,7 @@ import { createHmac } from 'node:crypto';
 import { deliveryDigest } from './email.js';
 import { alertSubject, alertText, type AlertMessage, type Notice } from './message.js';
 import type { WebhookSettings } from './settings.js';
+import { DeliveryRejectedError, isPermanentHttpStatus } from './rejected.js';
 
 /** `sha256=<hex>`: the signature header's value for a body. */
 export function webhookSignature(secret: string, body: string): string {
@@ -71,7 +72,8 @@ export function createWebhookSender(settings: WebhookSettings): WebhookSender {
       // Drain the body so the connection is released.
       const answer = await response.text().catch(() => '');
       if (!response.ok) {
-        throw new Error(`${where} answered ${response.status}${answer ? `: ${answer.slice(0, 200)}` : ''}`);
+        const Failure = isPermanentHttpStatus(response.status) ? DeliveryRejectedError : Error;
+        throw new Failure(`${where} answered ${response.status}${answer ? `: ${answer.slice(0, 200)}` : ''}`);
       }
     },
   };

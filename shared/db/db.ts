@@ -22,6 +22,7 @@ export type SqlName =
   | 'lock_delivery'
   | 'mark_delivery_sent'
   | 'mark_delivery_failed'
+  | 'mark_delivery_rejected'
   | 'select_pending_deliveries'
   | 'select_delivery'
   | 'select_metric_window'

@@ -31,6 +31,8 @@ export interface TestSmtpServer {
   waitFor(n: number, timeoutMs?: number): Promise<ParsedMail[]>;
   /** Makes the next `n` messages fail with a 451 (temporary) reply. */
   failNext(n: number): void;
+  /** Makes the next `n` messages fail with a 550 (permanent: mailbox unavailable) reply. */
+  rejectNext(n: number): void;
   /** Forgets received messages and pending failures (between tests sharing one server). */
   reset(): void;
   close(): Promise<void>;
@@ -42,6 +44,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   const raw: Buffer[] = [];
   const waiters = new Set<() => void>();
   let failures = 0;
+  let rejections = 0;
 
   const server = new SMTPServer({
     secure: false,
@@ -58,6 +61,11 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', callback);
       stream.on('end', () => {
+        if (rejections > 0) {
+          rejections -= 1;
+          callback(Object.assign(new Error('test server: mailbox unavailable'), { responseCode: 550 }));
+          return;
+        }
         if (failures > 0) {
           failures -= 1;
           const error = Object.assign(new Error('test server: temporary failure'), { responseCode: 451 });
@@ -127,11 +135,15 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     failNext(n) {
       failures = n;
     },
+    rejectNext(n) {
+      rejections = n;
+    },
     reset() {
       messages.length = 0;
       envelopes.length = 0;
       raw.length = 0;
       failures = 0;
+      rejections = 0;
     },
     close() {
       return new Promise<void>((resolve) => server.close(() => resolve()));

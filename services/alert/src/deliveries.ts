@@ -10,6 +10,7 @@ import { upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
 import { ResumableError, type AlertChannel, type ResumeState } from './channels.js';
+import { DeliveryRejectedError } from '../../../shared/alerts/rejected.js';
 import type { AlertMessage } from '../../../shared/alerts/message.js';
 
 export interface DeliveryKey {
@@ -27,7 +28,9 @@ export type DeliveryOutcome =
   | { status: 'already-sent' }
   /** Another run holds it right now; that run sends it. */
   | { status: 'busy' }
-  | { status: 'failed'; error: string };
+  | { status: 'failed'; error: string }
+  /** Refused for good by the receiver: marked rejected, never sent again. */
+  | { status: 'rejected'; error: string };
 
 /** Tallies of one job's sending, for its result details. */
 export interface DeliveryReport {
@@ -35,9 +38,11 @@ export interface DeliveryReport {
   /** Deliveries not attempted, with why (already sent, channel not configured, ...). */
   skipped: { metric: string; timestamp: string; channel: string; reason: string }[];
   failed: { metric: string; timestamp: string; channel: string; error: string }[];
+  /** Refused for good (SMTP 5xx, HTTP 4xx): recorded with the reason, not retried. */
+  rejected: { metric: string; timestamp: string; channel: string; error: string }[];
 }
 
-export const emptyReport = (): DeliveryReport => ({ sent: 0, skipped: [], failed: [] });
+export const emptyReport = (): DeliveryReport => ({ sent: 0, skipped: [], failed: [], rejected: [] });
 
 /** The key as the `$1..$5` parameters of the delivery statements. */
 export const deliveryKeyParams = (key: DeliveryKey): unknown[] => [key.batch, key.metricName, key.metricType, key.timestamp, key.channel];
@@ -122,6 +127,10 @@ export async function deliverOnce(
       await withinTotal(send(row.resume ?? {}), attemptTimeoutMs, key.channel);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof DeliveryRejectedError) {
+        await tx.run('mark_delivery_rejected', [...deliveryKeyParams(key), message]);
+        return { status: 'rejected', error: message };
+      }
       const resume = error instanceof ResumableError ? error.resume : null;
       await tx.run('mark_delivery_failed', [...deliveryKeyParams(key), message, resume]);
       return { status: 'failed', error: message };
@@ -233,6 +242,10 @@ export function tally(
     case 'failed':
       report.failed.push({ ...where, channel, error: outcome.error });
       log.warn({ ...where, channel, error: outcome.error }, 'alert delivery failed; the job will be retried');
+      return;
+    case 'rejected':
+      report.rejected.push({ ...where, channel, error: outcome.error });
+      log.error({ ...where, channel, error: outcome.error }, 'alert delivery rejected by the receiver; marked rejected, not retried');
       return;
   }
 }

@@ -33,7 +33,7 @@ create table if not exists anomstack_alert_deliveries (
   metric_type text not null,
   metric_timestamp timestamptz not null,
   channel text not null,
-  status text not null default 'pending' check (status in ('pending', 'sent')),
+  status text not null default 'pending' check (status in ('pending', 'sent', 'rejected')),
   attempts integer not null default 0,
   last_error text,
   -- What a retry needs to finish a half-done send (the Slack thread a message went to).
@@ -42,3 +42,15 @@ create table if not exists anomstack_alert_deliveries (
   sent_at timestamptz,
   primary key (metric_batch, metric_name, metric_type, metric_timestamp, channel)
 );
+-- Tables made before `rejected` existed carry the two-state check: widen it once.
+do $$
+begin
+  if not exists (
+    select 1 from pg_constraint
+    where conrelid = 'anomstack_alert_deliveries'::regclass and contype = 'c' and pg_get_constraintdef(oid) like '%rejected%'
+  ) then
+    alter table anomstack_alert_deliveries drop constraint if exists anomstack_alert_deliveries_status_check;
+    alter table anomstack_alert_deliveries add constraint anomstack_alert_deliveries_status_check check (status in ('pending', 'sent', 'rejected'));
+  end if;
+end
+$$;
