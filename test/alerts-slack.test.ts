@@ -6,6 +6,7 @@ import { createSlackSender, SlackDeliveryError } from '../shared/alerts/slack.js
 import { startSlackStub } from './support/slack-stub.js';
 import type { SlackStub } from './support/slack-stub.js';
 import { sampleAlertMessage, spikePoints } from './support/alert-message.js';
+import { DeliveryRejectedError } from '../shared/alerts/rejected.js';
 
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -127,12 +128,16 @@ describe('Slack sender', () => {
     const sending = createSlackSender(settings).send(sampleAlertMessage(), png);
     await expect(sending).rejects.toThrow(/Slack chat\.postMessage to Slack channel alerts via http:\/\/127\.0\.0\.1:\d+\/api\/ failed: .*503/);
     await expect(sending).rejects.toBeInstanceOf(SlackDeliveryError);
+    // An outage is retried: not a refusal.
+    await expect(sending).rejects.not.toBeInstanceOf(DeliveryRejectedError);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(slack.calls).toHaveLength(0);
   });
 
-  it('rejects on a Slack API error such as a bad token', async () => {
-    await expect(createSlackSender({ ...settings, token: 'xoxb-wrong' }).send(sampleAlertMessage(), png)).rejects.toThrow(/invalid_auth/);
+  it('rejects on a Slack API error such as a bad token, as a refusal for good (the delivery is marked rejected)', async () => {
+    const sending = createSlackSender({ ...settings, token: 'xoxb-wrong' }).send(sampleAlertMessage(), png);
+    await expect(sending).rejects.toThrow(/invalid_auth/);
+    await expect(sending).rejects.toBeInstanceOf(DeliveryRejectedError);
   });
 
   it('rejects when nothing listens', async () => {

@@ -4,13 +4,14 @@
  * POST of the bytes, completeUploadExternal). Unlike the original, errors are thrown, not
  * logged and dropped, so the job's retry sends again what was not sent.
  */
-import { LogLevel, WebClient } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient } from '@slack/web-api';
 import type { Logger } from '@slack/web-api';
 import { attachmentFileName } from './email.js';
 import { alertSlackBlocks, alertSlackText, formatTimestamp, type SlackBlock } from './message.js';
 import type { AlertMessage, Notice } from './message.js';
 
 import { normaliseApiUrl, type SlackSettings } from './settings.js';
+import { DeliveryRejectedError } from './rejected.js';
 
 /** Where the message already went, to upload the chart without posting the message again. */
 export interface SlackThread {
@@ -58,6 +59,32 @@ function describe(error: unknown): string {
     : error.message;
 }
 
+/**
+ * Slack's answers that no retry can change (the channel, the token or the message itself is
+ * wrong), as opposed to rate limits, outages and timeouts. Only the post is judged: an upload
+ * failure after it resumes in the thread.
+ */
+const PERMANENT_SLACK_ERRORS = new Set([
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'no_permission',
+  'missing_scope',
+  'restricted_action',
+  'msg_too_long',
+  'invalid_blocks',
+]);
+
+function isPermanentSlackError(error: unknown): boolean {
+  const { code, data } = error as { code?: unknown; data?: { error?: unknown } };
+  return code === ErrorCode.PlatformError && typeof data?.error === 'string' && PERMANENT_SLACK_ERRORS.has(data.error);
+}
+
 export function createSlackSender(settings: SlackSettings, options: SlackSenderOptions = {}): SlackSender {
   const client = new WebClient(settings.token, {
     slackApiUrl: normaliseApiUrl(settings.apiUrl),
@@ -83,9 +110,11 @@ export function createSlackSender(settings: SlackSettings, options: SlackSenderO
         unfurl_media: false,
       });
     } catch (error) {
-      throw new SlackDeliveryError(`Slack chat.postMessage to ${where} failed: ${describe(error)}`, 'post', undefined, {
-        cause: error,
-      });
+      const text = `Slack chat.postMessage to ${where} failed: ${describe(error)}`;
+      if (isPermanentSlackError(error)) {
+        throw new DeliveryRejectedError(text, { cause: error });
+      }
+      throw new SlackDeliveryError(text, 'post', undefined, { cause: error });
     }
     const ts = posted.ts;
     // The upload needs the channel's id; chat.postMessage answers with it even when given a name.
