@@ -42,6 +42,12 @@ export function templateSyntax(template: string): TemplateSyntax {
 
 const jinja = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
 
+/** Why a Jinja template may not run (it names a property that reaches Function), or null; checked at load and at render. */
+function unsafeJinja(template: string): string | null {
+  const unsafe = UNSAFE_NAME.exec(template);
+  return unsafe ? `"${unsafe[1]}" is not allowed in a template` : null;
+}
+
 /** What stops a template from compiling, or null: the loader reports it against the key. */
 export function templateProblem(template: string): string | null {
   if (templateSyntax(template) === 'mustache') {
@@ -52,9 +58,9 @@ export function templateProblem(template: string): string | null {
       return `mustache: ${(error as Error).message}`;
     }
   }
-  const unsafe = UNSAFE_NAME.exec(template);
-  if (unsafe) {
-    return `Jinja: "${unsafe[1]}" is not allowed in a template`;
+  const unsafe = unsafeJinja(template);
+  if (unsafe !== null) {
+    return `Jinja: ${unsafe}`;
   }
   try {
     // eagerCompile: nunjucks.compile() alone defers parsing to the first render.
@@ -70,9 +76,9 @@ export function renderTemplate(template: string, view: Record<string, unknown>):
   if (templateSyntax(template) === 'mustache') {
     return Mustache.render(template, view, {}, { escape: (value: unknown) => String(value) });
   }
-  const unsafe = UNSAFE_NAME.exec(template);
-  if (unsafe) {
-    throw new Error(`"${unsafe[1]}" is not allowed in a template`);
+  const unsafe = unsafeJinja(template);
+  if (unsafe !== null) {
+    throw new Error(unsafe);
   }
   return jinja.renderString(template, view);
 }
