@@ -60,13 +60,13 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
       }
       for (const index of detection.alerts) {
         const row = scored[index]!;
-        const by = suppressedBy(verdicts, metricName, row.metric_timestamp, detection.scoreSmooth[index]!, rule)?.by;
+        const scoreSmooth = detection.scoreSmooth[index]!;
+        const by = suppressedBy(verdicts, metricName, row.metric_timestamp, scoreSmooth, rule)?.by;
         if (by) {
-          suppressed.push({ metric: metricName, timestamp: row.metric_timestamp.toISOString(), scoreSmooth: detection.scoreSmooth[index]!, falseAlarm: by.t.toISOString(), falseAlarmScore: by.scoreSmooth! });
+          suppressed.push({ metric: metricName, timestamp: row.metric_timestamp.toISOString(), scoreSmooth, falseAlarm: by.t.toISOString(), falseAlarmScore: by.scoreSmooth! });
           continue;
         }
         alerted[index] = true;
-        const scoreSmooth = detection.scoreSmooth[index]!;
         found.push({ metric: metricName, timestamp: row.metric_timestamp.toISOString(), score: row.metric_score!, scoreSmooth });
         newRows.push({
           metric_timestamp: row.metric_timestamp,
