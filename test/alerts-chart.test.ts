@@ -1,86 +1,7 @@
-import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { renderAlertChart, renderAlertChartSvg } from '../shared/alerts/chart.js';
 import type { ChartInput, ChartPoint } from '../shared/alerts/chart.js';
-
-// A small PNG reader (8-bit RGB/RGBA, not interlaced: what resvg writes), so the tests look at
-// pixels rather than trusting that some bytes came back.
-interface DecodedPng {
-  width: number;
-  height: number;
-  channels: number;
-  pixels: Buffer;
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-function decodePng(png: Buffer): DecodedPng {
-  expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
-  let offset = 8;
-  let width = 0;
-  let height = 0;
-  let channels = 0;
-  const idat: Buffer[] = [];
-  while (offset < png.length) {
-    const length = png.readUInt32BE(offset);
-    const type = png.toString('ascii', offset + 4, offset + 8);
-    const data = png.subarray(offset + 8, offset + 8 + length);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      expect(data[8]).toBe(8); // bit depth
-      const colourType = data[9];
-      expect([2, 6]).toContain(colourType);
-      channels = colourType === 6 ? 4 : 3;
-      expect(data[12]).toBe(0); // not interlaced
-    } else if (type === 'IDAT') {
-      idat.push(data);
-    }
-    offset += 12 + length;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels;
-  const pixels = Buffer.alloc(stride * height);
-  for (let y = 0; y < height; y += 1) {
-    const filter = raw[y * (stride + 1)];
-    for (let x = 0; x < stride; x += 1) {
-      const byte = raw[y * (stride + 1) + 1 + x] ?? 0;
-      const left = x >= channels ? (pixels[y * stride + x - channels] ?? 0) : 0;
-      const up = y > 0 ? (pixels[(y - 1) * stride + x] ?? 0) : 0;
-      const upLeft = y > 0 && x >= channels ? (pixels[(y - 1) * stride + x - channels] ?? 0) : 0;
-      let predicted = 0;
-      if (filter === 1) {
-        predicted = left;
-      } else if (filter === 2) {
-        predicted = up;
-      } else if (filter === 3) {
-        predicted = Math.floor((left + up) / 2);
-      } else if (filter === 4) {
-        const p = left + up - upLeft;
-        const pa = Math.abs(p - left);
-        const pb = Math.abs(p - up);
-        const pc = Math.abs(p - upLeft);
-        predicted = pa <= pb && pa <= pc ? left : pb <= pc ? up : upLeft;
-      }
-      pixels[y * stride + x] = (byte + predicted) & 0xff;
-    }
-  }
-  return { width, height, channels, pixels };
-}
-
-function countPixels(png: DecodedPng, match: (r: number, g: number, b: number) => boolean, rows?: [number, number]): number {
-  const [top, bottom] = rows ?? [0, png.height];
-  let count = 0;
-  for (let y = top; y < bottom; y += 1) {
-    for (let x = 0; x < png.width; x += 1) {
-      const i = (y * png.width + x) * png.channels;
-      if (match(png.pixels[i] ?? 0, png.pixels[i + 1] ?? 0, png.pixels[i + 2] ?? 0)) {
-        count += 1;
-      }
-    }
-  }
-  return count;
-}
+import { countPixels, decodePng, isBandBlue } from './support/png.js';
 
 // The alert marker red (#dc2626) and nothing else in the chart is this red and this saturated.
 // At scale 2 the title and legend take the top ~150 px; the value panel starts below 200.
@@ -163,5 +84,112 @@ describe('renderAlertChart', () => {
     const one = decodePng(await renderAlertChart(input, { scale: 1 }));
     const two = decodePng(await renderAlertChart(input, { scale: 2 }));
     expect(Math.abs(two.width - 2 * one.width)).toBeLessThanOrEqual(2);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The expected band, read back from the SVG before it is rasterised.
+
+/** The `d` of each path in the SVG group whose class names the mark type and which holds `label` in an aria-label. */
+function markPaths(svg: string, markClass: string): string[] {
+  const groups = [...svg.matchAll(new RegExp(`<g class="${markClass} role-mark [^"]*"[^>]*>(.*?)</g>`, 'gs'))].map((m) => m[1] ?? '');
+  return groups.flatMap((group) => [...group.matchAll(/ d="([^"]+)"/g)].map((m) => m[1] ?? ''));
+}
+
+/** `M x,y L x,y ... Z` as subpaths of [x, y] vertices. */
+function subpaths(d: string): [number, number][][] {
+  return d
+    .split('M')
+    .filter((part) => part.trim() !== '')
+    .map((part) => part.replace(/Z\s*$/, '').split('L').map((pair) => pair.split(',').map(Number) as [number, number]));
+}
+
+const BAND_WIDTH = 820;
+
+/** 100 hourly points, a sine wave; banded from point 40 on except 70-73 (a gap), the last one a spike that alerted. */
+function bandedSeries(): ChartPoint[] {
+  const start = Date.UTC(2026, 10, 20, 0, 0);
+  return Array.from({ length: 100 }, (_, i) => {
+    const base = 100 + 10 * Math.sin(i / 8);
+    return {
+      t: new Date(start + i * 3_600_000),
+      value: i === 99 ? 150 : base,
+      score: i === 99 ? 0.99995 : 0.3,
+      scoreSmooth: i === 99 ? 0.99995 : 0.3,
+      alert: i === 99,
+      change: false,
+      band: i === 99 ? { lo: 95, hi: 104 } : i < 40 || (i >= 70 && i < 74) ? null : { lo: base - 5, hi: base + 4 },
+    };
+  });
+}
+
+describe('the expected band on the alert chart', () => {
+  it('shades the band where points have one, with a gap where they do not, at the points\' x and the values\' y', async () => {
+    // Given
+    const points = bandedSeries();
+
+    // When
+    const svg = await renderAlertChartSvg({ title: 'band', threshold: 0.999, points, focus: points[99]!.t });
+
+    // Then: the value line gives the value -> y mapping of the panel
+    const [line] = markPaths(svg, 'mark-line');
+    const vertices = subpaths(line ?? '')[0] ?? [];
+    expect(vertices).toHaveLength(100);
+    const [x0, y0] = vertices[0]!;
+    const [, y99] = vertices[99]!;
+    expect(x0).toBe(0);
+    const yOf = (v: number): number => y0 + ((v - points[0]!.value) * (y99 - y0)) / (points[99]!.value - points[0]!.value);
+    const xOf = (i: number): number => (i * BAND_WIDTH) / 99;
+
+    // One area, two pieces: points 40-69 and 74-99; each goes along lo, then back along hi.
+    const areas = markPaths(svg, 'mark-area');
+    expect(areas).toHaveLength(1);
+    const pieces = subpaths(areas[0]!);
+    expect(pieces).toHaveLength(2);
+    for (const [piece, from, to] of [[pieces[0]!, 40, 69], [pieces[1]!, 74, 99]] as const) {
+      const n = to - from + 1;
+      expect(piece).toHaveLength(2 * n);
+      for (let k = 0; k < n; k++) {
+        const band = points[from + k]!.band!;
+        const [xLo, yLo] = piece[k]!;
+        const [xHi, yHi] = piece[2 * n - 1 - k]!;
+        expect(xLo).toBeCloseTo(xOf(from + k), 2);
+        expect(xHi).toBeCloseTo(xOf(from + k), 2);
+        expect(yLo).toBeCloseTo(yOf(band.lo), 1);
+        expect(yHi).toBeCloseTo(yOf(band.hi), 1);
+      }
+    }
+    expect(svg).toContain('shaded: expected range');
+  });
+
+  it('marks the alerted point with a ring and its expected range as a bar', async () => {
+    const points = bandedSeries();
+    const svg = await renderAlertChartSvg({ title: 'band', threshold: 0.999, points, focus: points[99]!.t });
+    // The bar: a rule from lo to hi at the alerted point's x (aria labels carry the data).
+    expect(svg).toMatch(/aria-label="t: [^"]*; lo: 95; hi: 104" role="graphics-symbol" aria-roledescription="rule mark" transform="translate\(820,[^)]*\)"/);
+    expect(svg).toMatch(/aria-label="t: [^"]*; lo: 95" role="graphics-symbol" aria-roledescription="tick"/);
+    expect(svg).toMatch(/aria-label="t: [^"]*; hi: 104" role="graphics-symbol" aria-roledescription="tick"/);
+    // The ring: an unfilled red symbol at the alerted value, larger than the marker.
+    expect(svg).toMatch(/aria-label="t: [^"]*; value: 150" role="graphics-symbol" aria-roledescription="point" transform="translate\(820,[^)]*\)" d="M10\.\d+,0A[^"]*" stroke="#dc2626" stroke-width="2\.5"/);
+  });
+
+  it('draws no band without one, and a lone banded point as a bar', async () => {
+    const plain = bandedSeries().map((point) => ({ ...point, band: null }));
+    const svg = await renderAlertChartSvg({ title: 'no band', threshold: 0.999, points: plain });
+    expect(markPaths(svg, 'mark-area')).toHaveLength(0);
+    expect(svg).not.toContain('expected range');
+
+    const lone = bandedSeries().map((point, i) => ({ ...point, band: i === 50 ? { lo: 90, hi: 95 } : null }));
+    const loneSvg = await renderAlertChartSvg({ title: 'lone', threshold: 0.999, points: lone });
+    expect(loneSvg).toMatch(/aria-label="t: [^"]*; lo: 90; hi: 95" role="graphics-symbol" aria-roledescription="rule mark"/);
+  });
+
+  it('shows the band in the PNG', async () => {
+    const points = bandedSeries();
+    const banded = decodePng(await renderAlertChart({ title: 'band', threshold: 0.999, points, focus: points[99]!.t }));
+    const plain = decodePng(await renderAlertChart({ title: 'band', threshold: 0.999, points: points.map((p) => ({ ...p, band: null })) }));
+    expect(countPixels(banded, isBandBlue, [PLOT_TOP, banded.height])).toBeGreaterThan(20_000);
+    // (The value line's anti-aliased edge has a few such pixels.)
+    expect(countPixels(plain, isBandBlue, [PLOT_TOP, plain.height])).toBeLessThan(2_000);
   });
 });

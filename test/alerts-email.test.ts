@@ -5,7 +5,7 @@ import { emailSettingsFromEnv, type EmailSettings } from '../shared/alerts/setti
 import { formatSummary } from '../shared/alerts/message.js';
 import { startSmtpServer } from './support/smtp-server.js';
 import type { TestSmtpServer } from './support/smtp-server.js';
-import { sampleAlertMessage, spikePoints } from './support/alert-message.js';
+import { conformalAlertMessage, pcaKnnAlertMessage, sampleAlertMessage, spikePoints } from './support/alert-message.js';
 
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -145,6 +145,52 @@ describe('email sender', () => {
       expect(attachment?.content.equals(png)).toBe(true);
       expect(pngSize(attachment?.content ?? Buffer.alloc(0)).width).toBeGreaterThan(1000);
     }
+  });
+
+  it('says why: the expected range, the detector that fired and how unusual, in text and HTML', async () => {
+    // Given: the default detector's alert
+    const sender = createEmailSender(settings);
+
+    // When
+    await sender.send(conformalAlertMessage(), png);
+    await sender.close();
+
+    // Then: each line in the text body, labelled, and the same facts in the HTML table
+    const [mail] = await smtp.waitFor(1);
+    const text = mail?.text ?? '';
+    const html = typeof mail?.html === 'string' ? mail.html : '';
+    expect(text).toMatch(/^Why: +value 91\.25 is above the expected range 48\.5 to 51\.25; score 0\.999953 >= threshold 0\.999$/m);
+    expect(text).toMatch(/^Detector: +conformal_default \(Conformal\) 0\.999953$/m);
+    // 1 - 0.999953 = 4.7e-5, about 1 in 21,000: the calibrated score's meaning, no more.
+    expect(text).toMatch(/^How unusual: +about 1 in 21,000 of this metric's training points look this unusual \(Conformal's estimate, 1 - score\)$/m);
+    expect(html).toContain('<th align="left" style="padding:4px 16px 4px 0;color:#4b5563;font-weight:600;vertical-align:top">Detector</th>');
+    expect(html).toContain('conformal_default (Conformal) 0.999953');
+    expect(html).toContain('about 1 in 21,000 of this metric&#39;s training points look this unusual');
+    expect(html).toContain('above the expected range 48.5 to 51.25; score 0.999953 &gt;= threshold 0.999');
+  });
+
+  it('reads well for the original models, which give no expected range and no rate', async () => {
+    // Given: PCA + KNN, KNN highest
+    const sender = createEmailSender(settings);
+
+    // When
+    await sender.send(pcaKnnAlertMessage(), png);
+    await sender.close();
+
+    // Then: the detector and its scale, no Why line (no range) and no rate claimed
+    const [mail] = await smtp.waitFor(1);
+    const text = mail?.text ?? '';
+    expect(text).not.toMatch(/^Why:/m);
+    expect(text).not.toContain('expected range');
+    expect(text).not.toMatch(/1 in /);
+    expect(text).toMatch(/^Detector: +knn \(KNN\) 0\.9731, the highest of 2 models \(pca 0\.8477\)$/m);
+    expect(text).toMatch(/^How unusual: +score 0\.9731 on KNN's 0-1 scale, where 1 is the most unusual point it was trained on \(not a rate\)$/m);
+    expect(text).toMatch(/^Smoothed score: +0\.9104 >= threshold 0\.8$/m);
+    // Labels line up: every fact's value starts in the same column.
+    const factLines = text.split('\n\n')[1]?.split('\n') ?? [];
+    expect(factLines.map((line) => line.split(':')[0])).toEqual(['Batch', 'Metric', 'Time', 'Value', 'Detector', 'How unusual', 'Score', 'Smoothed score', 'Tags']);
+    const columns = factLines.map((line) => line.search(/(?<=: +)\S/));
+    expect(new Set(columns).size).toBe(1);
   });
 
   it('neutralises header injection from metric data and escapes it in HTML', async () => {

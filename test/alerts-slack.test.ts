@@ -5,7 +5,7 @@ import { DEFAULT_SLACK_API_URL, slackSettingsFromEnv, type SlackSettings } from 
 import { createSlackSender, SlackDeliveryError } from '../shared/alerts/slack.js';
 import { startSlackStub } from './support/slack-stub.js';
 import type { SlackStub } from './support/slack-stub.js';
-import { sampleAlertMessage, spikePoints } from './support/alert-message.js';
+import { conformalAlertMessage, pcaKnnAlertMessage, sampleAlertMessage, spikePoints } from './support/alert-message.js';
 import { DeliveryRejectedError } from '../shared/alerts/rejected.js';
 
 
@@ -83,15 +83,30 @@ describe('Slack sender', () => {
     settings = { ...fromEnv, timeoutMs: 5_000 };
   });
 
-  it('says why when the model gave an expected range, with the score to 6 significant digits', async () => {
-    const message = sampleAlertMessage({ value: 91.25, score: 0.999953, scoreSmooth: 0.999953, threshold: 0.999, expected: { lo: 48.5, hi: 51.25 } });
-    await createSlackSender(settings).send(message, png);
-    const blocks = JSON.stringify(slack.messages.at(-1)?.blocks);
-    expect(blocks).toContain('*Why*');
-    expect(blocks).toContain('value 91.25 is above the expected range 48.5 to 51.25; score 0.999953 &gt;= threshold 0.999');
-    // Without a range there is no Why fact.
+  it('says why, which detector fired and how unusual, with the score to 6 significant digits', async () => {
+    await createSlackSender(settings).send(conformalAlertMessage(), png);
+    const blocks = slack.messages.at(-1)?.blocks as { type: string; text?: { text: string }; fields?: { text: string }[] }[];
+    // The sentences as full-width sections, the detector as a field.
+    const sections = blocks.flatMap((block) => (block.type === 'section' && block.text ? [block.text.text] : []));
+    const fields = blocks.flatMap((block) => block.fields?.map((field) => field.text) ?? []);
+    expect(sections).toContain('*Why*\nvalue 91.25 is above the expected range 48.5 to 51.25; score 0.999953 &gt;= threshold 0.999');
+    expect(sections).toContain("*How unusual*\nabout 1 in 21,000 of this metric's training points look this unusual (Conformal's estimate, 1 - score)");
+    expect(fields).toContain('*Detector*\nconformal_default (Conformal) 0.999953');
+    expect(fields.length).toBeLessThanOrEqual(10);
+  });
+
+  it('reads well without an expected range (PCA + KNN): no Why, the detector and its scale', async () => {
+    await createSlackSender(settings).send(pcaKnnAlertMessage(), png);
+    const json = JSON.stringify(slack.messages.at(-1)?.blocks);
+    expect(json).not.toContain('*Why*');
+    expect(json).not.toContain('1 in ');
+    expect(json).toContain('*Detector*\\nknn (KNN) 0.9731, the highest of 2 models (pca 0.8477)');
+    expect(json).toContain("*How unusual*\\nscore 0.9731 on KNN's 0-1 scale, where 1 is the most unusual point it was trained on (not a rate)");
+    // No model scores at all (a user's alert_sql without score_metadata): neither line.
     await createSlackSender(settings).send(sampleAlertMessage(), png);
-    expect(JSON.stringify(slack.messages.at(-1)?.blocks)).not.toContain('*Why*');
+    const bare = JSON.stringify(slack.messages.at(-1)?.blocks);
+    expect(bare).not.toContain('*Detector*');
+    expect(bare).not.toContain('*How unusual*');
   });
 
   it('posts the blocks and uploads the PNG into the same thread', async () => {

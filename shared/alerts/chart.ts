@@ -13,6 +13,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
+import { validRange } from './message.js';
 
 /** One point of the series drawn in an alert chart. */
 export interface ChartPoint {
@@ -28,6 +29,8 @@ export interface ChartPoint {
   change: boolean;
   /** A threshold (upper/lower bound) alert at this point. */
   tholdalert?: boolean;
+  /** The range the model expected the value in (value units); absent or null where it gave none. */
+  band?: { lo: number; hi: number } | null;
 }
 
 export interface ChartInput {
@@ -35,6 +38,8 @@ export interface ChartInput {
   /** Alert threshold on the score axis; null draws no threshold line. */
   threshold: number | null;
   points: ChartPoint[];
+  /** The point the message is about: ringed, with its expected range as a bar when it has one. */
+  focus?: Date;
 }
 
 export interface ChartOptions {
@@ -61,6 +66,7 @@ const COLOURS = {
   change: '#f59e0b',
   tholdalert: '#9333ea',
   threshold: '#b91c1c',
+  band: '#93c5fd',
 } as const;
 
 const SERIES = ['value', 'score', 'smoothed score'] as const;
@@ -143,6 +149,13 @@ interface SeriesRow {
   y: number | null;
 }
 
+interface BandRow {
+  t: number;
+  /** Both null where the point has no band: the area breaks there. */
+  lo: number | null;
+  hi: number | null;
+}
+
 interface MarkerRow {
   t: number;
   marker: (typeof MARKERS)[number];
@@ -170,10 +183,15 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
 
   const series: SeriesRow[] = [];
   const markers: MarkerRow[] = [];
+  const bands: BandRow[] = [];
+  const focusTime = input.focus?.getTime();
+  let focus: (MarkerRow & BandRow) | null = null;
   let maxScore = 1;
   for (const point of points) {
     const t = point.t.getTime();
     const value = finiteOrNull(point.value);
+    const band = validRange(point.band);
+    bands.push({ t, lo: band?.lo ?? null, hi: band?.hi ?? null });
     const score = finiteOrNull(point.score);
     const scoreSmooth = finiteOrNull(point.scoreSmooth);
     series.push({ t, series: 'value', y: value });
@@ -191,7 +209,11 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
     if (point.tholdalert === true) {
       markers.push({ t, marker: 'threshold breach', value, score: markerScore });
     }
+    if (t === focusTime) {
+      focus = { t, marker: 'anomaly', value, score: markerScore, lo: band?.lo ?? null, hi: band?.hi ?? null };
+    }
   }
+  const hasBand = bands.some((row) => row.lo !== null);
 
   const times = points.map((point) => point.t.getTime());
   const first = times[0];
@@ -220,6 +242,9 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
   }
   if (threshold !== null) {
     subtitleParts.push(`threshold ${formatThreshold(threshold)}`);
+  }
+  if (hasBand) {
+    subtitleParts.push('shaded: expected range');
   }
 
   const span = timeDomain[1]! - timeDomain[0]!;
@@ -278,6 +303,52 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
     encoding: { y: { field: 'y', type: 'quantitative' as const }, color: seriesColour },
   });
 
+  // The expected band under the value line; a point without one leaves a gap (null breaks the area).
+  const bandLayers = hasBand
+    ? [
+        {
+          data: { values: bands },
+          mark: { type: 'area' as const, color: COLOURS.band, opacity: 0.45, interpolate: 'linear' as const },
+          encoding: { y: { field: 'lo', type: 'quantitative' as const }, y2: { field: 'hi' } },
+        },
+        // A lone banded point has no width as an area: a bar shows its range.
+        {
+          data: { values: bands.filter((row, i) => row.lo !== null && (bands[i - 1]?.lo ?? null) === null && (bands[i + 1]?.lo ?? null) === null) },
+          mark: { type: 'rule' as const, color: COLOURS.band, strokeWidth: 6, opacity: 0.8 },
+          encoding: { y: { field: 'lo', type: 'quantitative' as const }, y2: { field: 'hi' } },
+        },
+      ]
+    : [];
+  // The point the message is about: a ring, and its expected range as a dark bar with caps.
+  const focusLayers =
+    focus === null
+      ? []
+      : [
+          ...(focus.lo === null
+            ? []
+            : [
+                {
+                  data: { values: [focus] },
+                  mark: { type: 'rule' as const, color: '#1e40af', strokeWidth: 2 },
+                  encoding: { y: { field: 'lo', type: 'quantitative' as const }, y2: { field: 'hi' } },
+                },
+                ...(['lo', 'hi'] as const).map((field) => ({
+                  data: { values: [focus] },
+                  mark: { type: 'tick' as const, color: '#1e40af', orient: 'horizontal' as const, size: 14, thickness: 2 },
+                  encoding: { y: { field, type: 'quantitative' as const } },
+                })),
+              ]),
+          ...(focus.value === null
+            ? []
+            : [
+                {
+                  data: { values: [focus] },
+                  mark: { type: 'point' as const, filled: false, size: 420, stroke: COLOURS.alert, strokeWidth: 2.5, opacity: 1 },
+                  encoding: { y: { field: 'value', type: 'quantitative' as const } },
+                },
+              ]),
+        ];
+
   const valuePanel = {
     height: VALUE_HEIGHT,
     width: PANEL_WIDTH,
@@ -285,6 +356,7 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
     layer: [
       alertRules,
       changeRules,
+      ...bandLayers,
       {
         data: { values: series.filter((row) => row.series === 'value') },
         mark: { type: 'line' as const, strokeWidth: 1.75, point: showPointDots ? { size: 18 } : false },
@@ -299,6 +371,7 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
         },
       },
       markerLayer('value', markers.filter((row) => row.value !== null), 80),
+      ...focusLayers,
       ...(hasValues ? [] : [note('no values', VALUE_HEIGHT)]),
     ],
   };

@@ -29,6 +29,18 @@ export interface AlertMessage {
   explanation?: string;
   /** `anomaly` alerts whose model gave one: the range the value was expected in (value units). */
   expected?: ExpectedRange;
+  /** `anomaly` alerts: each model's score of the point (the score row's `metadata.models`), when known. */
+  models?: ModelScore[];
+}
+
+/** One model's score of the alerting point. */
+export interface ModelScore {
+  tag: string;
+  /** The config's `model_name` for the tag; null when the tag is no longer configured. */
+  model: string | null;
+  score: number;
+  /** The score is 1 - a tail probability (Conformal), not a distance min-max scaled to 0-1. */
+  calibrated: boolean;
 }
 
 /** The expected range of a value, as a score row's metadata holds it (`band: {lo, hi}`). */
@@ -39,12 +51,105 @@ export interface ExpectedRange {
 
 /** A score row's `band`, or null when the metadata has none or it is not two finite numbers lo <= hi. */
 export function readBand(metadata: Record<string, unknown> | null | undefined): ExpectedRange | null {
-  const band = metadata?.band;
+  return validRange(metadata?.band);
+}
+
+/** `band` as an expected range, or null when it is not `{lo, hi}` with finite numbers lo <= hi. */
+export function validRange(band: unknown): ExpectedRange | null {
   if (typeof band !== 'object' || band === null) {
     return null;
   }
   const { lo, hi } = band as Record<string, unknown>;
   return typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi ? { lo, hi } : null;
+}
+
+/**
+ * The per-model scores of a score row's metadata (`models: {tag: score}`), highest first; entries
+ * that are not finite numbers are left out (the metadata may come from another version).
+ */
+export function readModelScores(
+  metadata: Record<string, unknown> | null | undefined,
+  configs: readonly { model_tag: string; model_name: string }[],
+  isCalibrated: (modelName: string) => boolean,
+): ModelScore[] {
+  const models = metadata?.models;
+  if (typeof models !== 'object' || models === null || Array.isArray(models)) {
+    return [];
+  }
+  const names = new Map(configs.map((c) => [c.model_tag, c.model_name]));
+  return Object.entries(models as Record<string, unknown>)
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number' && Number.isFinite(entry[1]))
+    .map(([tag, score]) => {
+      const model = names.get(tag) ?? null;
+      return { tag, model, score, calibrated: model !== null && isCalibrated(model) };
+    })
+    .sort((a, b) => b.score - a.score || (a.tag < b.tag ? -1 : 1));
+}
+
+/** The model(s) with the highest score: the detector that fired (ties all fired). */
+export function firedModels(message: AlertMessage): ModelScore[] {
+  const models = message.models ?? [];
+  const top = models[0]?.score;
+  return top === undefined ? [] : models.filter((m) => m.score === top);
+}
+
+function modelLabel(m: ModelScore): string {
+  return m.model === null || m.model === m.tag ? m.tag : `${m.tag} (${m.model})`;
+}
+
+/** Which detector fired: `conformal_default (Conformal) 0.999953`, with the other models' scores when there are some. */
+export function formatDetector(message: AlertMessage): string | null {
+  const fired = firedModels(message);
+  if (message.kind !== 'anomaly' || fired.length === 0) {
+    return null;
+  }
+  const others = (message.models ?? []).filter((m) => !fired.includes(m));
+  const head = `${fired.map(modelLabel).join(' and ')} ${formatScore(fired[0]!.score)}`;
+  if (others.length === 0) {
+    return head;
+  }
+  return `${head}, the highest of ${message.models!.length} models (${others.map((m) => `${m.tag} ${formatScore(m.score)}`).join(', ')})`;
+}
+
+/**
+ * 1 - score of the fired calibrated model: its estimate of the share of the metric's training
+ * points (each with the values before it) at least this unusual; null without a calibrated model.
+ */
+export function tailProbability(message: AlertMessage): number | null {
+  const calibrated = firedModels(message).find((m) => m.calibrated);
+  return calibrated === undefined ? null : Math.max(0, 1 - calibrated.score);
+}
+
+/** Scores are stored to 6 places: below this the tail probability is not resolved. */
+const MIN_RESOLVED_P = 1e-6;
+
+/** `21,000`: two significant digits, thousands separated. */
+function roundCount(n: number): string {
+  return Number(n.toPrecision(2)).toLocaleString('en-US');
+}
+
+/**
+ * How unusual, in words that claim no more than the score means. A calibrated score is 1 - p, p
+ * the model's estimate (conformal, with a fitted tail beyond its calibration's 90th percentile) of
+ * how many of the metric's training points are this unusual; another model's score is a distance
+ * min-max scaled by its training points, so only "how far towards the most unusual one" is said.
+ */
+export function formatUnusual(message: AlertMessage): string | null {
+  const fired = firedModels(message);
+  const model = fired.find((m) => m.calibrated) ?? fired[0];
+  if (message.kind !== 'anomaly' || model === undefined) {
+    return null;
+  }
+  const name = model.model ?? model.tag;
+  if (model.calibrated) {
+    const p = Math.max(0, 1 - model.score);
+    const rate = p < MIN_RESOLVED_P ? 'rarer than 1 in 1,000,000' : `about 1 in ${roundCount(1 / p)}`;
+    return `${rate} of this metric's training points look this unusual (${name}'s estimate, 1 - score)`;
+  }
+  if (model.score >= 1) {
+    return `at least as unusual as the most unusual point ${name} was trained on (score 1 on its 0-1 scale; not a rate)`;
+  }
+  return `score ${formatScore(model.score)} on ${name}'s 0-1 scale, where 1 is the most unusual point it was trained on (not a rate)`;
 }
 
 /** Why an anomaly alerted, in words: where the value sits against its expected range, and the score against the threshold. */
@@ -156,10 +261,15 @@ export function alertFacts(message: AlertMessage): AlertFact[] {
     { label: 'Smoothed score', value: formatScoreVersusThreshold(message) },
     { label: 'Tags', value: formatRecord(message.tags) },
   ];
-  const why = formatWhy(message);
-  if (why !== null) {
-    facts.splice(4, 0, { label: 'Why', value: why });
-  }
+  // After Value: why (the expected range), which detector fired and how unusual the point is.
+  const explained = (
+    [
+      ['Why', formatWhy(message)],
+      ['Detector', formatDetector(message)],
+      ['How unusual', formatUnusual(message)],
+    ] as const
+  ).flatMap(([label, value]) => (value === null ? [] : [{ label, value }]));
+  facts.splice(4, 0, ...explained);
   if (Object.keys(message.details).length > 0) {
     facts.push({ label: 'Details', value: formatRecord(message.details) });
   }
@@ -182,7 +292,7 @@ export function alertText(message: AlertMessage): string {
     '',
     ...facts.map((fact) => `${`${fact.label}:`.padEnd(width + 1)}${fact.value}`),
     '',
-    `Chart: the last ${message.points.length} points (value on top, score below).`,
+    `Chart: the last ${message.points.length} points (value on top${message.points.some((p) => validRange(p.band) !== null) ? ', its expected range shaded' : ''}, score below).`,
     '',
     '-- anomstack',
   ];
@@ -249,7 +359,8 @@ export function alertSlackText(message: AlertMessage): string {
 /** Blocks: a header, the facts as fields, tags and details as their own sections. */
 export function alertSlackBlocks(message: AlertMessage): SlackBlock[] {
   const facts = alertFacts(message);
-  const apart = new Set(['Tags', 'Details', 'Explanation']);
+  // Sentences read better full width than in a two-column field (and Slack allows 10 fields).
+  const apart = new Set(['Why', 'How unusual', 'Tags', 'Details', 'Explanation']);
   const inFields = facts.filter((fact) => !apart.has(fact.label));
   const rest = facts.filter((fact) => apart.has(fact.label));
   const blocks: SlackBlock[] = [

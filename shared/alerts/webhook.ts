@@ -9,7 +9,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { deliveryDigest } from './email.js';
-import { alertSubject, alertText, type AlertMessage, type Notice } from './message.js';
+import { alertSubject, alertText, firedModels, formatDetector, formatUnusual, formatWhy, tailProbability, type AlertMessage, type Notice } from './message.js';
 import type { WebhookSettings } from './settings.js';
 import { DeliveryRejectedError, isPermanentHttpStatus } from './rejected.js';
 
@@ -37,7 +37,19 @@ export function alertPayload(message: AlertMessage, deliveryKey: string): Record
       tags: message.tags,
       details: message.details,
       ...(message.explanation === undefined ? {} : { explanation: message.explanation }),
+      ...(message.kind === 'anomaly' ? { why: whyPayload(message) } : {}),
     },
+  };
+}
+
+/** An anomaly's why (docs/contract.md, "Webhook"): the facts behind the message's Why lines, as data. */
+function whyPayload(message: AlertMessage): Record<string, unknown> {
+  return {
+    expected: message.expected ?? null,
+    fired: firedModels(message).map((m) => m.tag),
+    models: (message.models ?? []).map((m) => ({ tag: m.tag, model: m.model, score: m.score, calibrated: m.calibrated })),
+    tail_probability: tailProbability(message),
+    text: { why: formatWhy(message), detector: formatDetector(message), unusual: formatUnusual(message) },
   };
 }
 

@@ -31,3 +31,26 @@ export function sampleAlertMessage(overrides: Partial<AlertMessage> = {}, points
     ...overrides,
   };
 }
+
+/** The default detector's view of the spike: a calibrated score, the expected range, the model that gave them. */
+export function conformalAlertMessage(overrides: Partial<AlertMessage> = {}): AlertMessage {
+  return sampleAlertMessage({
+    score: 0.999953,
+    scoreSmooth: 0.999953,
+    threshold: 0.999,
+    expected: { lo: 48.5, hi: 51.25 },
+    models: [{ tag: 'conformal_default', model: 'Conformal', score: 0.999953, calibrated: true }],
+    ...overrides,
+  });
+}
+
+/** The original's PCA + KNN: min-max scaled scores, no expected range; KNN scored highest. */
+export function pcaKnnAlertMessage(overrides: Partial<AlertMessage> = {}): AlertMessage {
+  return sampleAlertMessage({
+    models: [
+      { tag: 'knn', model: 'KNN', score: 0.9731, calibrated: false },
+      { tag: 'pca', model: 'PCA', score: 0.8477, calibrated: false },
+    ],
+    ...overrides,
+  });
+}

@@ -3,7 +3,8 @@
  * among the newest alert_recent_n, with the snooze (shared/detect/alert-detect.ts); an `alert` row per new
  * alert and one message per configured channel, sent exactly once (deliveries.ts).
  */
-import { readBand, type AlertMessage, type ExpectedRange } from '../../../shared/alerts/message.js';
+import { readBand, readModelScores, type AlertMessage, type ExpectedRange } from '../../../shared/alerts/message.js';
+import { allCalibrated } from '../../../shared/models/registry.js';
 import { type MetricBatch } from '../../../shared/config/metric-batch.js';
 import { skipped, type JobContext, type JobCore, type JobResult } from '../../../shared/job.js';
 import type { MetricRow } from '../../../shared/metric-row.js';
@@ -100,6 +101,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
         alert: data.alerted[i] ?? false,
         change: r.metric_change > 0,
         tholdalert: r.metric_tholdalert > 0,
+        band: readBand(r.score_metadata),
       }));
       return {
         kind: 'anomaly',
@@ -114,6 +116,7 @@ export function createAlertBatch(deps: AlertDeps = defaultAlertDeps): JobCore {
         details: {},
         points: lastN(points, config.maxN),
         ...withExpected(readBand(row.score_metadata)),
+        models: readModelScores(row.score_metadata, batch.config.model_configs, (name) => allCalibrated([name])),
       };
     };
 

@@ -48,7 +48,7 @@ export function openChannels(batch: MetricBatch, job: string, context: JobContex
 }
 
 export function chartFor(message: AlertMessage, threshold: number | null): Promise<Buffer> {
-  return renderAlertChart({ title: alertSubject(message), threshold, points: message.points });
+  return renderAlertChart({ title: alertSubject(message), threshold, points: message.points, focus: message.timestamp });
 }
 
 export async function notify(batch: MetricBatch, context: JobContext, deps: AlertDeps, plan: NotifyPlan): Promise<JobResult> {

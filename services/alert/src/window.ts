@@ -3,6 +3,7 @@
  * plot.sql and select_metric_window.sql return them) and what is drawn from them.
  */
 import type { ChartPoint } from '../../../shared/alerts/chart.js';
+import { readBand } from '../../../shared/alerts/message.js';
 import { trailingMean } from '../../../shared/detect/alert-detect.js';
 
 /** One point of a metric with its score and the alert rows at that time. */
@@ -15,7 +16,7 @@ export interface WindowRow {
   metric_alert: number;
   metric_change: number;
   metric_tholdalert: number;
-  /** alerts.sql only (a user's alert_sql may leave it out): the score row's metadata. */
+  /** alerts.sql and plot.sql (a user's SQL may leave it out): the score row's metadata. */
   score_metadata?: Record<string, unknown> | null;
   /** select_metric_window.sql only: the tholdalert row's metadata. */
   tholdalert_metadata?: Record<string, unknown> | null;
@@ -68,6 +69,7 @@ export function toChartPoints(rows: readonly WindowRow[], smoothN: number): Char
     alert: row.metric_alert > 0,
     change: row.metric_change > 0,
     tholdalert: row.metric_tholdalert > 0,
+    band: readBand(row.score_metadata),
   }));
 }
 
