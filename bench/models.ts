@@ -12,7 +12,7 @@ import { DEFAULT_PREPROCESS, type ModelConfig, type PreprocessParams } from '../
  * `npm run bench -- models [--sizes 1000x500,100x2500] [--models default;PCA,KNN] [--score-n 25] [--modes in-process,pool]`
  * Metrics per second for train and score, in-process and with the worker pool, plus peak RSS, for
  * each model set (`;`-separated; `default` is defaults.yaml's model_configs and preprocess), and
- * the train+score cost per metric of each set against the last one.
+ * the train+score cost per metric (wall and CPU time) of each set against the last one.
  * CPU seconds (all threads) are printed next to wall time: on a shared machine they move less with load.
  * Train fits on every preprocessed row; score preprocesses the whole series and scores its newest rows.
  * Reference (the Python original, PyOD PCA+KNN, whole processes): 1,000x500 in ~10 s, 100x2,500 in
@@ -40,7 +40,7 @@ export async function run(args: string[]): Promise<void> {
 
   for (const size of values.sizes.split(',')) {
     const [metrics = 0, points = 0] = size.split('x').map(Number);
-    const costs: { label: string; ms: number }[] = [];
+    const costs: { label: string; ms: number; cpuMs: number }[] = [];
     for (const set of sets) {
       const tasks = makeTasks(metrics, points, set, 7);
       for (const mode of values.modes.split(',') as ('in-process' | 'pool')[]) {
@@ -53,7 +53,7 @@ export async function run(args: string[]): Promise<void> {
         }
         let started = startClock();
         const trained = await trainMany(tasks, { mode });
-        const trainMs = report(`${label} train ${mode}`, metrics, started);
+        const train = report(`${label} train ${mode}`, metrics, started);
         const scoreTasks: ScoreTask[] = tasks.map((task, i) => ({
           key: task.key,
           points: task.points,
@@ -63,15 +63,17 @@ export async function run(args: string[]): Promise<void> {
         }));
         started = startClock();
         await scoreMany(scoreTasks, { mode });
-        const scoreMs = report(`${label} score ${mode}`, metrics, started);
+        const score = report(`${label} score ${mode}`, metrics, started);
         if (mode === 'in-process') {
-          costs.push({ label: set.label, ms: (trainMs + scoreMs) / metrics });
+          costs.push({ label: set.label, ms: (train.ms + score.ms) / metrics, cpuMs: (train.cpuMs + score.cpuMs) / metrics });
         }
       }
     }
     const base = costs[costs.length - 1];
     for (const c of costs) {
-      console.log(`${size} train+score per metric (in-process) ${c.label.padEnd(12)} ${c.ms.toFixed(3)} ms  ${base ? `${(c.ms / base.ms).toFixed(2)}x ${base.label}` : ''}`);
+      // CPU time too: under load the wall ratio moves with whatever else the cores run.
+      const ratios = base ? `  ${(c.ms / base.ms).toFixed(2)}x ${base.label} (CPU ${c.cpuMs.toFixed(3)} ms, ${(c.cpuMs / base.cpuMs).toFixed(2)}x)` : '';
+      console.log(`${size} train+score per metric (in-process) ${c.label.padEnd(12)} ${c.ms.toFixed(3)} ms${ratios}`);
     }
   }
   await closeModelPool();
@@ -127,12 +129,12 @@ function modelSet(spec: string): ModelSet {
   return { label: names.join('+'), configs: names.map((m) => ({ model_name: m, model_tag: m.toLowerCase(), model_params: {} })), preprocess: DEFAULT_PREPROCESS };
 }
 
-/** Prints a timing line and returns the wall milliseconds. */
-function report(label: string, metrics: number, started: Clock, rate = true): number {
+/** Prints a timing line and returns the wall and CPU milliseconds. */
+function report(label: string, metrics: number, started: Clock, rate = true): { ms: number; cpuMs: number } {
   const ms = performance.now() - started.wallMs;
   const cpu = process.cpuUsage(started.cpu);
   const perSecond = rate ? `  ${((metrics / ms) * 1000).toFixed(0)} metrics/s` : '';
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   console.log(`${label.padEnd(56)} ${(ms / 1000).toFixed(3)} s${perSecond}  (CPU ${cpuSeconds.toFixed(3)} s)`);
-  return ms;
+  return { ms, cpuMs: cpuSeconds * 1000 };
 }
