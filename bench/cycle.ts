@@ -1,36 +1,21 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { Job } from 'bullmq';
 import pg from 'pg';
 import pgCopy from 'pg-copy-streams';
 import { slotJobId } from '../shared/jobs.js';
-import { queueConnection, reloadChannel } from '../shared/redis.js';
-import { closeQueues, openQueues } from '../shared/worker.js';
-import { startSmtpServer } from '../test/support/smtp-server.js';
-import {
-  BIN,
-  cleanRedisPrefix,
-  createMetricsDir,
-  createTestDatabase,
-  randomPrefix,
-  REDIS_URL,
-  ROOT,
-  serviceEnv,
-  startService,
-  stopAll,
-  waitFor,
-  writeBatch,
-  type ServiceProcess,
-} from '../test/support/processes.js';
-import { exited, median, RssSampler, settled, type SlotJobName } from './support.js';
-
-const run$ = promisify(execFile);
+import { reloadChannel } from '../shared/redis.js';
+import { waitFor, writeBatch } from '../test/support/processes.js';
+import { exited, median, openHarness, RssSampler, settled, WORKERS, type SlotJobName } from './support.js';
 
 const TABLE = 'bench_cycle';
 const STEP_MIN = 5;
 const STEP_MS = STEP_MIN * 60_000;
-const WORKERS = ['ingest', 'train', 'score', 'alert'] as const;
+// defaults.yaml: the score's window, and how many scored points the alert reads per metric. The
+// alert's floor is the scored points only: the newest score_max_n after the first train, plus one
+// per steady slot since.
+const SCORE_MAX_N = 25;
+const ALERT_MAX_N = 250;
 
 /**
  * Ingest SQL that reads the batch's own rows and emits every 5-minute point after the newest one
@@ -132,7 +117,6 @@ export async function run(args: string[]): Promise<void> {
     `cycle bench: ${perBatch * batchCount} metrics in ${batchCount} batch(es) x ${points} points of history (${chunkSlots.length + 1} ingest job(s) per batch), ${cycles} steady cycles, workers ${WORKERS.join(', ')}, ${workerProcesses} process(es) each; uptime: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`,
   );
 
-  const smtp = await startSmtpServer();
   const batchConfig = (i: number, setup: boolean): Record<string, unknown> => ({
     ingest_sql: ingestSql(batches[i]!, i * perBatch, perBatch, historyStart),
     table_key: TABLE,
@@ -140,39 +124,13 @@ export async function run(args: string[]): Promise<void> {
     // While history loads, ingest chains nothing (a score on part of the history would train on it).
     ...(setup ? { disable_score: true, disable_tholdalert: true } : {}),
   });
-  const dir = createMetricsDir(Object.fromEntries(batches.map((name, i) => [name, batchConfig(i, chunkSlots.length > 0)])));
-  const database = await createTestDatabase();
-  const prefix = randomPrefix();
-  const producer = queueConnection(REDIS_URL);
-  const queues = openQueues(producer, prefix);
+  const harness = await openHarness(Object.fromEntries(batches.map((name, i) => [name, batchConfig(i, chunkSlots.length > 0)])));
+  const { database, dir, processes, producer, prefix, queues, smtp } = harness;
   const client = new pg.Client({ connectionString: database.url });
-  const processes = new Map<string, ServiceProcess>();
   const rss = new RssSampler(processes);
   try {
-    const env = serviceEnv({
-      databaseUrl: database.url,
-      metricsDir: dir,
-      prefix,
-      extra: {
-        ANOMSTACK_ALERT_EMAIL_FROM: 'bench@example.com',
-        ANOMSTACK_ALERT_EMAIL_TO: 'ops@example.com',
-        ANOMSTACK_ALERT_EMAIL_SMTP_HOST: '127.0.0.1',
-        ANOMSTACK_ALERT_EMAIL_SMTP_PORT: String(smtp.port),
-      },
-    });
-    await run$(process.execPath, [BIN, 'migrate'], { cwd: ROOT, env: { ...process.env, ...env, ANOMSTACK_LOG_LEVEL: 'warn' } });
     await client.connect();
-    const startWorkers = async (copy: number): Promise<number> => {
-      const startedAt = Date.now();
-      await Promise.all(
-        WORKERS.map(async (kind) => {
-          const name = copy === 1 ? kind : `${kind}#${copy}`;
-          processes.set(name, await startService([kind], { ...env, ANOMSTACK_LOG_LEVEL: 'info', ANOMSTACK_MIGRATE_ON_START: 'no' }));
-        }),
-      );
-      return (Date.now() - startedAt) / 1000;
-    };
-    console.log(`${WORKERS.length} worker processes started in ${(await startWorkers(1)).toFixed(2)} s`);
+    console.log(`${WORKERS.length} worker processes started in ${(await harness.startWorkers(1)).toFixed(2)} s`);
     const fig = stageFigures(rss);
     const runSlot = async (slot: string, names: readonly SlotJobName[]): Promise<Record<string, Job[]>> => {
       await queues.ingest.addBulk(batches.map((batch) => ({ name: 'ingest', data: { batch, slot }, opts: { jobId: slotJobId('ingest', batch, slot) } })));
@@ -195,8 +153,8 @@ export async function run(args: string[]): Promise<void> {
     const setup = [
       fig('backfill ingest', backfillJobs, await copyFloor(client, perBatch * batchCount * points)),
       fig('train (newcomer path)', firstJobs.train!, await selectFloor(client, inBatches, `metric_type = 'metric'`)),
-      fig('score after train', firstJobs['score+after-train']!, await selectFloor(client, inBatches, windowOf(slot0, 25 + 5))),
-      fig('alert', firstJobs.alert!, await selectFloor(client, inBatches, windowOf(slot0, 250))),
+      fig('score after train', firstJobs['score+after-train']!, await selectFloor(client, inBatches, windowOf(slot0, SCORE_MAX_N + 5))),
+      fig('alert', firstJobs.alert!, await selectFloor(client, inBatches, windowOf(slot0, SCORE_MAX_N))),
     ];
 
     // 3. Steady cycles.
@@ -210,8 +168,8 @@ export async function run(args: string[]): Promise<void> {
         const done = Math.max(...jobs.alert!.map((j) => j.finishedOn ?? 0));
         figures.push([
           fig('cycle ingest', jobs.ingest!, await copyFloor(client, perBatch * batchCount)),
-          fig('cycle score', jobs.score!, (await selectFloor(client, inBatches, windowOf(slot, 25 + 5))) + (await copyFloor(client, perBatch * batchCount))),
-          fig('cycle alert', jobs.alert!, await selectFloor(client, inBatches, windowOf(slot, 250))),
+          fig('cycle score', jobs.score!, (await selectFloor(client, inBatches, windowOf(slot, SCORE_MAX_N + 5))) + (await copyFloor(client, perBatch * batchCount))),
+          fig('cycle alert', jobs.alert!, await selectFloor(client, inBatches, windowOf(slot, Math.min(ALERT_MAX_N, SCORE_MAX_N + next - 1)))),
           { stage: 'cycle through the queues', wallS: (done - added) / 1000, jobS: 0, rows: 0, floorS: 0, peakRss: byKind(rss.peak(added, done)) },
         ]);
       }
@@ -248,7 +206,7 @@ export async function run(args: string[]): Promise<void> {
     // 5. Scale-out: more processes of every kind on the same Redis and Postgres.
     let scaled: StageFigure[][] = [];
     if (workerProcesses > 1) {
-      const startedS = await Promise.all(Array.from({ length: workerProcesses - 1 }, (_, i) => startWorkers(i + 2)));
+      const startedS = await Promise.all(Array.from({ length: workerProcesses - 1 }, (_, i) => harness.startWorkers(i + 2)));
       console.log(`${(workerProcesses - 1) * WORKERS.length} more worker processes started in ${Math.max(...startedS).toFixed(2)} s`);
       await steadyCycles(1);
       scaled = await steadyCycles(cycles);
@@ -280,15 +238,8 @@ export async function run(args: string[]): Promise<void> {
     console.log(`uptime at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {
     rss.stop();
-    await stopAll();
     await client.end().catch(() => {});
-    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    await closeQueues(queues);
-    producer.disconnect();
-    await cleanRedisPrefix(prefix);
-    await database.drop();
-    await smtp.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await harness.close();
   }
 }
 

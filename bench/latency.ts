@@ -1,37 +1,16 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { Job } from 'bullmq';
 import { renderAlertChart } from '../shared/alerts/chart.js';
 import { loadBatches } from '../shared/config/load-batches.js';
 import { createDb } from '../shared/db/db.js';
+import { slotJobId } from '../shared/jobs.js';
 import { renderSql } from '../shared/templates.js';
 import { alertConfig } from '../services/alert/src/alert.js';
-import { slotJobId } from '../shared/jobs.js';
-import { queueConnection } from '../shared/redis.js';
-import { closeQueues, openQueues } from '../shared/worker.js';
-import { startSmtpServer } from '../test/support/smtp-server.js';
-import {
-  BIN,
-  cleanRedisPrefix,
-  createMetricsDir,
-  createTestDatabase,
-  randomPrefix,
-  REDIS_URL,
-  DEFAULTS_DIR,
-  ROOT,
-  serviceEnv,
-  startService,
-  stopAll,
-  type ServiceProcess,
-} from '../test/support/processes.js';
-import { median, percentile, settled } from './support.js';
-
-const run$ = promisify(execFile);
+import { DEFAULTS_DIR } from '../test/support/processes.js';
+import { median, openHarness, percentile, settled, WORKERS } from './support.js';
 
 const BATCH = 'bench_latency';
 const STEP_MIN = 5;
-const WORKERS = ['ingest', 'train', 'score', 'alert'] as const;
 
 /**
  * `metrics` metrics of 5-minute points: the first run backfills `points` points each, every later
@@ -86,31 +65,12 @@ export async function run(args: string[]): Promise<void> {
   const slots = Array.from({ length: cycles + 1 }, (_, i) => new Date(start + i * STEP_MIN * 60_000).toISOString());
   console.log(`latency bench: ${metrics} metrics x ${points} points, one spiking metric per cycle, ${cycles} cycles, workers ${WORKERS.join(', ')} (one process each)`);
 
-  const smtp = await startSmtpServer();
-  const dir = createMetricsDir({
+  const harness = await openHarness({
     [BATCH]: { ingest_sql: ingestSql(metrics, points, slots[1] ?? ''), table_key: BATCH, alert_methods: 'email' },
   });
-  const database = await createTestDatabase();
-  const prefix = randomPrefix();
-  const producer = queueConnection(REDIS_URL);
-  const queues = openQueues(producer, prefix);
+  const { database, dir, processes, queues, smtp } = harness;
   try {
-    const env = serviceEnv({
-      databaseUrl: database.url,
-      metricsDir: dir,
-      prefix,
-      extra: {
-        ANOMSTACK_ALERT_EMAIL_FROM: 'bench@example.com',
-        ANOMSTACK_ALERT_EMAIL_TO: 'ops@example.com',
-        ANOMSTACK_ALERT_EMAIL_SMTP_HOST: '127.0.0.1',
-        ANOMSTACK_ALERT_EMAIL_SMTP_PORT: String(smtp.port),
-      },
-    });
-    await run$(process.execPath, [BIN, 'migrate'], { cwd: ROOT, env: { ...process.env, ...env, ANOMSTACK_LOG_LEVEL: 'warn' } });
-    const processes = new Map<string, ServiceProcess>();
-    await Promise.all(
-      WORKERS.map(async (kind) => processes.set(kind, await startService([kind], { ...env, ANOMSTACK_LOG_LEVEL: 'info', ANOMSTACK_MIGRATE_ON_START: 'no' }))),
-    );
+    await harness.startWorkers(1);
 
     const first = slots[0] ?? '';
     await queues.ingest.add('ingest', { batch: BATCH, slot: first }, { jobId: slotJobId('ingest', BATCH, first) });
@@ -176,13 +136,6 @@ export async function run(args: string[]): Promise<void> {
     const ms = (values: number[]): string => values.map((v) => (v / 1000).toFixed(3)).join(' ');
     console.log(`reference, in this process: one 250-point alert chart (the first loads vega) ${ms(chartMs)} s; the alert_sql query (${windowRows} rows) ${ms(queryMs)} s`);
   } finally {
-    await stopAll();
-    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    await closeQueues(queues);
-    producer.disconnect();
-    await cleanRedisPrefix(prefix);
-    await database.drop();
-    await smtp.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await harness.close();
   }
 }

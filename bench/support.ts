@@ -1,12 +1,34 @@
 /**
- * What the benches that drive the real services share: percentiles, per-process memory from
- * /proc, and waiting for a slot's chained jobs.
+ * What the benches that drive the real services share: the services themselves (a database,
+ * queues, a loopback SMTP server, worker processes), percentiles, per-process memory from /proc,
+ * and waiting for a slot's chained jobs.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { slotJobId, type JobName } from '../shared/jobs.js';
-import type { QueueMap } from '../shared/worker.js';
-import { waitFor, type ServiceProcess } from '../test/support/processes.js';
+import { queueConnection } from '../shared/redis.js';
+import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
+import {
+  BIN,
+  cleanRedisPrefix,
+  createMetricsDir,
+  createTestDatabase,
+  randomPrefix,
+  REDIS_URL,
+  ROOT,
+  serviceEnv,
+  startService,
+  stopAll,
+  waitFor,
+  type ServiceProcess,
+  type TestDatabase,
+} from '../test/support/processes.js';
+import { startSmtpServer, type TestSmtpServer } from '../test/support/smtp-server.js';
+
+const run$ = promisify(execFile);
 
 export function median(values: readonly number[]): number {
   return percentile(values, 50);
@@ -126,4 +148,82 @@ export async function settled(
     throw new Error(outcome.failed);
   }
   return outcome.found;
+}
+
+/** The default worker set: one `anomstack start <kind>` process per kind, as compose runs them. */
+export const WORKERS = ['ingest', 'train', 'score', 'alert'] as const;
+
+/** A bench's own database, queue prefix, metrics folder, loopback SMTP server and workers. */
+export interface ServicesHarness {
+  dir: string;
+  database: TestDatabase;
+  prefix: string;
+  producer: Redis;
+  queues: QueueMap;
+  smtp: TestSmtpServer;
+  /** The worker processes started so far by name (`score`, `score#2`, ...). */
+  processes: Map<string, ServiceProcess>;
+  /** Starts one more process of every worker kind (copy 1, 2, ...); resolves with the seconds it took. */
+  startWorkers(copy: number): Promise<number>;
+  /** Stops the workers and removes everything the harness made. */
+  close(): Promise<void>;
+}
+
+/** Migrated database, metrics folder with `batches`, email alerts to a loopback SMTP server. */
+export async function openHarness(batches: Record<string, Record<string, unknown>>): Promise<ServicesHarness> {
+  const smtp = await startSmtpServer();
+  const dir = createMetricsDir(batches);
+  const database = await createTestDatabase();
+  const prefix = randomPrefix();
+  const producer = queueConnection(REDIS_URL);
+  const queues = openQueues(producer, prefix);
+  const processes = new Map<string, ServiceProcess>();
+  const env = serviceEnv({
+    databaseUrl: database.url,
+    metricsDir: dir,
+    prefix,
+    extra: {
+      ANOMSTACK_ALERT_EMAIL_FROM: 'bench@example.com',
+      ANOMSTACK_ALERT_EMAIL_TO: 'ops@example.com',
+      ANOMSTACK_ALERT_EMAIL_SMTP_HOST: '127.0.0.1',
+      ANOMSTACK_ALERT_EMAIL_SMTP_PORT: String(smtp.port),
+    },
+  });
+  const close = async (): Promise<void> => {
+    await stopAll();
+    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
+    await closeQueues(queues);
+    producer.disconnect();
+    await cleanRedisPrefix(prefix);
+    await database.drop();
+    await smtp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await run$(process.execPath, [BIN, 'migrate'], { cwd: ROOT, env: { ...process.env, ...env, ANOMSTACK_LOG_LEVEL: 'warn' } });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    dir,
+    database,
+    prefix,
+    producer,
+    queues,
+    smtp,
+    processes,
+    async startWorkers(copy) {
+      const startedAt = Date.now();
+      await Promise.all(
+        WORKERS.map(async (kind) => {
+          const name = copy === 1 ? kind : `${kind}#${copy}`;
+          // Migrated once above; the workers start without it, as compose starts them.
+          processes.set(name, await startService([kind], { ...env, ANOMSTACK_LOG_LEVEL: 'info', ANOMSTACK_MIGRATE_ON_START: 'no' }));
+        }),
+      );
+      return (Date.now() - startedAt) / 1000;
+    },
+    close,
+  };
 }
