@@ -1,103 +1,80 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { Job } from 'bullmq';
 import pg from 'pg';
 import pgCopy from 'pg-copy-streams';
-import { slotJobId, type JobName } from '../shared/jobs.js';
-import { queueConnection } from '../shared/redis.js';
-import { closeQueues, openQueues, type QueueMap } from '../shared/worker.js';
-import { startSmtpServer } from '../test/support/smtp-server.js';
-import {
-  BIN,
-  cleanRedisPrefix,
-  createMetricsDir,
-  createTestDatabase,
-  randomPrefix,
-  REDIS_URL,
-  ROOT,
-  serviceEnv,
-  startService,
-  stopAll,
-  waitFor,
-  type ServiceProcess,
-} from '../test/support/processes.js';
+import { slotJobId } from '../shared/jobs.js';
+import { reloadChannel } from '../shared/redis.js';
+import { waitFor, writeBatch } from '../test/support/processes.js';
+import { exited, median, openHarness, RssSampler, settled, WORKERS, type SlotJobName } from './support.js';
 
-const run$ = promisify(execFile);
-
-const BATCH = 'bench_cycle';
 const TABLE = 'bench_cycle';
 const STEP_MIN = 5;
-const WORKERS = ['ingest', 'train', 'score', 'alert'] as const;
+const STEP_MS = STEP_MIN * 60_000;
+// defaults.yaml: the score's window, and how many scored points the alert reads per metric. The
+// alert's floor is the scored points only: the newest score_max_n after the first train, plus one
+// per steady slot since.
+const SCORE_MAX_N = 25;
+const ALERT_MAX_N = 250;
 
 /**
- * Ingest SQL that reads the batch's own table and emits every 5-minute point after the newest
- * one stored, up to the slot: the first run backfills `points` points per metric, each later run
- * one. Values: a daily-ish wave plus deterministic noise per metric, so nothing alerts by design.
+ * Ingest SQL that reads the batch's own rows and emits every 5-minute point after the newest one
+ * stored, up to the slot, from `historyStart` on: a run at the first slot backfills all history,
+ * a run at an earlier slot a chunk of it, each steady run one point. Metric names are numbered
+ * from `offset`, so batches sharing the table never share a name. Values: a daily-ish wave plus
+ * deterministic noise per metric, so nothing alerts by design.
  */
-const ingestSql = (metrics: number, points: number): string => `
+const ingestSql = (batch: string, offset: number, metrics: number, historyStart: string): string => `
 with last as (
-  select coalesce(max(metric_timestamp), {{param.now}}::timestamptz - interval '${(points - 1) * STEP_MIN} minutes' - interval '${STEP_MIN} minutes') as ts
-  from ${TABLE} where metric_batch = '${BATCH}' and metric_type = 'metric'
+  select coalesce(max(metric_timestamp), timestamptz '${historyStart}' - interval '${STEP_MIN} minutes') as ts
+  from ${TABLE} where metric_batch = '${batch}' and metric_type = 'metric'
 )
-select 'm' || lpad(i::text, 5, '0') as metric_name, ts as metric_timestamp,
+select 'm' || lpad(i::text, 6, '0') as metric_name, ts as metric_timestamp,
   round((100 + 10 * sin(extract(epoch from ts) / 7200 + i) + ((i * 7919 + extract(epoch from ts)::bigint / 300) % 17) / 4.0)::numeric, 3)::float8 as metric_value
-from generate_series(1, ${metrics}) as i,
+from generate_series(${offset + 1}, ${offset + metrics}) as i,
   generate_series((select ts from last) + interval '${STEP_MIN} minutes', {{param.now}}::timestamptz, interval '${STEP_MIN} minutes') as ts`;
 
+/** One stage over every batch: wall from the first job's start to the last one's end. */
 interface StageFigure {
   stage: string;
   wallS: number;
+  /** Sum of the jobs' own run times (wall of one process doing them one after the other). */
+  jobS: number;
   rows: number;
   floorS: number;
+  /** Peak RSS (MiB) per worker kind (the largest of its processes) during the stage. */
   peakRss: Record<string, number>;
 }
 
-/** Peak resident memory of each service process, sampled from /proc while a stage runs. */
-class RssSampler {
-  private readonly peaks = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
-  constructor(private readonly processes: ReadonlyMap<string, ServiceProcess>) {}
-  start(): void {
-    this.peaks.clear();
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 50);
-  }
-  stop(): Record<string, number> {
-    if (this.timer) {clearInterval(this.timer);}
-    this.sample();
-    return Object.fromEntries(this.peaks);
-  }
-  /** VmHWM: the kernel's own peak since the process started (covers what 50 ms sampling misses). */
-  highWater(): Record<string, number> {
-    return Object.fromEntries([...this.processes].map(([name, p]) => [name, readStatus(p.child.pid, 'VmHWM')]));
-  }
-  private sample(): void {
-    for (const [name, p] of this.processes) {
-      const rss = readStatus(p.child.pid, 'VmRSS');
-      this.peaks.set(name, Math.max(this.peaks.get(name) ?? 0, rss));
-    }
-  }
-}
-
-function readStatus(pid: number | undefined, field: string): number {
-  try {
-    const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-    return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
-  } catch {
-    return 0;
-  }
+interface Options {
+  metrics: number;
+  points: number;
+  cycles: number;
+  batches: number;
+  workerProcesses: number;
+  backfillRows: number;
 }
 
 /**
- * `npm run bench -- cycle [--metrics 1000] [--points 500] [--cycles 3]`: one batch of `metrics`
- * metrics through the default worker set (one `anomstack start <kind>` process per worker kind,
- * as compose runs them). The first slot backfills `points` points per metric; its chained score
- * finds no models, so train follows (the newcomer path: the daily train's work), then score and
- * alert. Then `cycles` steady slots, each ingesting one point per metric, scoring and alerting.
- * Per stage: wall time (BullMQ's processedOn -> finishedOn), rows, the peak RSS of every service
- * process, and the ratio to an I/O floor run on the same Postgres in the same run: COPY of the
- * rows the stage wrote, plus a SELECT of the window it read.
+ * `npm run bench -- cycle [--metrics 1000] [--points 500] [--cycles 3] [--batches 1]
+ * [--worker-processes 1] [--backfill-rows 500000]`: the steady cycle of a deployment, through
+ * the real services: `metrics` metrics (split over `batches` batches of one table) run by the
+ * default worker set, one `anomstack start <kind>` process per kind as compose runs them.
+ *
+ * 1. History: `points` 5-minute points per metric through the ingest service, in jobs of at
+ *    most `backfill-rows` rows (earlier slots, with score and the threshold check disabled in
+ *    the batch file and the workers told to reload, so nothing chains on a partial history).
+ * 2. The first slot ingests the last chunk; its chained score finds no model, so train follows
+ *    (the newcomer path), then score and alert.
+ * 3. `cycles` steady slots: ingest one point per metric, chained score and alert.
+ * 4. The daily train: one train job per batch as the cron enqueues it (no chained score).
+ * 5. With `--worker-processes N` (N > 1): N - 1 more processes of each kind share Redis and
+ *    Postgres; one warm-up slot, then `cycles` steady slots again, and the throughput ratio to
+ *    step 3. Jobs are per batch, so a second process only helps with several batches.
+ *
+ * Per stage: wall time (BullMQ's processedOn -> finishedOn), rows, the peak RSS of every worker
+ * kind, and the ratio to an I/O floor run on the same Postgres in the same run: COPY of the rows
+ * the stage wrote, plus a SELECT of the window it read.
  */
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -106,155 +83,223 @@ export async function run(args: string[]): Promise<void> {
       metrics: { type: 'string', default: '1000' },
       points: { type: 'string', default: '500' },
       cycles: { type: 'string', default: '3' },
+      batches: { type: 'string', default: '1' },
+      'worker-processes': { type: 'string', default: '1' },
+      'backfill-rows': { type: 'string', default: '500000' },
     },
   });
-  const metrics = Number(values.metrics);
-  const points = Number(values.points);
-  const cycles = Number(values.cycles);
+  const options: Options = {
+    metrics: Number(values.metrics),
+    points: Number(values.points),
+    cycles: Number(values.cycles),
+    batches: Number(values.batches),
+    workerProcesses: Number(values['worker-processes']),
+    backfillRows: Number(values['backfill-rows']),
+  };
+  for (const [name, value] of Object.entries(options)) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new Error(`cycle bench: --${name} must be a positive integer, got ${value}`);
+    }
+  }
+  const { metrics, points, cycles, batches: batchCount, workerProcesses } = options;
+  const perBatch = Math.ceil(metrics / batchCount);
+  const batches = Array.from({ length: batchCount }, (_, i) => (batchCount === 1 ? 'bench_cycle' : `bench_cycle_${i}`));
   const start = Date.UTC(2026, 5, 1, 12, 0, 0);
-  const slots = Array.from({ length: cycles + 1 }, (_, i) => new Date(start + i * STEP_MIN * 60_000).toISOString());
-  console.log(`cycle bench: ${metrics} metrics x ${points} points of history, ${cycles} steady cycles, workers ${WORKERS.join(', ')} (one process each)`);
+  const slotAt = (i: number): string => new Date(start + i * STEP_MS).toISOString();
+  const historyStart = slotAt(-(points - 1));
+  // Backfill chunks: earlier slots, each ingesting at most backfillRows rows per batch.
+  const chunkPoints = Math.max(1, Math.floor(options.backfillRows / perBatch));
+  const chunkSlots: string[] = [];
+  for (let end = chunkPoints; end < points; end += chunkPoints) {
+    chunkSlots.push(slotAt(-(points - end)));
+  }
+  console.log(
+    `cycle bench: ${perBatch * batchCount} metrics in ${batchCount} batch(es) x ${points} points of history (${chunkSlots.length + 1} ingest job(s) per batch), ${cycles} steady cycles, workers ${WORKERS.join(', ')}, ${workerProcesses} process(es) each; uptime: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  );
 
-  const smtp = await startSmtpServer();
-  const dir = createMetricsDir({
-    [BATCH]: {
-      ingest_sql: ingestSql(metrics, points),
-      table_key: TABLE,
-      alert_methods: 'email',
-    },
+  const batchConfig = (i: number, setup: boolean): Record<string, unknown> => ({
+    ingest_sql: ingestSql(batches[i]!, i * perBatch, perBatch, historyStart),
+    table_key: TABLE,
+    alert_methods: 'email',
+    // While history loads, ingest chains nothing (a score on part of the history would train on it).
+    ...(setup ? { disable_score: true, disable_tholdalert: true } : {}),
   });
-  const database = await createTestDatabase();
-  const prefix = randomPrefix();
-  const producer = queueConnection(REDIS_URL);
-  const queues = openQueues(producer, prefix);
+  const harness = await openHarness(Object.fromEntries(batches.map((name, i) => [name, batchConfig(i, chunkSlots.length > 0)])));
+  const { database, dir, processes, producer, prefix, queues, smtp } = harness;
   const client = new pg.Client({ connectionString: database.url });
+  const rss = new RssSampler(processes);
   try {
-    const env = serviceEnv({
-      databaseUrl: database.url,
-      metricsDir: dir,
-      prefix,
-      extra: {
-        ANOMSTACK_LOG_LEVEL: 'warn',
-        ANOMSTACK_ALERT_EMAIL_FROM: 'bench@example.com',
-        ANOMSTACK_ALERT_EMAIL_TO: 'ops@example.com',
-        ANOMSTACK_ALERT_EMAIL_SMTP_HOST: '127.0.0.1',
-        ANOMSTACK_ALERT_EMAIL_SMTP_PORT: String(smtp.port),
-      },
-    });
-    await run$(process.execPath, [BIN, 'migrate'], { cwd: ROOT, env: { ...process.env, ...env } });
     await client.connect();
-    const processes = new Map<string, ServiceProcess>();
-    const startedAt = Date.now();
-    await Promise.all(
-      WORKERS.map(async (kind) => {
-        processes.set(kind, await startService([kind], { ...env, ANOMSTACK_LOG_LEVEL: 'info', ANOMSTACK_MIGRATE_ON_START: 'no' }));
-      }),
-    );
-    console.log(`4 worker processes started in ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
-    const rss = new RssSampler(processes);
-    const figures: StageFigure[] = [];
-
-    // Slot 0: backfill, then the chained score finds no model -> train -> score -> alert.
-    rss.start();
-    const first = slots[0] ?? '';
-    await queues.ingest.add('ingest', { batch: BATCH, slot: first }, { jobId: slotJobId('ingest', BATCH, first) });
-    const firstJobs = await settled(queues, first, ['ingest', 'score', 'train', 'score+after-train', 'alert']);
-    const firstRss = rss.stop();
-    const total = metrics * points;
-    figures.push(
-      stage('backfill ingest', firstJobs.ingest, await copyFloor(client, metrics * points), firstRss),
-      stage('train (newcomer path)', firstJobs.train, await selectFloor(client, `metric_type = 'metric'`), firstRss),
-      stage('score after train', firstJobs['score+after-train'], await selectFloor(client, windowOf(first, 25 + 5)), firstRss),
-      stage('alert', firstJobs.alert, await selectFloor(client, windowOf(first, 250)), firstRss),
-    );
-    const steady: StageFigure[][] = [];
-    for (const slot of slots.slice(1)) {
-      rss.start();
-      await queues.ingest.add('ingest', { batch: BATCH, slot }, { jobId: slotJobId('ingest', BATCH, slot) });
-      const jobs = await settled(queues, slot, ['ingest', 'score', 'alert']);
-      const cycleRss = rss.stop();
-      const ingestToAlert = ((jobs.alert?.finishedOn ?? 0) - (jobs.ingest?.processedOn ?? 0)) / 1000;
-      steady.push([
-        stage('cycle ingest', jobs.ingest, await copyFloor(client, metrics), cycleRss),
-        stage('cycle score', jobs.score, (await selectFloor(client, windowOf(slot, 25 + 5))) + (await copyFloor(client, metrics)), cycleRss),
-        stage('cycle alert', jobs.alert, await selectFloor(client, windowOf(slot, 250)), cycleRss),
-        { stage: 'cycle through the queues', wallS: ingestToAlert, rows: 0, floorS: 0, peakRss: cycleRss },
-      ]);
-    }
-    const highWater = rss.highWater();
-
-    const print = (f: StageFigure): void => {
-      const ratio = f.floorS > 0 ? `${(f.wallS / f.floorS).toFixed(1).padStart(6)}x floor (${f.floorS.toFixed(3)} s)` : ''.padStart(24);
-      const mem = WORKERS.map((w) => `${w} ${f.peakRss[w] ?? 0}`).join(', ');
-      console.log(`${f.stage.padEnd(26)} ${f.wallS.toFixed(3).padStart(8)} s  ${String(f.rows).padStart(8)} rows  ${ratio}  RSS MiB ${mem}`);
+    console.log(`${WORKERS.length} worker processes started in ${(await harness.startWorkers(1)).toFixed(2)} s`);
+    const fig = stageFigures(rss);
+    const runSlot = async (slot: string, names: readonly SlotJobName[]): Promise<Record<string, Job[]>> => {
+      await queues.ingest.addBulk(batches.map((batch) => ({ name: 'ingest', data: { batch, slot }, opts: { jobId: slotJobId('ingest', batch, slot) } })));
+      return settled(queues, batches, slot, names, processes);
     };
-    console.log(`-- slot 0 (${total} rows of history)`);
-    figures.forEach(print);
-    console.log(`-- steady cycles: median of ${steady.length}`);
-    for (let i = 0; i < (steady[0]?.length ?? 0); i++) {
-      const column = steady.map((c) => c[i]).filter((f): f is StageFigure => f !== undefined);
-      const med = (pick: (f: StageFigure) => number): number => median(column.map(pick));
-      print({
-        stage: column[0]?.stage ?? '',
-        wallS: med((f) => f.wallS),
-        rows: med((f) => f.rows),
-        floorS: med((f) => f.floorS),
-        peakRss: Object.fromEntries(WORKERS.map((w) => [w, Math.max(...column.map((f) => f.peakRss[w] ?? 0))])),
-      });
+    const inBatches = `metric_batch = any(array[${batches.map((b) => `'${b}'`).join(', ')}])`;
+
+    // 1-2. History, then the first slot: the newcomer path.
+    const backfillJobs: Job[] = [];
+    for (const slot of chunkSlots) {
+      backfillJobs.push(...(await runSlot(slot, ['ingest'])).ingest!);
     }
-    console.log(`peak RSS over the run (VmHWM, MiB): ${WORKERS.map((w) => `${w} ${highWater[w]}`).join(', ')}; emails ${smtp.messages.length}`);
+    if (chunkSlots.length > 0) {
+      batches.forEach((name, i) => writeBatch(dir, name, batchConfig(i, false)));
+      await producer.publish(reloadChannel(prefix), 'reload');
+    }
+    const slot0 = slotAt(0);
+    const firstJobs = await runSlot(slot0, ['ingest', 'score', 'train', 'score+after-train', 'alert']);
+    backfillJobs.push(...firstJobs.ingest!);
+    const setup = [
+      fig('backfill ingest', backfillJobs, await copyFloor(client, perBatch * batchCount * points)),
+      fig('train (newcomer path)', firstJobs.train!, await selectFloor(client, inBatches, `metric_type = 'metric'`)),
+      fig('score after train', firstJobs['score+after-train']!, await selectFloor(client, inBatches, windowOf(slot0, SCORE_MAX_N + 5))),
+      fig('alert', firstJobs.alert!, await selectFloor(client, inBatches, windowOf(slot0, SCORE_MAX_N))),
+    ];
+
+    // 3. Steady cycles.
+    let next = 1;
+    const steadyCycles = async (count: number): Promise<StageFigure[][]> => {
+      const figures: StageFigure[][] = [];
+      for (let c = 0; c < count; c++) {
+        const slot = slotAt(next++);
+        const added = Date.now();
+        const jobs = await runSlot(slot, ['ingest', 'score', 'alert']);
+        const done = Math.max(...jobs.alert!.map((j) => j.finishedOn ?? 0));
+        figures.push([
+          fig('cycle ingest', jobs.ingest!, await copyFloor(client, perBatch * batchCount)),
+          fig('cycle score', jobs.score!, (await selectFloor(client, inBatches, windowOf(slot, SCORE_MAX_N + 5))) + (await copyFloor(client, perBatch * batchCount))),
+          fig('cycle alert', jobs.alert!, await selectFloor(client, inBatches, windowOf(slot, Math.min(ALERT_MAX_N, SCORE_MAX_N + next - 1)))),
+          { stage: 'cycle through the queues', wallS: (done - added) / 1000, jobS: 0, rows: 0, floorS: 0, peakRss: byKind(rss.peak(added, done)) },
+        ]);
+      }
+      return figures;
+    };
+    const steady = await steadyCycles(cycles);
+
+    // 4. The daily train, as the cron runs it: a job id of its own, so no score chains.
+    const trainSlot = slotAt(next - 1);
+    await queues.train.addBulk(
+      batches.map((batch) => ({ name: 'train', data: { batch, slot: trainSlot }, opts: { jobId: slotJobId('train', batch, trainSlot, '+daily') } })),
+    );
+    const trainJobs = await waitFor(
+      async () => {
+        const dead = exited(processes);
+        if (dead) {
+          return { failed: dead };
+        }
+        const jobs = await Promise.all(batches.map((batch) => queues.train.getJob(slotJobId('train', batch, trainSlot, '+daily'))));
+        const failed = jobs.find((job) => job?.failedReason);
+        if (failed) {
+          return { failed: `daily train of ${failed.data.batch} failed: ${failed.failedReason}` };
+        }
+        return jobs.every((job) => job?.finishedOn) ? { jobs: jobs as Job[] } : undefined;
+      },
+      3_600_000,
+      'the daily train jobs',
+    );
+    if ('failed' in trainJobs) {
+      throw new Error(trainJobs.failed);
+    }
+    const dailyTrain = fig('daily train', trainJobs.jobs, await selectFloor(client, inBatches, `metric_type = 'metric'`));
+
+    // 5. Scale-out: more processes of every kind on the same Redis and Postgres.
+    let scaled: StageFigure[][] = [];
+    if (workerProcesses > 1) {
+      const startedS = await Promise.all(Array.from({ length: workerProcesses - 1 }, (_, i) => harness.startWorkers(i + 2)));
+      console.log(`${(workerProcesses - 1) * WORKERS.length} more worker processes started in ${Math.max(...startedS).toFixed(2)} s`);
+      await steadyCycles(1);
+      scaled = await steadyCycles(cycles);
+    }
+    const highWater = byKind(rss.highWater());
+
+    console.log(`-- setup: ${perBatch * batchCount * points} rows of history`);
+    setup.forEach(printFigure);
+    console.log(`-- steady cycles, ${workerProcesses === 1 ? '' : '1 process per kind, '}median of ${steady.length}`);
+    summarise(steady).forEach(printFigure);
+    console.log('-- daily train (models exist: a retrain of every metric)');
+    printFigure(dailyTrain);
+    if (scaled.length > 0) {
+      console.log(`-- steady cycles, ${workerProcesses} processes per kind, median of ${scaled.length} (after one warm-up cycle)`);
+      summarise(scaled).forEach(printFigure);
+      const one = median(steady.map((c) => c.at(-1)!.wallS));
+      const many = median(scaled.map((c) => c.at(-1)!.wallS));
+      console.log(
+        `throughput: ${(metrics / one).toFixed(0)} metrics/s with 1 process per kind, ${(metrics / many).toFixed(0)} with ${workerProcesses}: ratio ${(one / many).toFixed(2)}x (${batchCount} batch(es) per slot)`,
+      );
+    }
+    const rowsPerCycle = Number((await client.query(`select count(*) as n from ${TABLE} where metric_timestamp = $1`, [slotAt(next - 1)])).rows[0].n);
+    const size = (await client.query(`select pg_total_relation_size('${TABLE}') as bytes, count(*) as n from ${TABLE}`)).rows[0] as { bytes: string; n: string };
+    const bytesPerRow = Number(size.bytes) / Number(size.n);
+    console.log(
+      `rows per steady slot ${rowsPerCycle} (metric + score); table ${(Number(size.bytes) / 2 ** 20).toFixed(0)} MiB for ${size.n} rows = ${bytesPerRow.toFixed(0)} B/row with indexes: at 288 slots a day, ${((rowsPerCycle * 288 * bytesPerRow) / 2 ** 20).toFixed(0)} MiB/day`,
+    );
+    console.log(`peak RSS over the run (VmHWM, MiB, largest process of each kind): ${WORKERS.map((w) => `${w} ${highWater[w] ?? 0}`).join(', ')}; emails ${smtp.messages.length}`);
+    console.log(`uptime at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {
-    await stopAll();
+    rss.stop();
     await client.end().catch(() => {});
-    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => {})));
-    await closeQueues(queues);
-    producer.disconnect();
-    await cleanRedisPrefix(prefix);
-    await database.drop();
-    await smtp.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await harness.close();
   }
 }
 
-type Settled = Record<string, Job>;
-
-/** Waits until every named job of the slot has finished; a failed one stops the bench with its reason. */
-async function settled(queues: QueueMap, slot: string, names: readonly string[]): Promise<Settled> {
-  return waitFor(
-    async () => {
-      const found: Settled = {};
-      for (const name of names) {
-        const [queue, suffix] = name.split('+') as [JobName, string | undefined];
-        const job = await queues[queue].getJob(slotJobId(queue, BATCH, slot, suffix ? `+${suffix}` : ''));
-        if (job?.failedReason) {
-          throw Object.assign(new Error(`${name} at ${slot} failed: ${job.failedReason}`), { fatal: true });
-        }
-        if (!job?.finishedOn) {
-          return undefined;
-        }
-        found[name] = job;
-      }
-      return found;
-    },
-    1_800_000,
-    `the jobs of slot ${slot}`,
-  );
+/** The figure of one stage from its jobs (one per batch), with the peak RSS over its span. */
+function stageFigures(rss: RssSampler): (name: string, jobs: readonly Job[], floorS: number) => StageFigure {
+  return (name, jobs, floorS) => {
+    const from = Math.min(...jobs.map((j) => j.processedOn ?? 0));
+    const to = Math.max(...jobs.map((j) => j.finishedOn ?? 0));
+    return {
+      stage: name,
+      wallS: (to - from) / 1000,
+      jobS: jobs.reduce((sum, j) => sum + ((j.finishedOn ?? 0) - (j.processedOn ?? 0)), 0) / 1000,
+      rows: jobs.reduce((sum, j) => sum + Number((j.returnvalue as { rows?: number } | undefined)?.rows ?? 0), 0),
+      floorS,
+      peakRss: byKind(rss.peak(from, to)),
+    };
+  };
 }
 
-function stage(name: string, job: Job | undefined, floorS: number, peakRss: Record<string, number>): StageFigure {
-  const wallS = ((job?.finishedOn ?? 0) - (job?.processedOn ?? 0)) / 1000;
-  const rows = Number((job?.returnvalue as { rows?: number } | undefined)?.rows ?? 0);
-  return { stage: name, wallS, rows, floorS, peakRss };
+/** `ingest#2` and `ingest` are both the ingest kind: the largest of them. */
+function byKind(perProcess: Record<string, number>): Record<string, number> {
+  const peaks: Record<string, number> = {};
+  for (const [name, value] of Object.entries(perProcess)) {
+    const kind = name.split('#')[0]!;
+    peaks[kind] = Math.max(peaks[kind] ?? 0, value);
+  }
+  return peaks;
 }
 
-/** The rows of the last `slots` slots up to `slot`, metric and score types (the windows score and alert read). */
+/** Medians per stage over cycles (RSS: the largest). */
+function summarise(cycles: readonly StageFigure[][]): StageFigure[] {
+  return (cycles[0] ?? []).map((first, i) => {
+    const column = cycles.map((c) => c[i]!);
+    const med = (pick: (f: StageFigure) => number): number => median(column.map(pick));
+    return {
+      stage: first.stage,
+      wallS: med((f) => f.wallS),
+      jobS: med((f) => f.jobS),
+      rows: med((f) => f.rows),
+      floorS: med((f) => f.floorS),
+      peakRss: Object.fromEntries(WORKERS.map((w) => [w, Math.max(...column.map((f) => f.peakRss[w] ?? 0))])),
+    };
+  });
+}
+
+function printFigure(f: StageFigure): void {
+  const ratio = f.floorS > 0 ? `${(f.wallS / f.floorS).toFixed(1).padStart(6)}x floor (${f.floorS.toFixed(3)} s)` : ''.padStart(24);
+  const jobs = f.jobS > 0 && Math.abs(f.jobS - f.wallS) > 0.0005 ? `(jobs ${f.jobS.toFixed(2)} s)` : '';
+  const mem = WORKERS.map((w) => `${w} ${f.peakRss[w] ?? 0}`).join(', ');
+  console.log(`${f.stage.padEnd(26)} ${f.wallS.toFixed(3).padStart(8)} s ${jobs.padEnd(16)} ${String(f.rows).padStart(8)} rows  ${ratio}  RSS MiB ${mem}`);
+}
+
+/** The rows of the last `slotCount` slots up to `slot` (the windows score and alert read). */
 const windowOf = (slot: string, slotCount: number): string =>
   `metric_timestamp > timestamptz '${slot}' - interval '${slotCount * STEP_MIN} minutes' and metric_timestamp <= timestamptz '${slot}'`;
 
-/** Seconds to SELECT the batch's rows matching `where` into the client (the read floor). */
-async function selectFloor(client: pg.Client, where: string): Promise<number> {
+/** Seconds to SELECT the batches' rows matching `where` into the client (the read floor). */
+async function selectFloor(client: pg.Client, inBatches: string, where: string): Promise<number> {
   const started = process.hrtime.bigint();
-  await client.query(`select metric_name, metric_timestamp, metric_type, metric_value from ${TABLE} where metric_batch = $1 and ${where}`, [BATCH]);
+  await client.query(`select metric_name, metric_timestamp, metric_type, metric_value from ${TABLE} where ${inBatches} and ${where}`);
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
@@ -268,7 +313,7 @@ async function copyFloor(client: pg.Client, rows: number): Promise<number> {
   const base = Date.UTC(2026, 0, 1);
   const chunk: string[] = [];
   for (let i = 0; i < rows; i++) {
-    chunk.push(`${new Date(base + i * 1000).toISOString()}\t${BATCH}\tm${String(i % 100000).padStart(5, '0')}\tmetric\t${(i % 97) / 3}\n`);
+    chunk.push(`${new Date(base + i * 1000).toISOString()}\tbench_cycle\tm${String(i % 1_000_000).padStart(6, '0')}\tmetric\t${(i % 97) / 3}\n`);
     if (chunk.length === 10_000) {
       stream.write(chunk.join(''));
       chunk.length = 0;
@@ -279,8 +324,3 @@ async function copyFloor(client: pg.Client, rows: number): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}

@@ -18,6 +18,7 @@ import {
   stopAll,
   waitFor,
 } from '../test/support/processes.js';
+import { median } from './support.js';
 
 const run$ = promisify(execFile);
 
@@ -132,10 +133,4 @@ export async function run(args: string[]): Promise<void> {
     await smtp.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }

@@ -27,6 +27,8 @@ export interface TestSmtpServer {
   envelopes: SmtpEnvelope[];
   /** The raw bytes of each message, same order as `messages`. */
   raw: Buffer[];
+  /** When each message's DATA was fully received (Date.now()), same order as `messages`. */
+  receivedAt: number[];
   /** Resolves once at least `n` messages have arrived (rejects after `timeoutMs`, default 10 s). */
   waitFor(n: number, timeoutMs?: number): Promise<ParsedMail[]>;
   /** Makes the next `n` messages fail with a 451 (temporary) reply. */
@@ -42,6 +44,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   const messages: ParsedMail[] = [];
   const envelopes: SmtpEnvelope[] = [];
   const raw: Buffer[] = [];
+  const receivedAt: number[] = [];
   const waiters = new Set<() => void>();
   let failures = 0;
   let rejections = 0;
@@ -61,6 +64,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', callback);
       stream.on('end', () => {
+        const arrived = Date.now();
         if (rejections > 0) {
           rejections -= 1;
           callback(Object.assign(new Error('test server: mailbox unavailable'), { responseCode: 550 }));
@@ -77,6 +81,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
         simpleParser(bytes, { skipImageLinks: true })
           .then((parsed) => {
             raw.push(bytes);
+            receivedAt.push(arrived);
             envelopes.push({
               from: session.envelope.mailFrom === false ? undefined : session.envelope.mailFrom.address,
               to: session.envelope.rcptTo.map((recipient) => recipient.address),
@@ -109,6 +114,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     messages,
     envelopes,
     raw,
+    receivedAt,
     waitFor(n, timeoutMs = 10_000) {
       return new Promise<ParsedMail[]>((resolve, reject) => {
         const check = (): boolean => {
@@ -142,6 +148,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       messages.length = 0;
       envelopes.length = 0;
       raw.length = 0;
+      receivedAt.length = 0;
       failures = 0;
       rejections = 0;
     },
