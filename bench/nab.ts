@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { parseLabels, scoreWithLabels, type LabelledScores } from '../shared/backtest/labels.js';
 import { formatMetricTable, formatNabSummary } from '../shared/backtest/report.js';
 import { runBacktest } from '../shared/backtest/run.js';
-import { backtestSettings } from '../shared/backtest/settings.js';
+import { backtestSettings, type BacktestSettings } from '../shared/backtest/settings.js';
 import { loadDefaultBatch } from '../shared/config/load-batches.js';
 import type { MetricRow } from '../shared/models/backtest.js';
 import { parseUtcTimestamp } from '../shared/models/csv.js';
@@ -65,11 +65,7 @@ export async function run(args: string[]): Promise<void> {
     ['previous default (Conformal, no phase, snooze 288)', PREVIOUS_DEFAULT],
     ['PCA+KNN (original)', ORIGINAL_DETECTION],
   ] as const) {
-    const { batch, problems } = loadDefaultBatch({ defaultsDir: path.join(repoRoot, 'defaults'), name: 'nab', overrides: keys });
-    if (batch === null) {
-      throw new Error(problems.map((p) => `${p.key}: ${p.reason}`).join('; '));
-    }
-    const settings = backtestSettings(batch);
+    const settings = benchSettings('nab', keys);
     const started = performance.now();
     const result = runBacktest(rows, settings);
     const seconds = (performance.now() - started) / 1000;
@@ -95,6 +91,15 @@ export async function run(args: string[]): Promise<void> {
     console.log(`\n${formatMetricTable(r.label, r.scores.alerts.standard)}`);
     r.errors.forEach((e) => console.log(`  ${e}`));
   }
+}
+
+/** The default batch's replay settings with `keys` over defaults/defaults.yaml (and any ANOMSTACK_* in the environment). */
+export function benchSettings(name: string, keys: Record<string, unknown>): BacktestSettings {
+  const { batch, problems } = loadDefaultBatch({ defaultsDir: path.join(repoRoot, 'defaults'), name, overrides: keys });
+  if (batch === null) {
+    throw new Error(problems.map((p) => `${p.key}: ${p.reason}`).join('; '));
+  }
+  return backtestSettings(batch);
 }
 
 /** Every data file as one metric named by its path under data/ (NAB's label keys). */
