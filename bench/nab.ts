@@ -13,13 +13,13 @@ import { parseUtcTimestamp } from '../shared/models/csv.js';
 import { PROFILE_NAMES } from '../shared/nab/score.js';
 
 /**
- * `npm run bench -- nab [--files REGEX]`
+ * `npm run bench -- nab [--files REGEX] [--with JSON]`
  * Detection quality on the labelled NAB development set (test/fixtures/nab), through the same core
  * as `anomstack backtest` (shared/backtest): every file is one metric named by its path, replayed
  * causally with a batch's train, score and alert settings, and scored as NAB scores. Three batches in
  * one run: the defaults (defaults/defaults.yaml, with any ANOMSTACK_* overrides in the environment,
  * as the CLI), the previous default (the same-run baseline for changes to it) and the original's detector (PCA+KNN, diff/smooth preprocess, smoothed score >= 0.8,
- * snooze 3) on the same train schedule.
+ * snooze 3) on the same train schedule; `--with` adds the default with those keys over it.
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,7 +47,7 @@ export const PREVIOUS_DEFAULT: Record<string, unknown> = {
 };
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { files: { type: 'string', default: '' } } });
+  const { values } = parseArgs({ args, options: { files: { type: 'string', default: '' }, with: { type: 'string', default: '' } } });
   const dir = path.join(repoRoot, 'test', 'fixtures', 'nab');
   const labels = parseLabels(readFileSync(path.join(dir, 'labels', 'combined_windows.json'), 'utf8'));
   const filter = new RegExp(values.files);
@@ -60,11 +60,16 @@ export async function run(args: string[]): Promise<void> {
   // file order) and reported on half B (docs/nab-scoring.md, "How the defaults were chosen").
   const files = [...new Set(rows.map((r) => r.metric_name))].sort();
   const halfA = new Set(files.filter((_, i) => i % 2 === 0));
-  for (const [label, keys] of [
+  const batches: [string, Record<string, unknown>][] = [
     ['default', {}],
     ['previous default (Conformal, no phase, snooze 288)', PREVIOUS_DEFAULT],
     ['PCA+KNN (original)', ORIGINAL_DETECTION],
-  ] as const) {
+  ];
+  if (values.with !== '') {
+    // A candidate change, in the same run as the default it would replace.
+    batches.push([`default + ${values.with}`, JSON.parse(values.with) as Record<string, unknown>]);
+  }
+  for (const [label, keys] of batches) {
     const settings = benchSettings('nab', keys);
     const started = performance.now();
     const result = runBacktest(rows, settings);
