@@ -18,7 +18,7 @@ import { PROFILE_NAMES } from '../shared/nab/score.js';
  * as `anomstack backtest` (shared/backtest): every file is one metric named by its path, replayed
  * causally with a batch's train, score and alert settings, and scored as NAB scores. Three batches in
  * one run: the defaults (defaults/defaults.yaml, with any ANOMSTACK_* overrides in the environment,
- * as the CLI), the previous default (the same-run baseline for changes to it) and the original's detector (PCA+KNN, diff/smooth preprocess, smoothed score >= 0.8,
+ * as the CLI), the previous default (KNN conformal alone: the same-run baseline for changes to it) and the original's detector (PCA+KNN, diff/smooth preprocess, smoothed score >= 0.8,
  * snooze 3) on the same train schedule; `--with` adds the default with those keys over it.
  */
 
@@ -38,12 +38,10 @@ export const ORIGINAL_DETECTION: Record<string, unknown> = {
   alert_snooze_mode: 'alert',
 };
 
-/** The default before daily_phase, incident snooze and 6-place scores (3 places as stored then), for the same-run baseline. */
+/** The default before this change (KNN conformal alone, first model kept until the train cron), for the same-run baseline. */
 export const PREVIOUS_DEFAULT: Record<string, unknown> = {
-  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { daily_phase: false } }],
-  alert_snooze_n: 288,
-  alert_snooze_mode: 'alert',
-  score_metric_rounding: 3,
+  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { jump: false, flatline: false } }],
+  train_early_retrain_n: 0,
 };
 
 export async function run(args: string[]): Promise<void> {
@@ -62,7 +60,7 @@ export async function run(args: string[]): Promise<void> {
   const halfA = new Set(files.filter((_, i) => i % 2 === 0));
   const batches: [string, Record<string, unknown>][] = [
     ['default', {}],
-    ['previous default (Conformal, no phase, snooze 288)', PREVIOUS_DEFAULT],
+    ['previous default (KNN conformal alone, no early retrain)', PREVIOUS_DEFAULT],
     ['PCA+KNN (original)', ORIGINAL_DETECTION],
   ];
   if (values.with !== '') {
