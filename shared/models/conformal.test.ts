@@ -53,7 +53,9 @@ describe('Conformal', () => {
   });
 
   it('flags a run of identical values in a metric that never repeats one, not in a metric that often sits still', () => {
-    const stuck = (series: { t: Float64Array; v: Float64Array }, from: number, n: number): void => series.v.fill(series.v[from]!, from, from + n);
+    const stuck = (series: { t: Float64Array; v: Float64Array }, from: number, n: number): void => {
+      series.v.fill(series.v[from]!, from, from + n);
+    };
     const noisy = dailySeries(600, 5);
     stuck(noisy, 560, 12);
     const X = windows(noisy);
