@@ -114,6 +114,7 @@ describe('the default detector on the real jobs', () => {
       values: [now],
     });
     const band = score[0]!.metadata.band;
+    expect((score[0]!.metadata as unknown as { detector: string }).detector).toMatch(/^conformal_default:(window|jump)$/);
     expect(band.lo).toBeGreaterThan(85);
     expect(band.hi).toBeLessThan(120);
     expect(band.lo).toBeLessThanOrEqual(band.hi);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tailProbability } from './conformal.js';
 import { preprocess } from './preprocess.js';
 import { Random } from './random.js';
-import { expectedBand, fitModel, scoreModel } from './registry.js';
+import { expectedBand, fitModel, firedDetectors, scoreModel } from './registry.js';
 import { sliceRows, type FeatureMatrix } from './types.js';
 
 const CONFORMAL = { model_name: 'Conformal', model_tag: 'c', model_params: {} };
@@ -64,6 +64,7 @@ describe('Conformal', () => {
     const scores = scoreModel(model, test);
     const at = test.timestamps.indexOf(560 * MIN5);
     expect(Math.max(...scores.slice(at, at + 6))).toBeGreaterThan(0.999); // within the window of 6 values
+    expect(firedDetectors(model, test)?.[at + 5]).toBe('flatline');
     expect(Math.max(...scores.slice(0, at))).toBeLessThan(0.999);
     // A metric that holds its value for stretches of 20 points every other 20: a stuck stretch is business as usual.
     const noise = new Random(6);
@@ -91,6 +92,8 @@ describe('Conformal', () => {
     const at = test.timestamps.indexOf(2800 * MIN5);
     expect(Math.max(...scores.slice(at, at + 3))).toBeGreaterThan(0.999);
     expect(Math.max(...scores.slice(at - 200, at))).toBeLessThan(0.999);
+    // Which detector fired on the shift's first point: a jump this size is about as novel to the window.
+    expect(firedDetectors(model, test)?.[at]).toMatch(/^(window|jump)$/);
   });
 
   it('with daily_phase, flags a normal-looking stretch at the wrong time of day', () => {

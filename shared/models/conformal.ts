@@ -128,6 +128,14 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     }
     return out;
   },
+  fired(state, X, p) {
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
+    const best = new Float64Array(p.nNeighbors);
+    return Array.from({ length: X.n }, (_, i) => {
+      const ps = detectorPValues(state, X, i, nonconformity(state.reference, state.n, state.w, queries, i * state.w, p.nNeighbors, 1, 0, best));
+      return DETECTOR_NAMES[ps.indexOf(Math.min(...ps))]!;
+    });
+  },
   expected(state, X) {
     // What followed the most similar contexts: the nearest training windows by their older lags
     // (and time of day), not by the newest value, so a spike does not pull its own neighbours.
@@ -153,20 +161,21 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
   },
 };
 
+/** The names of detectorPValues' entries, in its order. */
+const DETECTOR_NAMES = ['window', 'jump', 'flatline'] as const;
+
 /**
  * Each detector's tail probability for row i: the KNN window's, the jump's and the flatline's (when on).
  * The score is 1 - m x their minimum (Bonferroni over the m detectors), so a score of 0.999 is still
  * "1 in 1000 or rarer" for whichever fired, and adding detectors does not add false alerts.
  */
 function detectorPValues(state: ConformalState, X: FeatureMatrix, i: number, ncm: number): number[] {
-  const ps = [tailProbability(state, ncm)];
-  if (state.jump) {
-    ps.push(tailProbability(state.jump, jumpSize(X, i, state.lags)));
-  }
-  if (state.flatP) {
-    ps.push(state.flatP[runLength(X, i, state.lags)]!);
-  }
-  return ps;
+  // An off detector (or a model saved before it) is p = 1: never the minimum that sets the score.
+  return [
+    tailProbability(state, ncm),
+    state.jump ? tailProbability(state.jump, jumpSize(X, i, state.lags)) : 1,
+    state.flatP ? state.flatP[runLength(X, i, state.lags)]! : 1,
+  ];
 }
 
 /** |newest - median of the window's older values|: a spike or a level shift on its first points, whatever the level. */

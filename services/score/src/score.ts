@@ -126,7 +126,12 @@ export const scoreBatch: JobCore = async (batch, context) => {
         metric_type: 'score',
         metric_value: value,
         // The expected range (value units) when the models give one: the alert message and the chart show it.
-        metadata: result.band === null ? { models: perModel } : { models: perModel, band: { lo: roundHalfEven(result.band.lo[i]!, 6), hi: roundHalfEven(result.band.hi[i]!, 6) } },
+        metadata: {
+          models: perModel,
+          ...(result.band === null ? {} : { band: { lo: roundHalfEven(result.band.lo[i]!, 6), hi: roundHalfEven(result.band.hi[i]!, 6) } }),
+          // Which detector gave the score (Conformal: window, jump or flatline), for the alert's "why".
+          ...(result.fired === null || result.fired[i] === '' ? {} : { detector: result.fired[i] }),
+        },
       });
     });
   }
