@@ -6,20 +6,20 @@ import { performance } from 'node:perf_hooks';
 import { parseLabels, scoreWithLabels, type LabelledScores } from '../shared/backtest/labels.js';
 import { formatMetricTable, formatNabSummary } from '../shared/backtest/report.js';
 import { runBacktest } from '../shared/backtest/run.js';
-import { backtestSettings } from '../shared/backtest/settings.js';
+import { backtestSettings, type BacktestSettings } from '../shared/backtest/settings.js';
 import { loadDefaultBatch } from '../shared/config/load-batches.js';
 import type { MetricRow } from '../shared/models/backtest.js';
 import { parseUtcTimestamp } from '../shared/models/csv.js';
 import { PROFILE_NAMES } from '../shared/nab/score.js';
 
 /**
- * `npm run bench -- nab [--files REGEX]`
+ * `npm run bench -- nab [--files REGEX] [--with JSON]`
  * Detection quality on the labelled NAB development set (test/fixtures/nab), through the same core
  * as `anomstack backtest` (shared/backtest): every file is one metric named by its path, replayed
  * causally with a batch's train, score and alert settings, and scored as NAB scores. Three batches in
  * one run: the defaults (defaults/defaults.yaml, with any ANOMSTACK_* overrides in the environment,
- * as the CLI), the previous default (the same-run baseline for changes to it) and the original's detector (PCA+KNN, diff/smooth preprocess, smoothed score >= 0.8,
- * snooze 3) on the same train schedule.
+ * as the CLI), the previous default (KNN conformal alone: the same-run baseline for changes to it) and the original's detector (PCA+KNN, diff/smooth preprocess, smoothed score >= 0.8,
+ * snooze 3) on the same train schedule; `--with` adds the default with those keys over it.
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,16 +38,14 @@ export const ORIGINAL_DETECTION: Record<string, unknown> = {
   alert_snooze_mode: 'alert',
 };
 
-/** The default before daily_phase, incident snooze and 6-place scores (3 places as stored then), for the same-run baseline. */
+/** The default before this change (KNN conformal alone, first model kept until the train cron), for the same-run baseline. */
 export const PREVIOUS_DEFAULT: Record<string, unknown> = {
-  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { daily_phase: false } }],
-  alert_snooze_n: 288,
-  alert_snooze_mode: 'alert',
-  score_metric_rounding: 3,
+  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { jump: false, flatline: false } }],
+  train_early_retrain_n: 0,
 };
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { files: { type: 'string', default: '' } } });
+  const { values } = parseArgs({ args, options: { files: { type: 'string', default: '' }, with: { type: 'string', default: '' } } });
   const dir = path.join(repoRoot, 'test', 'fixtures', 'nab');
   const labels = parseLabels(readFileSync(path.join(dir, 'labels', 'combined_windows.json'), 'utf8'));
   const filter = new RegExp(values.files);
@@ -60,16 +58,17 @@ export async function run(args: string[]): Promise<void> {
   // file order) and reported on half B (docs/nab-scoring.md, "How the defaults were chosen").
   const files = [...new Set(rows.map((r) => r.metric_name))].sort();
   const halfA = new Set(files.filter((_, i) => i % 2 === 0));
-  for (const [label, keys] of [
+  const batches: [string, Record<string, unknown>][] = [
     ['default', {}],
-    ['previous default (Conformal, no phase, snooze 288)', PREVIOUS_DEFAULT],
+    ['previous default (KNN conformal alone, no early retrain)', PREVIOUS_DEFAULT],
     ['PCA+KNN (original)', ORIGINAL_DETECTION],
-  ] as const) {
-    const { batch, problems } = loadDefaultBatch({ defaultsDir: path.join(repoRoot, 'defaults'), name: 'nab', overrides: keys });
-    if (batch === null) {
-      throw new Error(problems.map((p) => `${p.key}: ${p.reason}`).join('; '));
-    }
-    const settings = backtestSettings(batch);
+  ];
+  if (values.with !== '') {
+    // A candidate change, in the same run as the default it would replace.
+    batches.push([`default + ${values.with}`, JSON.parse(values.with) as Record<string, unknown>]);
+  }
+  for (const [label, keys] of batches) {
+    const settings = benchSettings('nab', keys);
     const started = performance.now();
     const result = runBacktest(rows, settings);
     const seconds = (performance.now() - started) / 1000;
@@ -95,6 +94,15 @@ export async function run(args: string[]): Promise<void> {
     console.log(`\n${formatMetricTable(r.label, r.scores.alerts.standard)}`);
     r.errors.forEach((e) => console.log(`  ${e}`));
   }
+}
+
+/** The default batch's replay settings with `keys` over defaults/defaults.yaml (and any ANOMSTACK_* in the environment). */
+export function benchSettings(name: string, keys: Record<string, unknown>): BacktestSettings {
+  const { batch, problems } = loadDefaultBatch({ defaultsDir: path.join(repoRoot, 'defaults'), name, overrides: keys });
+  if (batch === null) {
+    throw new Error(problems.map((p) => `${p.key}: ${p.reason}`).join('; '));
+  }
+  return backtestSettings(batch);
 }
 
 /** Every data file as one metric named by its path under data/ (NAB's label keys). */

@@ -65,6 +65,14 @@ const skippedMetrics = (run: FinishedRun): boolean => {
   return typeof skipped === 'object' && skipped !== null && Object.keys(skipped).length > 0;
 };
 
+/** Suffix of the train that a score run asks for when a short history has doubled: no score follows it (the next ingest's does). */
+const EARLY_RETRAIN = '+early-retrain';
+
+const wantsEarlyRetrain = (run: FinishedRun): boolean => {
+  const metrics = run.details?.earlyRetrain;
+  return Array.isArray(metrics) && metrics.length > 0;
+};
+
 /**
  * After a slot's ingest writes rows, its score and threshold check follow at once, and its alert
  * follows the score, so a fresh point is alerted on within seconds instead of at the next crons.
@@ -90,7 +98,8 @@ export const JOB_KINDS: Readonly<Record<JobName, JobKindSpec>> = {
     core: 'score/src/score.js#scoreBatch',
     then: (run) => {
       if (run.rows > 0) {
-        return [{ job: 'alert' }];
+        // A short history that has doubled since its model (shared/models/early-retrain.ts) is retrained now, not at the train cron.
+        return wantsEarlyRetrain(run) ? [{ job: 'alert' }, { job: 'train', suffix: EARLY_RETRAIN }] : [{ job: 'alert' }];
       }
       // Scheduled scores with nothing new never train; only the slot's chained score does.
       return isSlotRun('score', run) && run.status === 'skipped' && skippedMetrics(run) ? [{ job: 'train' }] : [];

@@ -3,14 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_CORES } from '../services/cores.js';
+import { runBacktest } from '../shared/backtest/run.js';
+import { backtestSettings } from '../shared/backtest/settings.js';
 import { loadEnv } from '../shared/config/env.js';
-import { loadBatches } from '../shared/config/load-batches.js';
+import { loadBatches, loadDefaultBatch } from '../shared/config/load-batches.js';
 import type { MetricBatch } from '../shared/config/metric-batch.js';
 import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import type { JobContext } from '../shared/job.js';
 import type { JobName } from '../shared/jobs.js';
 import { logger } from '../shared/logger.js';
 import type { MetricRow } from '../shared/metric-row.js';
+import { Random } from '../shared/models/random.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp-server.js';
 
@@ -111,11 +114,54 @@ describe('the default detector on the real jobs', () => {
       values: [now],
     });
     const band = score[0]!.metadata.band;
+    expect((score[0]!.metadata as unknown as { detector: string }).detector).toMatch(/^conformal_default:(window|jump)$/);
     expect(band.lo).toBeGreaterThan(85);
     expect(band.hi).toBeLessThan(120);
     expect(band.lo).toBeLessThanOrEqual(band.hi);
     expect((rows[0]!.metadata as unknown as { band: unknown }).band).toEqual(band);
     expect(smtp.messages[0]!.text).toContain('value 160 is above the expected range');
     expect(smtp.messages[0]!.text).toMatch(/score [\d.]+ >= threshold 0\.999/);
+  });
+});
+
+// The same defaults, replayed as `anomstack backtest` replays a history (shared/backtest: the jobs'
+// train schedule, score and alert rules): three days of a 5-minute metric with a daily wave, then
+// one kind of incident. Each must alert within a few points; the daily peak must never alert.
+describe('the default detector on incidents (backtest replay of the defaults)', () => {
+  const DAY = 288;
+  const settings = (): ReturnType<typeof backtestSettings> => {
+    const { batch, problems } = loadDefaultBatch({ defaultsDir: path.resolve('defaults'), name: 'incidents', overrides: {} });
+    expect(problems).toEqual([]);
+    return backtestSettings(batch!);
+  };
+  /** A daily wave plus uniform noise (2 decimals, as a real metric is stored), and an optional sharp daily peak at noon. */
+  const metric = (n: number, seed: number, peak = false): number[] => {
+    const random = new Random(seed);
+    return Array.from({ length: n }, (_, i) => {
+      const atNoon = peak && Math.abs((i % DAY) - DAY / 2) < 4;
+      return Math.round(100 * (100 + 10 * Math.sin((2 * Math.PI * i) / DAY) + 2 * (random.next() - 0.5) + (atNoon ? 60 : 0))) / 100;
+    });
+  };
+  const alertsOf = (values: number[]): number[] => {
+    const rows = values.map((v, i) => ({ metric_name: 'm', metric_timestamp: START + i * STEP, metric_value: v }));
+    const result = runBacktest(rows, settings());
+    return [...result.alert].flatMap((a, i) => (a === 1 ? [i] : []));
+  };
+  const FROM = 3 * DAY;
+
+  it('alerts on a flatline within a few points', () => {
+    const values = metric(FROM + 40, 1);
+    values.fill(values[FROM]!, FROM, FROM + 20);
+    expect(alertsOf(values).filter((i) => i >= FROM && i < FROM + 8)).not.toEqual([]);
+  });
+
+  it('alerts on a level shift within a few points, even one that stays inside the daily range', () => {
+    const values = metric(FROM + 40, 2).map((v, i) => (i >= FROM ? v + 8 : v));
+    expect(alertsOf(values).filter((i) => i >= FROM && i < FROM + 3)).not.toEqual([]);
+  });
+
+  it('does not alert on a daily peak it has seen on the days before', () => {
+    const values = metric(FROM + DAY, 3, true);
+    expect(alertsOf(values).filter((i) => i >= 2 * DAY)).toEqual([]);
   });
 });

@@ -97,6 +97,12 @@ describe('desired schedules (pure)', () => {
     expect(followUps('ingest', { ...result('ingest', 'ok', 3), jobId: 'x', slot }, batch.disabled)).toEqual([{ queue: 'score', jobId: `score:a_batch:${id}` }]);
     expect(followUps('ingest', { ...result('ingest', 'ok', 0), jobId: 'x', slot }, batch.disabled)).toEqual([]);
     expect(followUps('score', { ...result('score', 'ok', 2), jobId: 'x', slot }, batch.disabled)).toEqual([{ queue: 'alert', jobId: `alert:a_batch:${id}` }]);
+    // A short history that has doubled since its model: train follows the alert, with no score after it.
+    expect(followUps('score', { ...result('score', 'ok', 2, { earlyRetrain: ['m1'] }), jobId: 'x', slot }, batch.disabled)).toEqual([
+      { queue: 'alert', jobId: `alert:a_batch:${id}` },
+      { queue: 'train', jobId: `train:a_batch:${id}+early-retrain` },
+    ]);
+    expect(followUps('train', { ...result('train', 'ok', 2), jobId: `train:a_batch:${id}+early-retrain`, slot }, batch.disabled)).toEqual([]);
     expect(followUps('score', { ...result('score', 'skipped', 0, noModel), jobId: `score:a_batch:${id}`, slot }, batch.disabled)).toEqual([
       { queue: 'train', jobId: `train:a_batch:${id}` },
     ]);

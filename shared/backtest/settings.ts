@@ -1,5 +1,6 @@
 import type { MetricBatch } from '../config/metric-batch.js';
 import { alertDetectConfig, type AlertDetectConfig } from '../detect/alert-detect.js';
+import { earlyRetrainLimit, scoreWindowN } from '../models/early-retrain.js';
 import type { ReplayPipeline } from '../nab/replay.js';
 
 /** Everything a replay needs from a batch: what train, score, alert and ingest would do with it. */
@@ -41,6 +42,8 @@ export function backtestSettings(batch: MetricBatch): BacktestSettings {
       trainMaxN: config.train_max_n,
       trainMaxDays: config.train_metric_timestamp_max_days_ago,
       trainMinN: config.train_min_n,
+      earlyRetrainN: earlyRetrainLimit(config),
+      scoreWindowN: scoreWindowN(config),
     },
     alert: { ...alertDetectConfig(config), recentN: Infinity },
     trainCron,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tailProbability } from './conformal.js';
 import { preprocess } from './preprocess.js';
 import { Random } from './random.js';
-import { expectedBand, fitModel, scoreModel } from './registry.js';
+import { expectedBand, fitModel, firedDetectors, scoreModel } from './registry.js';
 import { sliceRows, type FeatureMatrix } from './types.js';
 
 const CONFORMAL = { model_name: 'Conformal', model_tag: 'c', model_params: {} };
@@ -48,7 +48,52 @@ describe('Conformal', () => {
     const flat = { t: Float64Array.from({ length: 100 }, (_, i) => i * MIN5), v: new Float64Array(100).fill(5) };
     const model = fitModel(CONFORMAL, windows(flat));
     const probe = windows({ t: flat.t.slice(0, 7), v: Float64Array.of(5, 5, 5, 5, 5, 5, 5.01) });
-    expect(Array.from(scoreModel(model, probe))).toEqual([0, 1 - 1e-12]);
+    // The smallest p (1e-12) times the three detectors of the Bonferroni correction.
+    expect(Array.from(scoreModel(model, probe))).toEqual([0, 1 - 3e-12]);
+  });
+
+  it('flags a run of identical values in a metric that never repeats one, not in a metric that often sits still', () => {
+    const stuck = (series: { t: Float64Array; v: Float64Array }, from: number, n: number): void => {
+      series.v.fill(series.v[from]!, from, from + n);
+    };
+    const noisy = dailySeries(600, 5);
+    stuck(noisy, 560, 12);
+    const X = windows(noisy);
+    const model = fitModel(CONFORMAL, sliceRows(X, 0, 500));
+    const test = sliceRows(X, 500, X.n);
+    const scores = scoreModel(model, test);
+    const at = test.timestamps.indexOf(560 * MIN5);
+    expect(Math.max(...scores.slice(at, at + 6))).toBeGreaterThan(0.999); // within the window of 6 values
+    expect(firedDetectors(model, test)?.[at + 5]).toBe('flatline');
+    expect(Math.max(...scores.slice(0, at))).toBeLessThan(0.999);
+    // A metric that holds its value for stretches of 20 points every other 20: a stuck stretch is business as usual.
+    const noise = new Random(6);
+    const pausing = { t: noisy.t, v: new Float64Array(600) };
+    for (let i = 1; i < 600; i++) {
+      pausing.v[i] = Math.floor(i / 20) % 2 === 0 ? pausing.v[i - 1]! : noise.next();
+    }
+    const P = windows(pausing);
+    const held = sliceRows(P, 500, P.n);
+    const heldScores = scoreModel(fitModel(CONFORMAL, sliceRows(P, 0, 500)), held);
+    const repeats = Array.from(heldScores).filter((_, i) => held.data[i * P.d] === held.data[i * P.d + 1]);
+    expect(repeats.length).toBeGreaterThan(30);
+    expect(Math.max(...repeats)).toBeLessThan(0.999);
+  });
+
+  it('flags a level shift on its first points even when the new level is within the normal range', () => {
+    const series = dailySeries(3000, 7);
+    for (let i = 2800; i < 3000; i++) {
+      series.v[i] = series.v[i]! + 0.6; // six times the noise, well inside the daily swing of +-1
+    }
+    const X = windows(series);
+    const model = fitModel(CONFORMAL, sliceRows(X, 0, 2500));
+    const test = sliceRows(X, 2500, X.n);
+    const scores = scoreModel(model, test);
+    const at = test.timestamps.indexOf(2800 * MIN5);
+    expect(Math.max(...scores.slice(at, at + 3))).toBeGreaterThan(0.999);
+    expect(Math.max(...scores.slice(at - 200, at))).toBeLessThan(0.999);
+    // Which detector fired on the shift's first point: a jump this size is about as novel to the window.
+    expect(firedDetectors(model, test)?.[at]).toMatch(/^(window|jump)$/);
   });
 
   it('with daily_phase, flags a normal-looking stretch at the wrong time of day', () => {

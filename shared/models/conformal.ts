@@ -21,7 +21,14 @@ export interface ConformalParams {
   calibrationN: number;
   /** Add the time of day as context (when the training rows span at least two days). */
   dailyPhase: boolean;
+  /** Second detector: the newest value's jump from the median of the window's older values, calibrated on the training rows. */
+  jump: boolean;
+  /** Third detector: a run of identical values ending at the newest, against how often runs continue in the training rows. */
+  flatline: boolean;
 }
+
+/** A calibrated one-dimensional nonconformity: sorted calibration values and their GPD tail. */
+type Calibrated = Pick<ConformalState, 'calibration' | 'tailU' | 'tailXi' | 'tailSigma' | 'tailShare'>;
 
 export interface ConformalState {
   /** Standardised training windows, time order, row-major n x w. */
@@ -41,6 +48,10 @@ export interface ConformalState {
   tailSigma: number;
   /** P(nonconformity > tailU) in the calibration, conformal style: (count + 1) / (c + 1). */
   tailShare: number;
+  /** The jump detector's calibration (absent: off, or a model saved before it). */
+  jump?: Calibrated;
+  /** The flatline detector: `flatP[r]` = P(a run of at least r identical values ends at a row), r = 0..lags. */
+  flatP?: Float64Array;
 }
 
 /** The POT threshold: the calibration's 90th percentile, the usual start of an extreme-value fit with a few hundred samples. */
@@ -57,7 +68,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
   // Raw lag windows: a difference or a trailing mean would move a spike's novelty off the spike.
   preprocess: { diff_n: 0, smooth_n: 0 },
   readParams(r) {
-    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'contamination']);
+    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'jump', 'flatline', 'contamination']);
     r.contamination();
     return {
       // Why 3: an event seen once or twice in the training window is still rare; more would blur the novelty of a shape.
@@ -68,6 +79,8 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       // On by default: daily cycles are the commonest seasonality in business and ops metrics, and a
       // metric without one loses little (its neighbours at other times of day are still near).
       dailyPhase: r.boolean('daily_phase', true),
+      jump: r.boolean('jump', true),
+      flatline: r.boolean('flatline', true),
     };
   },
   fit(X, p) {
@@ -95,17 +108,33 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     calibration.sort();
     const tail = fitTail(calibration);
     const state: ConformalState = { reference, n: X.n, w, lags, phaseRadius, center, scale, calibration, ...tail };
+    if (p.jump && lags >= 2) {
+      const jumps = Float64Array.from({ length: X.n }, (_, i) => jumpSize(X, i, lags)).sort();
+      state.jump = { calibration: jumps, ...fitTail(jumps) };
+    }
+    if (p.flatline && lags >= 2) {
+      state.flatP = runProbabilities(X, lags);
+    }
     return { state, trainScores: Float64Array.from(calibration, (x) => 1 - tailProbability(state, x)) };
   },
   decision(state, X, p) {
     const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
     const out = new Float64Array(X.n);
     const best = new Float64Array(p.nNeighbors);
+    const detectors = 1 + (state.jump ? 1 : 0) + (state.flatP ? 1 : 0);
     for (let i = 0; i < X.n; i++) {
       const ncm = nonconformity(state.reference, state.n, state.w, queries, i * state.w, p.nNeighbors, 1, 0, best);
-      out[i] = 1 - tailProbability(state, ncm);
+      out[i] = 1 - Math.min(1, detectors * Math.min(...detectorPValues(state, X, i, ncm)));
     }
     return out;
+  },
+  fired(state, X, p) {
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
+    const best = new Float64Array(p.nNeighbors);
+    return Array.from({ length: X.n }, (_, i) => {
+      const ps = detectorPValues(state, X, i, nonconformity(state.reference, state.n, state.w, queries, i * state.w, p.nNeighbors, 1, 0, best));
+      return DETECTOR_NAMES[ps.indexOf(Math.min(...ps))]!;
+    });
   },
   expected(state, X) {
     // What followed the most similar contexts: the nearest training windows by their older lags
@@ -131,6 +160,63 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     return { lo, hi } satisfies ExpectedBand;
   },
 };
+
+/** The names of detectorPValues' entries, in its order. */
+const DETECTOR_NAMES = ['window', 'jump', 'flatline'] as const;
+
+/**
+ * Each detector's tail probability for row i: the KNN window's, the jump's and the flatline's (when on).
+ * The score is 1 - m x their minimum (Bonferroni over the m detectors), so a score of 0.999 is still
+ * "1 in 1000 or rarer" for whichever fired, and adding detectors does not add false alerts.
+ */
+function detectorPValues(state: ConformalState, X: FeatureMatrix, i: number, ncm: number): number[] {
+  // An off detector (or a model saved before it) is p = 1: never the minimum that sets the score.
+  return [
+    tailProbability(state, ncm),
+    state.jump ? tailProbability(state.jump, jumpSize(X, i, state.lags)) : 1,
+    state.flatP ? state.flatP[runLength(X, i, state.lags)]! : 1,
+  ];
+}
+
+/** |newest - median of the window's older values|: a spike or a level shift on its first points, whatever the level. */
+function jumpSize(X: FeatureMatrix, i: number, lags: number): number {
+  const base = i * X.d;
+  const older = X.data.slice(base + 1, base + lags).sort();
+  const mid = older.length >> 1;
+  const med = older.length % 2 === 1 ? older[mid]! : (older[mid - 1]! + older[mid]!) / 2;
+  return Math.abs(X.data[base]! - med);
+}
+
+/** How many values of row i's window, from the newest back, equal the newest (1..lags). */
+function runLength(X: FeatureMatrix, i: number, lags: number): number {
+  const base = i * X.d;
+  let r = 1;
+  while (r < lags && X.data[base + r] === X.data[base]) {
+    r++;
+  }
+  return r;
+}
+
+/**
+ * P(run >= r) for r = 0..lags, as a chain of continuation rates from the training rows, each with
+ * one pseudo-count (the conformal +1): P(run >= 2) = (rows with a run of 2 + 1) / (rows + 1), and each
+ * longer run continues at (rows with run >= r + 1) / (rows with run >= r - 1 + 2). A metric that
+ * never repeats a value gets a small p after a few identical points; one that often sits still does not.
+ */
+function runProbabilities(X: FeatureMatrix, lags: number): Float64Array {
+  const atLeast = new Float64Array(lags + 1);
+  for (let i = 0; i < X.n; i++) {
+    const r = runLength(X, i, lags);
+    for (let s = 0; s <= r; s++) {
+      atLeast[s]!++;
+    }
+  }
+  const p = new Float64Array(lags + 1).fill(1);
+  for (let r = 2; r <= lags; r++) {
+    p[r] = p[r - 1]! * ((atLeast[r]! + 1) / (atLeast[r - 1]! + (r === 2 ? 1 : 2)));
+  }
+  return p;
+}
 
 /** The k (= best.length) reference rows nearest to the query by every column but the newest value (column 0). */
 function nearestContexts(reference: Float64Array, n: number, w: number, queries: Float64Array, q: number, best: Float64Array, bestIndex: Int32Array): void {
@@ -256,7 +342,7 @@ function nonconformity(
  * negative xi would put a hard ceiling on the tail (any stranger window p = 0), and the moments
  * say nothing reliable beyond 0.5 (infinite variance).
  */
-function fitTail(calibration: Float64Array): Pick<ConformalState, 'tailU' | 'tailXi' | 'tailSigma' | 'tailShare'> {
+function fitTail(calibration: Float64Array): Omit<Calibrated, 'calibration'> {
   const c = calibration.length;
   const tailU = calibration[Math.min(c - 1, Math.floor(TAIL_QUANTILE * c))]!;
   let sum = 0;
@@ -282,7 +368,7 @@ function fitTail(calibration: Float64Array): Pick<ConformalState, 'tailU' | 'tai
 }
 
 /** P(calibration nonconformity >= x): empirical (conformal, (count + 1) / (c + 1)) up to the tail threshold, the GPD beyond. */
-export function tailProbability(s: Pick<ConformalState, 'calibration' | 'tailU' | 'tailXi' | 'tailSigma' | 'tailShare'>, x: number): number {
+export function tailProbability(s: Calibrated, x: number): number {
   const cal = s.calibration;
   const c = cal.length;
   if (x <= s.tailU) {

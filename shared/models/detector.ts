@@ -12,6 +12,8 @@ export interface Detector<P, S> {
   decision(state: S, X: FeatureMatrix, params: P): Float64Array;
   /** Optional: per row, the range the newest value was expected in (value units), for the alert's "why". */
   expected?(state: S, X: FeatureMatrix, params: P): ExpectedBand;
+  /** Optional: per row, which of the model's own detectors gave its score (the alert's "which detector fired"). */
+  fired?(state: S, X: FeatureMatrix, params: P): string[];
 }
 
 /** Per row, the low and high end of the expected range of the newest value. */

@@ -1,6 +1,6 @@
 import { preprocess, type PackedSeries, type Point } from './preprocess.js';
 import type { ExpectedBand } from './detector.js';
-import { combineScores, expectedBand, fitModel, scoreModel } from './registry.js';
+import { combineScores, expectedBand, firedDetectors, fitModel, scoreModel } from './registry.js';
 import { sliceRows, type CombineMethod, type FeatureMatrix, type FittedModel, type ModelConfig, type PreprocessParams } from './types.js';
 
 /** Train one metric: preprocess its points and fit every config on the newest `trainMaxN` rows. */
@@ -46,6 +46,8 @@ export interface ScoreResult {
    * on raw features (diff_n 0, smooth_n 0), where a model's newest column is the value itself.
    */
   band: ExpectedBand | null;
+  /** Per row, `<model_tag>:<detector>` of the models that name their detectors (Conformal) where they score >= 0.99, '+'-joined ('' elsewhere); null when none does. */
+  fired: string[] | null;
   errors: string[];
 }
 
@@ -72,7 +74,7 @@ export function runScoreTask(task: ScoreTask): ScoreResult {
     first--;
   }
   const rows = sliceRows(X, first, X.n);
-  const result: ScoreResult = { key: task.key, timestamps: rows.timestamps, scores: [], combined: new Float64Array(0), band: null, errors: [] };
+  const result: ScoreResult = { key: task.key, timestamps: rows.timestamps, scores: [], combined: new Float64Array(0), band: null, fired: null, errors: [] };
   if (task.models.length === 0) {
     result.errors.push('no models to score with');
     return result;
@@ -91,7 +93,34 @@ export function runScoreTask(task: ScoreTask): ScoreResult {
   if (task.preprocess.diff_n === 0 && task.preprocess.smooth_n === 0) {
     result.band = unionBand(task.models, rows, result.errors);
   }
+  result.fired = firedBy(task.models, rows, result.scores, result.errors);
   return result;
+}
+
+/** Below this score nothing fired: the detector is named only for unusual rows, so scoring does not pay twice for every row. */
+const FIRED_MIN_SCORE = 0.99;
+
+function firedBy(models: readonly FittedModel[], rows: FeatureMatrix, scores: readonly (Float64Array | null)[], errors: string[]): string[] | null {
+  let out: string[] | null = null;
+  models.forEach((model, k) => {
+    const own = scores[k];
+    if (own === null || own === undefined) {
+      return;
+    }
+    try {
+      for (let i = 0; i < rows.n; i++) {
+        const name = own[i]! >= FIRED_MIN_SCORE ? firedDetectors(model, sliceRows(rows, i, i + 1))?.[0] : undefined;
+        if (name === undefined) {
+          continue;
+        }
+        out ??= new Array<string>(rows.n).fill('');
+        out[i] = `${out[i] === '' ? '' : `${out[i]}+`}${model.modelTag}:${name}`;
+      }
+    } catch (error) {
+      errors.push(withModelName(model.modelName, `detector: ${(error as Error).message}`));
+    }
+  });
+  return out;
 }
 
 function unionBand(models: readonly FittedModel[], rows: FeatureMatrix, errors: string[]): ExpectedBand | null {

@@ -135,6 +135,15 @@ export function expectedBand(model: FittedModel, X: FeatureMatrix): ExpectedBand
   return detector.expected(model.state, X, readParams(detector, model.params));
 }
 
+/** Per row, which of the model's own detectors gave the score (Conformal: window, jump, flatline), or null when the model has none. */
+export function firedDetectors(model: FittedModel, X: FeatureMatrix): string[] | null {
+  const detector = detectorFor(model.modelName);
+  if (detector.fired === undefined || X.d !== model.d) {
+    return null;
+  }
+  return detector.fired(model.state, X, readParams(detector, model.params));
+}
+
 /** Combines per-model 0-1 scores row by row. */
 export function combineScores(perModel: readonly Float64Array[], method: CombineMethod): Float64Array {
   const first = perModel[0];

@@ -1,3 +1,4 @@
+import { earlyRetrainDue } from '../models/early-retrain.js';
 import { runTrainTask } from '../models/model-tasks.js';
 import { preprocess, type PackedSeries } from '../models/preprocess.js';
 import { combineScores, scoreModel } from '../models/registry.js';
@@ -14,6 +15,10 @@ export interface ReplayPipeline {
   trainMaxDays: number;
   /** `train_min_n`: no fit on fewer points. */
   trainMinN: number;
+  /** `train_early_retrain_n`: while the models were fitted on fewer rows, a score run that finds the history doubled chains a retrain (shared/models/early-retrain.ts). */
+  earlyRetrainN: number;
+  /** Points the score job reads per metric: `score_max_n` plus the history preprocessing needs. */
+  scoreWindowN: number;
 }
 
 export interface Replay {
@@ -50,25 +55,34 @@ export function replaySeries(key: string, series: PackedSeries, pipeline: Replay
   const firstRowPoint = n - X.n;
   const replay: Replay = { scores: new Float64Array(n).fill(NaN), fits: 0, errors: new Set() };
   const refits = refitPoints(series.t, trainTimes);
-  let models = new Map<string, FittedModel>();
+  const fit: Fit = { models: new Map(), nTrain: 0, at: -Infinity };
   let next = 0;
   let i = 0;
+  let early = false;
   while (i < n) {
     for (; next < refits.length && refits[next]!.k <= i; next++) {
-      models = retrain(key, series, refits[next]!, pipeline, models, replay);
+      retrain(key, series, refits[next]!, pipeline, fit, replay);
     }
-    if (models.size === 0) {
-      // The chained train of a metric without a model, run just before point i.
-      models = retrain(key, series, { k: i, at: series.t[i]! }, pipeline, models, replay);
-      if (models.size === 0) {
+    if (fit.models.size === 0 || early) {
+      // The chained train of a metric without a model, or of a short history that has doubled, run just before point i.
+      retrain(key, series, { k: i, at: early ? series.t[i - 1]! : series.t[i]! }, pipeline, fit, replay);
+      early = false;
+      if (fit.models.size === 0) {
         i++;
         continue;
       }
     }
-    const end = next < refits.length ? refits[next]!.k : n;
+    let end = next < refits.length ? refits[next]!.k : n;
     const from = Math.max(i, firstRowPoint);
+    // The score run at point j sees the newest scoreWindowN points; when it finds the history doubled, train follows it.
+    for (let j = from; j < end && fit.nTrain < pipeline.earlyRetrainN; j++) {
+      if (earlyRetrainDue(fit.nTrain, fit.at, series.t.subarray(Math.max(0, j + 1 - pipeline.scoreWindowN), j + 1), pipeline.earlyRetrainN)) {
+        end = j + 1;
+        early = true;
+      }
+    }
     if (from < end) {
-      const combined = scoreRows(sliceRows(X, from - firstRowPoint, end - firstRowPoint), [...models.values()], pipeline.combination);
+      const combined = scoreRows(sliceRows(X, from - firstRowPoint, end - firstRowPoint), [...fit.models.values()], pipeline.combination);
       replay.scores.set(combined, from);
     }
     i = end;
@@ -104,15 +118,15 @@ function refitPoints(t: Float64Array, trainTimes: ArrayLike<number>): Refit[] {
   return out;
 }
 
-/** Fits every config on the train window before `k`; a config that fails keeps its previous model, as production does. */
-function retrain(
-  key: string,
-  series: PackedSeries,
-  refit: Refit,
-  pipeline: ReplayPipeline,
-  previous: Map<string, FittedModel>,
-  replay: Replay,
-): Map<string, FittedModel> {
+/** The models in use, the rows they were fitted on and when. */
+interface Fit {
+  models: Map<string, FittedModel>;
+  nTrain: number;
+  at: number;
+}
+
+/** Fits every config on the train window before `k` into `fit`; a config that fails keeps its previous model, as production does. */
+function retrain(key: string, series: PackedSeries, refit: Refit, pipeline: ReplayPipeline, fit: Fit, replay: Replay): void {
   const { k, at } = refit;
   let start = Math.max(0, k - pipeline.trainMaxN);
   const oldest = at - pipeline.trainMaxDays * DAY_MS;
@@ -120,7 +134,7 @@ function retrain(
     start++;
   }
   if (k - start < pipeline.trainMinN || k === start) {
-    return previous; // The train job skips the metric (fewer than train_min_n points).
+    return; // The train job skips the metric (fewer than train_min_n points).
   }
   const result = runTrainTask({
     key,
@@ -130,9 +144,11 @@ function retrain(
   });
   replay.fits++;
   result.errors.forEach((e) => replay.errors.add(e));
-  const models = new Map(previous);
-  result.models.forEach((m) => models.set(m.modelTag, m));
-  return models;
+  result.models.forEach((m) => fit.models.set(m.modelTag, m));
+  if (result.models.length > 0) {
+    fit.nTrain = result.nTrain;
+    fit.at = at;
+  }
 }
 
 function scoreRows(rows: FeatureMatrix, models: readonly FittedModel[], combination: CombineMethod): Float64Array {

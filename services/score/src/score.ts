@@ -3,6 +3,7 @@ import { skipped, type JobCore } from '../../../shared/job.js';
 import { roundHalfEven, storedScore, type MetricRow } from '../../../shared/metric-row.js';
 import { createModelStore } from '../../../shared/model-store.js';
 import { allCalibrated, type FittedModel } from '../../../shared/models/index.js';
+import { earlyRetrainDue, earlyRetrainLimit } from '../../../shared/models/early-retrain.js';
 import type { ScoreTask } from '../../../shared/models/model-tasks.js';
 import { scoreMany } from '../../../shared/models/pool.js';
 import { renderSql } from '../../../shared/templates.js';
@@ -49,9 +50,13 @@ export const scoreBatch: JobCore = async (batch, context) => {
   const stored = await store.loadCurrent(batch.name);
   const configured = new Set(batch.config.model_configs.map((c) => c.model_tag));
   const modelsByMetric = new Map<string, FittedModel[]>();
+  // Per metric, the smallest training set and the latest training time of its models (short histories retrain early).
+  const trainedOn = new Map<string, { nTrain: number; at: number }>();
   for (const m of stored.models) {
     if (configured.has(m.tag)) {
       modelsByMetric.set(m.metric, [...(modelsByMetric.get(m.metric) ?? []), m.model]);
+      const seen = trainedOn.get(m.metric);
+      trainedOn.set(m.metric, { nTrain: Math.min(seen?.nTrain ?? Infinity, m.nTrain), at: Math.max(seen?.at ?? -Infinity, m.trainedAt.getTime()) });
     }
   }
   // As the original, a model that cannot be read is left out and the metric's other models score.
@@ -80,6 +85,13 @@ export const scoreBatch: JobCore = async (batch, context) => {
     });
   }
 
+  const earlyN = earlyRetrainLimit(batch.config);
+  const earlyRetrain = tasks
+    .filter((task) => {
+      const fit = trainedOn.get(task.key);
+      return fit !== undefined && earlyRetrainDue(fit.nTrain, fit.at, (series.get(task.key) ?? []).map((p) => p.t), earlyN);
+    })
+    .map((task) => task.key);
   const rounding = batch.config.score_metric_rounding;
   const scores: MetricRow[] = [];
   const tags = new Map(tasks.map((task) => [task.key, task.models.map((m) => m.modelTag)]));
@@ -114,7 +126,12 @@ export const scoreBatch: JobCore = async (batch, context) => {
         metric_type: 'score',
         metric_value: value,
         // The expected range (value units) when the models give one: the alert message and the chart show it.
-        metadata: result.band === null ? { models: perModel } : { models: perModel, band: { lo: roundHalfEven(result.band.lo[i]!, 6), hi: roundHalfEven(result.band.hi[i]!, 6) } },
+        metadata: {
+          models: perModel,
+          ...(result.band === null ? {} : { band: { lo: roundHalfEven(result.band.lo[i]!, 6), hi: roundHalfEven(result.band.hi[i]!, 6) } }),
+          // Which detector gave the score (Conformal: window, jump or flatline), for the alert's "why".
+          ...(result.fired === null || result.fired[i] === '' ? {} : { detector: result.fired[i] }),
+        },
       });
     });
   }
@@ -128,7 +145,7 @@ export const scoreBatch: JobCore = async (batch, context) => {
     status: scores.length > 0 ? 'ok' : 'skipped',
     rows: written,
     ...(scores.length === 0 ? { reason: 'no metric could be scored' } : {}),
-    details: { metrics: new Set(scores.map((s) => s.metric_name)).size, skipped: skippedMetrics, modelErrors },
+    details: { metrics: new Set(scores.map((s) => s.metric_name)).size, skipped: skippedMetrics, modelErrors, ...(earlyRetrain.length > 0 ? { earlyRetrain } : {}) },
     ...(context.dryRun ? { wouldWrite: scores } : {}),
   };
 };

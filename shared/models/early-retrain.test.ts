@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { earlyRetrainDue, earlyRetrainLimit } from './early-retrain.js';
+
+const MIN = 60_000;
+/** Timestamps of n points every 5 minutes, the last at `last`. */
+const window = (n: number, last: number): number[] => Array.from({ length: n }, (_, i) => last - (n - 1 - i) * 5 * MIN);
+
+describe('early retrain of short histories', () => {
+  it('asks for a retrain once the points since the fit reach the rows it was fitted on', () => {
+    const trainedAt = 0;
+    // 16 rows: due at the 16th new point, counted in the score window.
+    expect(earlyRetrainDue(16, trainedAt, window(30, 15 * 5 * MIN), 500)).toBe(false);
+    expect(earlyRetrainDue(16, trainedAt, window(30, 16 * 5 * MIN), 500)).toBe(true);
+    // 100 rows: the window (30 points) is all newer, so the rest is counted at its spacing.
+    expect(earlyRetrainDue(100, trainedAt, window(30, 99 * 5 * MIN), 500)).toBe(false);
+    expect(earlyRetrainDue(100, trainedAt, window(30, 100 * 5 * MIN), 500)).toBe(true);
+  });
+
+  it('stops once the model has train_early_retrain_n rows, and is off for the original models', () => {
+    expect(earlyRetrainDue(500, 0, window(30, 10_000 * 5 * MIN), 500)).toBe(false);
+    expect(earlyRetrainDue(16, 0, window(30, 10_000 * 5 * MIN), 0)).toBe(false);
+    const configs = (...names: string[]) => names.map((model_name) => ({ model_name }));
+    expect(earlyRetrainLimit({ train_early_retrain_n: 500, model_configs: configs('Conformal') })).toBe(500);
+    expect(earlyRetrainLimit({ train_early_retrain_n: 500, model_configs: configs('PCA', 'KNN') })).toBe(0);
+  });
+});
