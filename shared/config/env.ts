@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { z } from 'zod';
 import {
   emailSettingsFromEnv,
   slackSettingsFromEnv,
@@ -11,7 +10,7 @@ import {
 import { JOB_NAMES, type JobName } from '../jobs.js';
 import type { LogFormat } from '../logger.js';
 import { maskValue, VARIABLES } from './variables.js';
-import { DEFAULT_READ_LIMITS, type ReadLimits } from './read-file.js';
+import { DEFAULT_READ_LIMITS, type ReadLimits } from './read-limits.js';
 import { llmSettingsFromEnv, type LlmSettings } from '../llm/settings.js';
 import { EnvError } from './dotenv.js';
 
@@ -105,54 +104,79 @@ export function parseBoolean(raw: string): boolean | null {
   return null;
 }
 
-/** An unset or empty variable takes the default. */
-const unset = (v: unknown): unknown => (v === '' ? undefined : v);
+/** A variable's value is wrong: the message says why (loadEnv prefixes the name). */
+class BadValue extends Error {}
 
-const flag = (fallback: boolean) =>
-  z.preprocess(
-    unset,
-    z
-      .string()
-      .optional()
-      .transform((raw, ctx) => {
-        const parsed = raw === undefined ? fallback : parseBoolean(raw);
-        if (parsed === null) {
-          ctx.addIssue({ code: 'custom', message: `"${raw}" is not yes/no, true/false, on/off or 1/0` });
-          return z.NEVER;
-        }
-        return parsed;
-      }),
-  );
+/** Parses one variable's raw value (undefined when unset or empty) to its setting, or throws BadValue. */
+type Setting<T> = (raw: string | undefined) => T;
+
+// Plain functions rather than a schema library: every command reads these at start-up, and the
+// checks are this simple (zod cost about 0.15 s of each start).
+const flag =
+  (fallback: boolean): Setting<boolean> =>
+  (raw) => {
+    const parsed = raw === undefined ? fallback : parseBoolean(raw);
+    if (parsed === null) {
+      throw new BadValue(`"${raw}" is not yes/no, true/false, on/off or 1/0`);
+    }
+    return parsed;
+  };
 
 /** A whole number from `min` to `max`; unset gives undefined. */
-const optionalInteger = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(
-    unset,
-    z
-      .string()
-      .optional()
-      .transform((raw, ctx) => {
-        const value = Number(raw);
-        if (raw !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
-          ctx.addIssue({ code: 'custom', message: `"${raw}" is not a whole number from ${min} to ${max}` });
-          return z.NEVER;
-        }
-        return raw === undefined ? undefined : value;
-      }),
-  );
+const optionalInteger =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Setting<number | undefined> =>
+  (raw) => {
+    if (raw === undefined) {
+      return undefined;
+    }
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new BadValue(`"${raw}" is not a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
 
-const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  optionalInteger(min, max).transform((value) => value ?? fallback);
+const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): Setting<number> => {
+  const read = optionalInteger(min, max);
+  return (raw) => read(raw) ?? fallback;
+};
 
-const text = (fallback: string) => z.preprocess(unset, z.string().default(fallback));
-const optionalText = z.preprocess(unset, z.string().optional());
-const directory = (fallback: string) => text(fallback).transform((dir) => path.resolve(dir));
-const url = z.string().refine(URL.canParse, { error: (issue) => `"${String(issue.input)}" is not a URL` });
+const text =
+  (fallback: string): Setting<string> =>
+  (raw) =>
+    raw ?? fallback;
+const optionalText: Setting<string | undefined> = (raw) => raw;
+const directory =
+  (fallback: string): Setting<string> =>
+  (raw) =>
+    path.resolve(raw ?? fallback);
+const isUrl = (value: string): boolean => URL.canParse(value);
+const optionalUrl: Setting<string | undefined> = (raw) => {
+  if (raw !== undefined && !isUrl(raw)) {
+    throw new BadValue(`"${raw}" is not a URL`);
+  }
+  return raw;
+};
+const optionalOneOf =
+  <const T extends readonly string[]>(allowed: T, says: (raw: string) => string): Setting<T[number] | undefined> =>
+  (raw) => {
+    if (raw !== undefined && !allowed.includes(raw)) {
+      throw new BadValue(says(raw));
+    }
+    return raw as T[number] | undefined;
+  };
+const queuePrefix: Setting<string> = (raw) => {
+  const value = raw ?? 'anomstack';
+  if (!/^[\w.-]+$/.test(value)) {
+    throw new BadValue('must be letters, digits, _ . - only');
+  }
+  return value;
+};
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The variables, by name; each parses to its setting or says what is wrong with it. */
-const ENV_SCHEMA = z.object({
+const SETTINGS = {
   ANOMSTACK_METRICS_DIR: directory('./metrics'),
   ANOMSTACK_DEFAULTS_DIR: directory('./defaults'),
   ANOMSTACK_IGNORE_EXAMPLES: flag(false),
@@ -163,7 +187,7 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_API_HOST: text('127.0.0.1'),
   ANOMSTACK_BULLBOARD_WRITE: flag(false),
   ANOMSTACK_FAILURE_NOTIFY: flag(true),
-  ANOMSTACK_BULLBOARD_URL: z.preprocess(unset, url.optional()),
+  ANOMSTACK_BULLBOARD_URL: optionalUrl,
   ANOMSTACK_STATEMENT_TIMEOUT_S: integer(300, 1, 86_400),
   ANOMSTACK_CONFIG_MAX_FILE_BYTES: integer(DEFAULT_READ_LIMITS.maxFileBytes, 1),
   ANOMSTACK_CONFIG_MAX_ALIASES: integer(DEFAULT_READ_LIMITS.maxAliases, 0),
@@ -174,20 +198,53 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_MIGRATE_ON_START: flag(true),
   ANOMSTACK_CHAIN_JOBS: flag(true),
   ANOMSTACK_SCHEDULER_LOCK_MS: integer(15_000, 1000),
-  ANOMSTACK_QUEUE_PREFIX: text('anomstack').pipe(z.string().regex(/^[\w.-]+$/, { error: 'must be letters, digits, _ . - only' })),
-  ANOMSTACK_LOG_LEVEL: z.preprocess(unset, z.enum(LOG_LEVELS, { error: (issue) => `"${String(issue.input)}" is not one of ${LOG_LEVELS.join(', ')}` }).optional()),
-  ANOMSTACK_LOG_FORMAT: z.preprocess(unset, z.enum(['pretty', 'json'], { error: (issue) => `"${String(issue.input)}" is not pretty or json` }).optional()),
+  ANOMSTACK_QUEUE_PREFIX: queuePrefix,
+  ANOMSTACK_LOG_LEVEL: optionalOneOf(LOG_LEVELS, (raw) => `"${raw}" is not one of ${LOG_LEVELS.join(', ')}`),
+  ANOMSTACK_LOG_FORMAT: optionalOneOf(['pretty', 'json'], (raw) => `"${raw}" is not pretty or json`),
   ANOMSTACK_PROGRESS_EVERY_MS: integer(5000, 0),
   ANOMSTACK_DB_POOL_MAX: integer(10, 1, 1000),
   ANOMSTACK_JOB_ATTEMPTS: integer(5, 1),
   ANOMSTACK_JOB_BACKOFF_MS: integer(2000, 1),
   ANOMSTACK_WORKER_LOCK_MS: integer(30_000, 1000),
   ANOMSTACK_WORKER_CONCURRENCY: integer(1, 1),
-  ...Object.fromEntries(JOB_NAMES.map((job) => [`ANOMSTACK_WORKER_CONCURRENCY_${job.toUpperCase()}`, optionalInteger(1)])),
-});
+};
+type SettingName = keyof typeof SETTINGS;
+type Settings = { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]> };
+
+const CONCURRENCY: Readonly<Record<string, Setting<number | undefined>>> = Object.fromEntries(
+  JOB_NAMES.map((job) => [`ANOMSTACK_WORKER_CONCURRENCY_${job.toUpperCase()}`, optionalInteger(1)]),
+);
+const ALL_SETTINGS: Readonly<Record<string, Setting<unknown>>> = { ...SETTINGS, ...CONCURRENCY };
+
+/** Parses `name` from `env` (empty is unset); the problem, if any, goes to `problems` by name. */
+function readOne(name: string, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  const raw = env[name];
+  try {
+    return ALL_SETTINGS[name]!(raw === '' ? undefined : raw);
+  } catch (error) {
+    if (!(error instanceof BadValue)) {
+      throw error;
+    }
+    problems.push(`${name}: ${error.message}`);
+    return undefined;
+  }
+}
+
+/**
+ * One setting, for a command that needs just it (`score-csv` reads only the progress interval):
+ * the same parsing and message as loadEnv, without the channel settings.
+ */
+export function readSetting<K extends SettingName>(name: K, env: NodeJS.ProcessEnv = process.env): Settings[K] {
+  const problems: string[] = [];
+  const value = readOne(name, env, problems);
+  if (problems.length > 0) {
+    throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
+  }
+  return value as Settings[K];
+}
 
 /** The variables the schema reads itself (the rest are read by the channel settings). */
-export const SCHEMA_VARIABLES: readonly string[] = Object.keys(ENV_SCHEMA.shape);
+export const SCHEMA_VARIABLES: readonly string[] = Object.keys(ALL_SETTINGS);
 
 /**
  * The settings as this process resolves them, one `NAME=value` line per documented variable,
@@ -205,17 +262,15 @@ export function describeSettings(env: NodeJS.ProcessEnv = process.env): string[]
 /** Reads the environment once; every problem is reported in one error, each by variable name. */
 export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean = process.stderr.isTTY === true): AppEnv {
   const problems: string[] = [];
-  const parsed = ENV_SCHEMA.safeParse(env);
-  if (!parsed.success) {
-    problems.push(...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
+  const vars = Object.fromEntries(Object.keys(ALL_SETTINGS).map((name) => [name, readOne(name, env, problems)])) as Settings &
+    Record<string, number | undefined>;
   const databaseUrl = env.ANOMSTACK_DATABASE_URL || env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/anomstack';
   const redisUrl = env.ANOMSTACK_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379';
   for (const [name, value] of [
     ['ANOMSTACK_DATABASE_URL', databaseUrl],
     ['ANOMSTACK_REDIS_URL', redisUrl],
   ] as const) {
-    if (!url.safeParse(value).success) {
+    if (!isUrl(value)) {
       problems.push(`${name}: "${value}" is not a URL`);
     }
   }
@@ -231,10 +286,9 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
   const slack = channel(() => slackSettingsFromEnv(env));
   const webhook = channel(() => webhookSettingsFromEnv(env));
   const llm = channel(() => llmSettingsFromEnv(env));
-  if (!parsed.success || problems.length > 0) {
+  if (problems.length > 0) {
     throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
   }
-  const vars = parsed.data as z.output<typeof ENV_SCHEMA> & Record<string, number | undefined>;
   return {
     databaseUrl,
     redisUrl,

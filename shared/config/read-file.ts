@@ -1,33 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CORE_SCHEMA, floatCoreTag, intCoreTag, load as parseYamlText, NOT_RESOLVED, Schema } from 'js-yaml';
+import { DEFAULT_READ_LIMITS, type ReadLimits } from './read-limits.js';
+
+// Apart from the reader, so the process settings (env.ts) get them without loading js-yaml.
+export { DEFAULT_READ_LIMITS, type ReadLimits };
 
 /**
  * Reading config files without letting one hang or explode the loader, which runs inside every
  * service: only regular files under an allowed folder's real path, a size cap per file, a cap on
  * YAML aliases and on the expanded size of a parsed document, and an include budget per batch.
  */
-export interface ReadLimits {
-  /** Bytes of one batch YAML, defaults.yaml or included file. @defaultValue 1 MiB */
-  maxFileBytes: number;
-  /** Re-used anchors (`*alias` of a list or mapping) in one YAML document. @defaultValue 100 */
-  maxAliases: number;
-  /** Nodes (scalars, list items, mapping entries) of a parsed document, aliases expanded. @defaultValue 100,000 */
-  maxNodes: number;
-  /** `{% include %}`s resolved for one file, nested ones counted. @defaultValue 100 */
-  maxIncludes: number;
-  /** Bytes all the includes of one file bring in. @defaultValue 4 MiB */
-  maxIncludedBytes: number;
-}
-
-export const DEFAULT_READ_LIMITS: ReadLimits = {
-  maxFileBytes: 1024 * 1024,
-  maxAliases: 100,
-  maxNodes: 100_000,
-  maxIncludes: 100,
-  maxIncludedBytes: 4 * 1024 * 1024,
-};
-
 export class ConfigReadError extends Error {
   override name = 'ConfigReadError';
 }
