@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import Mustache from 'mustache';
-import nunjucks from 'nunjucks';
+import type nunjucksModule from 'nunjucks';
 import { type MetricBatch } from './config/metric-batch.js';
 import { InputError } from './errors.js';
 
@@ -40,7 +41,16 @@ export function templateSyntax(template: string): TemplateSyntax {
   return JINJA_BLOCK.test(template) || JINJA_EXPRESSION.test(template) ? 'jinja' : 'mustache';
 }
 
-const jinja = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
+// nunjucks (about 30 files) is loaded on the first Jinja template: the default SQL is mustache,
+// so most processes never need it. It is CommonJS, so it loads synchronously.
+let engine: { nunjucks: typeof nunjucksModule; env: nunjucksModule.Environment } | null = null;
+function jinja(): { nunjucks: typeof nunjucksModule; env: nunjucksModule.Environment } {
+  if (engine === null) {
+    const nunjucks = createRequire(import.meta.url)('nunjucks') as typeof nunjucksModule;
+    engine = { nunjucks, env: new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false }) };
+  }
+  return engine;
+}
 
 /** Why a Jinja template may not run (it names a property that reaches Function), or null; checked at load and at render. */
 function unsafeJinja(template: string): string | null {
@@ -48,8 +58,25 @@ function unsafeJinja(template: string): string | null {
   return unsafe ? `"${unsafe[1]}" is not allowed in a template` : null;
 }
 
+/** Checked templates: every batch shares the default SQL, so each text is compiled once. */
+const problems = new Map<string, string | null>();
+/** Bounded: the dashboard's preview checks whatever text it is sent. */
+const MAX_CHECKED = 1000;
+
 /** What stops a template from compiling, or null: the loader reports it against the key. */
 export function templateProblem(template: string): string | null {
+  let problem = problems.get(template);
+  if (problem === undefined) {
+    problem = compileProblem(template);
+    if (problems.size >= MAX_CHECKED) {
+      problems.clear();
+    }
+    problems.set(template, problem);
+  }
+  return problem;
+}
+
+function compileProblem(template: string): string | null {
   if (templateSyntax(template) === 'mustache') {
     try {
       Mustache.parse(template);
@@ -64,7 +91,8 @@ export function templateProblem(template: string): string | null {
   }
   try {
     // eagerCompile: nunjucks.compile() alone defers parsing to the first render.
-    new nunjucks.Template(template, jinja, undefined, true);
+    const { nunjucks, env } = jinja();
+    new nunjucks.Template(template, env, undefined, true);
     return null;
   } catch (error) {
     return `Jinja: ${(error as Error).message.replace(/\s+/g, ' ').trim()}`;
@@ -80,7 +108,7 @@ export function renderTemplate(template: string, view: Record<string, unknown>):
   if (unsafe !== null) {
     throw new Error(unsafe);
   }
-  return jinja.renderString(template, view);
+  return jinja().env.renderString(template, view);
 }
 
 /**

@@ -1,7 +1,9 @@
-import { CronExpressionParser } from 'cron-parser';
-import { z } from 'zod';
+import * as z from 'zod';
 import { jobsScheduled, JOB_NAMES, type JobName } from '../jobs.js';
-import { defaultPreprocessFor, MODEL_NAMES, validateModelConfig, type PreprocessParams } from '../models/index.js';
+import { cronProblem } from './cron.js';
+// The registry, not the models' index: validation needs no worker pool, codec or backtest.
+import { defaultPreprocessFor, MODEL_NAMES, validateModelConfig } from '../models/registry.js';
+import type { PreprocessParams } from '../models/types.js';
 
 /**
  * The batch config schema, defined once: every key anomstack-ts knows, its type, range and
@@ -45,16 +47,6 @@ const string = z.string(says((v) => `must be a string, got ${show(v)}`));
 const optionalString = string.nullish();
 const oneOf = <const T extends readonly [string, ...string[]]>(allowed: T) =>
   z.enum(allowed, says((v) => `must be one of ${allowed.join(', ')}, got ${show(v)}`));
-
-function cronProblem(v: string): string | null {
-  try {
-    CronExpressionParser.parse(v, { tz: 'UTC' });
-  } catch (error) {
-    return `"${v}" is not a valid cron expression (${(error as Error).message})`;
-  }
-  const fields = v.trim().split(/\s+/).length;
-  return fields === 5 || fields === 6 ? null : `"${v}" is not a 5-field cron expression`;
-}
 
 const cron = z.string(says((v) => `must be a cron expression string, got ${show(v)}`)).superRefine((v, ctx) => {
   const problem = cronProblem(v);

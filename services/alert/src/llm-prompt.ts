@@ -3,7 +3,7 @@
  * rounded, capped), the two messages, and the zod check of the JSON answer. As in the original,
  * the model sees the values under the name `metric_value`, never the metric's or batch's name.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../../../shared/errors.js';
 
 export interface PromptPoint {
