@@ -1,7 +1,6 @@
 import type { Worker } from 'bullmq';
 import { describeSettings, loadEnv, type AppEnv } from '../shared/config/env.js';
 import type { Db } from '../shared/db/db.js';
-import { configureLogger, logger } from '../shared/logger.js';
 import type { FinalFailure } from '../shared/job.js';
 import { followUps, queuesOf, registryProblems, SERVICE_KINDS, WORKER_KINDS, type ServiceKind, type WorkerKind } from '../shared/jobs.js';
 import type { ProcessorDeps, QueueMap } from '../shared/worker.js';
@@ -41,7 +40,6 @@ export async function startServices(args: string[]): Promise<number> {
     return 2;
   }
   const env = loadEnv();
-  configureLogger(env);
   const registry = registryProblems();
   if (registry.length > 0) {
     process.stderr.write(`anomstack start: the job registry is inconsistent:\n  ${registry.join('\n  ')}\n`);
@@ -62,6 +60,9 @@ export async function startServices(args: string[]): Promise<number> {
     return 0;
   }
 
+  // pino loads past the check: `start --check` logs nothing.
+  const { configureLogger, logger } = await import('../shared/logger.js');
+  configureLogger(env);
   const log = logger.child({ services: parsed.kinds });
   const closers: Closer[] = [];
   const stop = waitForSignal();
@@ -123,6 +124,7 @@ function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => voi
 
 /** `anomstack migrate` at start, so `npm start` works on an empty Postgres (ANOMSTACK_MIGRATE_ON_START=no skips it). */
 async function prepareDatabase(env: AppEnv): Promise<Db> {
+  const { logger } = await import('../shared/logger.js');
   const [{ createDb }, { createDatabaseIfMissing, migrate }, { waitForPostgres }, { loadAppBatches }] = await Promise.all([
     import('../shared/db/db.js'),
     import('../shared/db/migrate.js'),
@@ -155,6 +157,7 @@ async function prepareDatabase(env: AppEnv): Promise<Db> {
  * wait on Redis gives up when `signal` aborts.
  */
 async function startAll(kinds: readonly ServiceKind[], env: AppEnv, db: Db, closers: Closer[], signal: AbortSignal): Promise<void> {
+  const { logger } = await import('../shared/logger.js');
   // Loaded here, not at the top: `start --check` and argument errors need no job code.
   const [{ JOB_CORES, checkCores }, { closeJobResources }, { closePool }, { hasMetricRows }, redisModule, { untilAborted, watchRedis }, workerModule] =
     await Promise.all([
@@ -237,7 +240,7 @@ export function failureNotifier(env: AppEnv, db: Db): ProcessorDeps['onFinalFail
   }
   let notifier: Promise<(failure: FinalFailure) => Promise<unknown>> | undefined;
   return async (failure) => {
-    notifier ??= import('./alert/src/failures.js').then(({ createFailureNotifier }) =>
+    notifier ??= Promise.all([import('./alert/src/failures.js'), import('../shared/logger.js')]).then(([{ createFailureNotifier }, { logger }]) =>
       createFailureNotifier({ env, db, log: logger.child({ component: 'failure-notify' }) }),
     );
     return (await notifier)(failure);
@@ -257,6 +260,7 @@ function chainer(env: AppEnv, queues: QueueMap): ProcessorDeps['onResult'] {
 }
 
 async function closeAll(closers: Closer[]): Promise<void> {
+  const { logger } = await import('../shared/logger.js');
   for (const closer of closers.splice(0).reverse()) {
     try {
       await closer.close();

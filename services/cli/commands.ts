@@ -6,11 +6,14 @@ import { runProgram, type CliCommand } from './program.js';
 // Every command imports its modules when it runs (zod, pg, js-yaml, pino cost about 0.3 s
 // together): `--help` and `--version` load only the parser and the job names.
 
-/** The process settings, read once; the logger takes its level from them. */
-async function settings(): Promise<AppEnv> {
-  const [{ loadEnv }, { configureLogger }] = await Promise.all([import('../../shared/config/env.js'), import('../../shared/logger.js')]);
+/** The process settings, read once; the logger (pino) takes its level from them unless `log` is false. */
+async function settings({ log = true } = {}): Promise<AppEnv> {
+  const { loadEnv } = await import('../../shared/config/env.js');
   const env = loadEnv();
-  configureLogger(env);
+  if (log) {
+    const { configureLogger } = await import('../../shared/logger.js');
+    configureLogger(env);
+  }
   return env;
 }
 
@@ -37,7 +40,8 @@ function printUnsupported(result: LoadResult): void {
 }
 
 async function validateCommand(json: boolean): Promise<number> {
-  const env = await settings();
+  // validate logs nothing: it prints what it finds.
+  const env = await settings({ log: false });
   const result = await loadAll(env);
   if (json) {
     printProblems({ ...result, problems: [] });
