@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 
+import { readProcFile } from './proc-file.js';
 import { RUN_MARKER } from './run-outcome.js';
 
 /**
@@ -54,14 +55,18 @@ interface ProcEntry {
   pid: number;
   ppid: number;
   pgid: number;
+  /** A kernel thread (PF_KTHREAD): no environment, no memory of its own, never a run's. */
+  kernel: boolean;
 }
+
+const PF_KTHREAD = 0x00200000;
 
 /** The pids of a run: its group, its marked processes, and their descendants. */
 function runProcesses(leader: number | undefined, needle: Buffer): number[] {
   const entries = listProcesses();
   const members = new Set<number>();
   for (const entry of entries) {
-    if ((leader !== undefined && (entry.pid === leader || entry.pgid === leader)) || hasMarker(entry.pid, needle)) {
+    if ((leader !== undefined && (entry.pid === leader || entry.pgid === leader)) || (!entry.kernel && hasMarker(entry.pid, needle))) {
       members.add(entry.pid);
     }
   }
@@ -92,24 +97,19 @@ function listProcesses(): ProcEntry[] {
     if (!Number.isInteger(pid)) {
       continue;
     }
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
+    // latin1: only the ASCII after the command name is read. null: gone.
+    const stat = readProcFile(`/proc/${name}/stat`)?.toString('latin1');
+    if (stat !== undefined) {
+      // pid (comm) state ppid pgrp session tty tpgid flags ...: comm may hold spaces and parentheses, so split after the last ')'.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      entries.push({ pid, ppid: Number(fields[1]), pgid: Number(fields[2]) });
-    } catch {
-      // Gone.
+      entries.push({ pid, ppid: Number(fields[1]), pgid: Number(fields[2]), kernel: (Number(fields[6]) & PF_KTHREAD) !== 0 });
     }
   }
   return entries;
 }
 
 function hasMarker(pid: number, needle: Buffer): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/environ`).includes(needle);
-  } catch {
-    return false;
-  }
+  return readProcFile(`/proc/${pid}/environ`)?.includes(needle) ?? false;
 }
 
 const PAGE_BYTES = 4096;
@@ -118,22 +118,15 @@ const PAGE_BYTES = 4096;
 function treeMemoryBytes(pids: readonly number[]): number {
   let total = 0;
   for (const pid of pids) {
-    try {
-      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      const pss = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
-      if (pss !== undefined) {
-        total += Number(pss) * 1024;
-        continue;
-      }
-    } catch {
-      // No smaps_rollup (old kernel) or gone: fall back to statm.
+    // No smaps_rollup (old kernel) or gone: fall back to statm.
+    const rollup = readProcFile(`/proc/${pid}/smaps_rollup`)?.toString('latin1');
+    const pss = rollup === undefined ? undefined : /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
+    if (pss !== undefined) {
+      total += Number(pss) * 1024;
+      continue;
     }
-    try {
-      const resident = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
-      total += Number.isFinite(resident) ? resident * PAGE_BYTES : 0;
-    } catch {
-      // Gone.
-    }
+    const resident = Number(readProcFile(`/proc/${pid}/statm`)?.toString('latin1').split(' ')[1]);
+    total += Number.isFinite(resident) ? resident * PAGE_BYTES : 0;
   }
   return total;
 }

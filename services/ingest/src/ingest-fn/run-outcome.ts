@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 
 import { IngestInputError, IngestRunnerSetupError } from './errors.js';
 import { INSTALL_PANDAS } from './find-python.js';
+import { readProcFile } from './proc-file.js';
 import type { IngestFnRunOptions, IngestFnSpec } from './types.js';
 
 /** Caps one run's log volume: a function printing in a loop must not flood the worker's log. */
@@ -208,14 +209,14 @@ export function killMarked(runId: string): number {
     if (!Number.isInteger(pid) || pid === process.pid) {
       continue;
     }
-    try {
-      const environ = readFileSync(`/proc/${entry}/environ`);
-      if (environ.includes(needle)) {
+    // null: gone, or not ours to read.
+    if (readProcFile(`/proc/${entry}/environ`)?.includes(needle)) {
+      try {
         process.kill(pid, 'SIGKILL');
         killed += 1;
+      } catch {
+        // Gone since.
       }
-    } catch {
-      // Gone, or not ours to read.
     }
   }
   return killed;
