@@ -41,8 +41,6 @@ interface VersionRow {
 
 interface CachedModel {
   version: number;
-  /** A local file's size and mtime when it was read: a file replaced under the same version is read again. */
-  stamp: string | null;
   bytes: number;
   model: FittedModel;
 }
@@ -50,7 +48,9 @@ interface CachedModel {
 /**
  * Current models of this process, by (model path, batch) and then (metric, tag): a score run
  * decodes only the versions a train wrote since the last run. Versions are never rewritten (the
- * row's insert does nothing on conflict), so a version seen is a version known.
+ * row's insert does nothing on conflict, a file is written once under its version), so a version
+ * read is a version known: no file is even looked at again (a stat per model per run cost more
+ * than the scoring of a steady run).
  */
 const caches = new Map<string, Map<string, CachedModel>>();
 let cachedBytes = 0;
@@ -146,13 +146,13 @@ export function createModelStore(db: Db, modelPath: string) {
         trainedAt: row.trained_at,
         model,
       });
-      const remember = (row: VersionRow, stamp: string | null, bytes: Buffer): FittedModel => {
+      const remember = (row: VersionRow, bytes: Buffer): FittedModel => {
         const model = decodeModel(bytes);
         const key = keyOf(row);
         cachedBytes -= cache.get(key)?.bytes ?? 0;
         cache.delete(key);
         if (cachedBytes + bytes.length <= MODEL_CACHE_MAX_BYTES) {
-          cache.set(key, { version: Number(row.version), stamp, bytes: bytes.length, model });
+          cache.set(key, { version: Number(row.version), bytes: bytes.length, model });
           cachedBytes += bytes.length;
         }
         return model;
@@ -165,10 +165,8 @@ export function createModelStore(db: Db, modelPath: string) {
         await eachLimited(rows, FILE_CONCURRENCY, async (row, i) => {
           const file = fileOf(batch, row.metric_name, row.model_tag, Number(row.version));
           try {
-            const info = await fs.stat(file);
-            const stamp = `${info.size} ${info.mtimeMs}`;
             const hit = cache.get(keyOf(row));
-            const model = hit?.version === Number(row.version) && hit.stamp === stamp ? hit.model : remember(row, stamp, await fs.readFile(file));
+            const model = hit?.version === Number(row.version) ? hit.model : remember(row, await fs.readFile(file));
             models[i] = stored(row, model);
           } catch (error) {
             fail(row, error);
@@ -199,7 +197,7 @@ export function createModelStore(db: Db, modelPath: string) {
               if (!bytes) {
                 throw new Error('the model row holds no bytes (was it written under a local:// model_path?)');
               }
-              models[i] = stored(row, remember(row, null, bytes));
+              models[i] = stored(row, remember(row, bytes));
             } catch (error) {
               fail(row, error);
             }

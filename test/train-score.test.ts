@@ -136,6 +136,8 @@ describe('train and score on Postgres', () => {
     const current = await store.loadCurrent('ts_local');
     const spiky = current.models.find((m) => m.metric === 'spiky' && m.tag === 'pca_default');
     fs.writeFileSync(path.join(workdir, 'models', 'ts_local', `spiky_pca_default.v${spiky?.version}.model`), 'garbage');
+    // A process reads a version's file once; one that has not read it yet (a restarted worker) finds it broken.
+    clearModelCache();
     const rows = series('ts_local', 'steady', 302).slice(300).concat(series('ts_local', 'spiky', 302).slice(300));
     await upsertMetricRows(test.db, 'ts_metrics', rows);
     const later = new Date(START + 301 * STEP);
