@@ -9,7 +9,7 @@ import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import type { JobContext } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
 import type { MetricRow } from '../shared/metric-row.js';
-import { createModelStore } from '../shared/model-store.js';
+import { clearModelCache, createModelStore } from '../shared/model-store.js';
 import { scoreBatch } from '../services/score/src/score.js';
 import { trainBatch } from '../services/train/src/train.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
@@ -136,6 +136,8 @@ describe('train and score on Postgres', () => {
     const current = await store.loadCurrent('ts_local');
     const spiky = current.models.find((m) => m.metric === 'spiky' && m.tag === 'pca_default');
     fs.writeFileSync(path.join(workdir, 'models', 'ts_local', `spiky_pca_default.v${spiky?.version}.model`), 'garbage');
+    // A process reads a version's file once; one that has not read it yet (a restarted worker) finds it broken.
+    clearModelCache();
     const rows = series('ts_local', 'steady', 302).slice(300).concat(series('ts_local', 'spiky', 302).slice(300));
     await upsertMetricRows(test.db, 'ts_metrics', rows);
     const later = new Date(START + 301 * STEP);
@@ -160,5 +162,30 @@ describe('train and score on Postgres', () => {
       values: [later],
     });
     expect(row?.n).toBe(0);
+  });
+  // The score worker keeps decoded models between runs: a retrain's new version must replace them.
+  it.each([
+    ['local://', () => local],
+    ['postgres://', () => inPostgres],
+  ])('scores with the retrained model on the next run of the same process (model_path %s)', async (_, batchOf) => {
+    const batch = batchOf();
+    await upsertMetricRows(test.db, 'ts_metrics', series(batch.name, 'retrained', 300));
+    const first = new Date(START + 299 * STEP);
+    const trainedFirst = await trainBatch(batch, context(first));
+    expect((await scoreBatch(batch, context(first))).status).toBe('ok'); // the process now holds this version
+    // The history moves to another level, and a retrain fits it: a new version of every model.
+    const moved = series(batch.name, 'retrained', 301).map((row) => ({ ...row, metric_value: row.metric_value + 500 }));
+    await upsertMetricRows(test.db, 'ts_metrics', moved);
+    const later = new Date(START + 300 * STEP);
+    const retrained = await trainBatch(batch, context(later));
+    expect(Number(retrained.details?.version)).toBeGreaterThan(Number(trainedFirst.details?.version));
+
+    const pick = (result: Awaited<ReturnType<typeof scoreBatch>>): unknown =>
+      (result.wouldWrite as MetricRow[] | undefined)?.filter((row) => row.metric_name === 'retrained');
+    const warm = pick(await scoreBatch(batch, context(later, true)));
+    clearModelCache();
+    const cold = pick(await scoreBatch(batch, context(later, true)));
+    expect(cold).toHaveLength(1);
+    expect(warm).toEqual(cold);
   });
 });

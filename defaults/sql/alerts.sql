@@ -5,27 +5,52 @@
 -- Output columns: metric_timestamp, metric_name, metric_value, metric_score, metric_alert,
 -- metric_change, metric_tholdalert, and optionally score_metadata (the score row's metadata: its
 -- expected range `band` is what the alert message shows).
-with data as (
-  select metric_timestamp, metric_name,
-    avg(metric_value) filter (where metric_type = 'metric') as metric_value,
-    avg(metric_value) filter (where metric_type = 'score') as metric_score,
-    coalesce(max(metric_value) filter (where metric_type = 'alert'), 0) as metric_alert,
-    coalesce(max(metric_value) filter (where metric_type = 'change'), 0) as metric_change,
-    coalesce(max(metric_value) filter (where metric_type = 'tholdalert'), 0) as metric_tholdalert,
-    (array_agg(metadata) filter (where metric_type = 'score'))[1] as score_metadata
+-- Read per metric on the (batch, type, name, timestamp) index, as score.sql: the batch's scored
+-- metric names one index step each, then each metric's newest scores backwards from now, so the
+-- cost follows the rows returned, not the days in the window. Alert, change and threshold-alert
+-- rows are few; they are read for the whole window. (metric_batch, metric_type,
+-- metric_timestamp, metric_name) is unique, so each point has at most one row of each type.
+with recursive names(metric_name) as (
+  select min(metric_name) from {{{table_key}}}
+  where metric_batch = {{param.metric_batch}} and metric_type = 'score'
+  union all
+  select (
+    select min(t.metric_name) from {{{table_key}}} t
+    where t.metric_batch = {{param.metric_batch}} and t.metric_type = 'score' and t.metric_name > names.metric_name
+  )
+  from names
+  where names.metric_name is not null
+), flags as (
+  select metric_timestamp, metric_name, metric_type, metric_value
   from {{{table_key}}}
   where metric_batch = {{param.metric_batch}}
-    and metric_type in ('metric', 'score', 'alert', 'change', 'tholdalert')
+    and metric_type in ('alert', 'change', 'tholdalert')
     and metric_timestamp >= {{param.now}}::timestamptz - interval '1 day' * {{alert_metric_timestamp_max_days_ago}}
     and metric_timestamp <= {{param.now}}::timestamptz
-    {{#alert_exclude_metrics}}and metric_name <> all({{{alert_exclude_metrics}}}){{/alert_exclude_metrics}}
-  group by metric_timestamp, metric_name
-), ranked as (
-  select *, row_number() over (partition by metric_name order by metric_timestamp desc) as metric_score_recency_rank
-  from data
-  where metric_score is not null and metric_value is not null
 )
-select metric_timestamp, metric_name, metric_value, metric_score, metric_alert, metric_change, metric_tholdalert, score_metadata
-from ranked
-where metric_score_recency_rank <= {{alert_window_n}}
-order by metric_name, metric_timestamp;
+select w.metric_timestamp, n.metric_name, w.metric_value, w.metric_score,
+  coalesce(a.metric_value, 0) as metric_alert,
+  coalesce(c.metric_value, 0) as metric_change,
+  coalesce(h.metric_value, 0) as metric_tholdalert,
+  w.score_metadata
+from names n
+cross join lateral (
+  select s.metric_timestamp, m.metric_value, s.metric_value as metric_score, s.metadata as score_metadata
+  from {{{table_key}}} s
+  join {{{table_key}}} m
+    on m.metric_batch = {{param.metric_batch}} and m.metric_type = 'metric'
+    and m.metric_name = n.metric_name and m.metric_timestamp = s.metric_timestamp
+  where s.metric_batch = {{param.metric_batch}}
+    and s.metric_type = 'score'
+    and s.metric_name = n.metric_name
+    and s.metric_timestamp >= {{param.now}}::timestamptz - interval '1 day' * {{alert_metric_timestamp_max_days_ago}}
+    and s.metric_timestamp <= {{param.now}}::timestamptz
+  order by s.metric_timestamp desc
+  limit {{alert_window_n}}
+) w
+left join flags a on a.metric_type = 'alert' and a.metric_name = n.metric_name and a.metric_timestamp = w.metric_timestamp
+left join flags c on c.metric_type = 'change' and c.metric_name = n.metric_name and c.metric_timestamp = w.metric_timestamp
+left join flags h on h.metric_type = 'tholdalert' and h.metric_name = n.metric_name and h.metric_timestamp = w.metric_timestamp
+where n.metric_name is not null
+  {{#alert_exclude_metrics}}and n.metric_name <> all({{{alert_exclude_metrics}}}){{/alert_exclude_metrics}}
+order by n.metric_name, w.metric_timestamp;

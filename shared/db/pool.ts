@@ -1,7 +1,10 @@
 import pg from 'pg';
+import { parseTimestamptz } from './timestamptz.js';
 
-// timestamptz comes back as Date; bigint counts (count(*)) as numbers, not strings.
+// timestamptz comes back as Date (parsed fast in the common UTC form); bigint counts (count(*)) as numbers, not strings.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+const generalTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text') as (text: string) => unknown;
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) => parseTimestamptz(value, generalTimestamptz));
 
 const pools = new Map<string, pg.Pool>();
 

@@ -1,5 +1,5 @@
 import { skipped, type JobCore } from '../../../shared/job.js';
-import { createModelStore } from '../../../shared/model-store.js';
+import { createModelStore, type ModelToSave } from '../../../shared/model-store.js';
 import { trainMany } from '../../../shared/models/pool.js';
 import { logSink, startProgress } from '../../../shared/progress.js';
 import type { Point } from '../../../shared/models/index.js';
@@ -38,8 +38,8 @@ export const trainBatch: JobCore = async (batch, context) => {
   const results = await trainInChunks(batch.name, tasks.map((task) => ({ ...task, preprocess: batch.config.preprocess_params, configs: batch.config.model_configs })), context.log);
   const store = createModelStore(context.db, batch.config.model_path);
   const version = context.now.getTime() > Date.now() ? context.now.getTime() : Date.now();
-  let saved = 0;
   const trained: string[] = [];
+  const toSave: ModelToSave[] = [];
   for (const result of results) {
     if (result.models.length === 0) {
       skippedMetrics[result.key] =
@@ -50,15 +50,13 @@ export const trainBatch: JobCore = async (batch, context) => {
       context.log.warn({ metric: result.key, errors: result.errors }, 'some models did not fit');
     }
     trained.push(result.key);
-    if (!context.dryRun) {
-      for (const model of result.models) {
-        await store.save(batch.name, result.key, model, result.nTrain, version);
-        saved += 1;
-      }
-    } else {
-      saved += result.models.length;
-    }
+    toSave.push(...result.models.map((model) => ({ metric: result.key, model, nTrain: result.nTrain })));
   }
+  // One write for the batch (files in parallel, one insert): per-model round trips and fsyncs in series cost more than the fits.
+  if (!context.dryRun) {
+    await store.saveMany(batch.name, toSave, version);
+  }
+  const saved = toSave.length;
   for (const [metric, reason] of Object.entries(skippedMetrics)) {
     context.log.info({ metric, reason }, 'metric not trained');
   }
