@@ -178,7 +178,7 @@ const ENV_SCHEMA = z.object({
   ANOMSTACK_LOG_LEVEL: z.preprocess(unset, z.enum(LOG_LEVELS, { error: (issue) => `"${String(issue.input)}" is not one of ${LOG_LEVELS.join(', ')}` }).optional()),
   ANOMSTACK_LOG_FORMAT: z.preprocess(unset, z.enum(['pretty', 'json'], { error: (issue) => `"${String(issue.input)}" is not pretty or json` }).optional()),
   ANOMSTACK_PROGRESS_EVERY_MS: integer(5000, 0),
-  ANOMSTACK_DB_POOL_MAX: integer(10, 1, 1000),
+  ANOMSTACK_DB_POOL_MAX: integer(10, 2, 1000),
   ANOMSTACK_JOB_ATTEMPTS: integer(5, 1),
   ANOMSTACK_JOB_BACKOFF_MS: integer(2000, 1),
   ANOMSTACK_WORKER_LOCK_MS: integer(30_000, 1000),

@@ -12,6 +12,8 @@ export type SqlName =
   | 'create_metrics_table'
   | 'create_staging_table'
   | 'upsert_from_staging'
+  | 'select_staged_rows'
+  | 'delete_staged_rows'
   | 'insert_job_run'
   | 'finish_job_run'
   | 'insert_model'

@@ -21,14 +21,23 @@ function withoutLeadingComments(text: string): string {
   }
 }
 
+/** Rows per chunk an ingest reads, validates and stages at a time: a backfill never holds more. */
+export const INGEST_CHUNK_ROWS = 10_000;
+
+/** Receives an ingest's rows a chunk at a time (at most INGEST_CHUNK_ROWS), in order. */
+export type IngestRowsSink = (rows: Record<string, unknown>[]) => Promise<void>;
+
 /**
  * Runs a batch's ingest_sql against its source: the metrics store, or the Postgres URL held in
- * the environment variable named by `ingest_db_url_env`. SQL the database rejects (syntax,
- * missing table, bad data) is the batch's fault and not retried; a lost connection is retried.
+ * the environment variable named by `ingest_db_url_env`, and hands its rows to `onRows` in
+ * chunks, read through a cursor, so a backfill of many rows is never all in memory. SQL the
+ * database rejects (syntax, missing table, bad data) is the batch's fault and not retried; a
+ * lost connection is retried.
  *
  * It may only read: one statement (the extended protocol refuses more), a query (not `drop`,
  * `commit`, `set`...), in a READ ONLY transaction that is rolled back after the read, so a
- * data-modifying CTE or a function that writes fails and leaves nothing.
+ * data-modifying CTE or a function that writes fails and leaves nothing. ingest_timeout_s
+ * bounds the time the source spends on the query, over all its fetches.
  *
  * `db: duckdb` and `db: sqlite` run it in an embedded engine instead (./embedded/), on an empty
  * in-memory database or the read-only `ingest_db_file`, under the same query-only check and time limit.
@@ -38,15 +47,18 @@ export async function runIngestSql(
   store: Db,
   now: Date,
   env: NodeJS.ProcessEnv,
-  options: { statementTimeoutMs?: number } = {},
-): Promise<Record<string, unknown>[]> {
+  options: { statementTimeoutMs?: number },
+  onRows: IngestRowsSink,
+): Promise<void> {
   if (batch.ingest.kind !== 'sql') {
     throw new Error(`batch "${batch.name}" has no ingest_sql`);
   }
   if (batch.config.db === 'duckdb' || batch.config.db === 'sqlite') {
     const statement = queryOnly(batch, renderSql(batch, 'ingest_sql', { now }));
     const query = { batch: batch.name, sql: statement.text, values: statement.values, file: batch.config.ingest_db_file ?? null, timeoutMs: batch.config.ingest_timeout_s * 1000 };
-    return batch.config.db === 'duckdb' ? runDuckDbQuery(query) : runSqliteQuery(query);
+    const rows = batch.config.db === 'duckdb' ? await runDuckDbQuery(query) : await runSqliteQuery(query);
+    await inChunks(rows, onRows);
+    return;
   }
   let source = store;
   if (batch.ingest.dbUrlEnv) {
@@ -57,8 +69,51 @@ export async function runIngestSql(
     source = createDb(url, options);
   }
   const statement = queryOnly(batch, renderSql(batch, 'ingest_sql', { now }));
+  const timeoutMs = batch.config.ingest_timeout_s * 1000;
+  await source.readOnly(
+    async (tx) => {
+      // The newline ends a trailing "-- comment"; querySingle keeps it one statement.
+      await asBatchError(batch, tx.querySingle({ text: `declare anomstack_ingest no scroll cursor for ${statement.text}\n`, values: statement.values }));
+      let spentMs = 0;
+      for (;;) {
+        const left = Math.max(1, Math.floor(timeoutMs - spentMs));
+        const started = Date.now();
+        const rows = await asBatchError(
+          batch,
+          (async () => {
+            await tx.query({ text: `set local statement_timeout = ${left}`, values: [] });
+            return tx.query<Record<string, unknown>>({ text: `fetch forward ${INGEST_CHUNK_ROWS} from anomstack_ingest`, values: [] });
+          })(),
+        );
+        spentMs += Date.now() - started;
+        if (rows.length > 0) {
+          await onRows(rows);
+        }
+        if (rows.length < INGEST_CHUNK_ROWS) {
+          return;
+        }
+      }
+    },
+    { statementTimeoutMs: timeoutMs },
+  );
+}
+
+/** Hands `rows` to `onRows` INGEST_CHUNK_ROWS at a time. */
+export async function inChunks(rows: Record<string, unknown>[], onRows: IngestRowsSink): Promise<void> {
+  if (!Array.isArray(rows)) {
+    // Not a list: the validator names the problem.
+    await onRows(rows);
+    return;
+  }
+  for (let at = 0; at < rows.length; at += INGEST_CHUNK_ROWS) {
+    await onRows(rows.slice(at, at + INGEST_CHUNK_ROWS));
+  }
+}
+
+/** The source's errors as the batch's: what the database refused is an input error, a lost connection is not. */
+async function asBatchError<T>(batch: MetricBatch, pending: Promise<T>): Promise<T> {
   try {
-    return await source.readOnly((tx) => tx.querySingle(statement), { statementTimeoutMs: batch.config.ingest_timeout_s * 1000 });
+    return await pending;
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     const message = (error as Error).message;
@@ -71,11 +126,12 @@ export async function runIngestSql(
         `batch "${batch.name}": ingest_sql ran longer than ingest_timeout_s (${batch.config.ingest_timeout_s * 1000 / 1000} s) and was cancelled: ${message}`,
       );
     }
-    if (code === '25006') {
+    // A cursor refuses a data-modifying WITH before the read-only transaction sees it.
+    if (code === '25006' || (code === '0A000' && /data-modifying/.test(message))) {
       throw new InputError(`batch "${batch.name}": ingest_sql may only read (it runs in a read-only transaction): ${message}`);
     }
     if (/^(42|22|21|0A)/.test(code)) {
-      throw new InputError(`batch "${batch.name}": ingest_sql failed: ${(error as Error).message}`);
+      throw new InputError(`batch "${batch.name}": ingest_sql failed: ${message}`);
     }
     throw error;
   }
