@@ -70,32 +70,41 @@ export async function runIngestSql(
   }
   const statement = queryOnly(batch, renderSql(batch, 'ingest_sql', { now }));
   const timeoutMs = batch.config.ingest_timeout_s * 1000;
-  await source.readOnly(
-    async (tx) => {
-      // The newline ends a trailing "-- comment"; querySingle keeps it one statement.
-      await asBatchError(batch, tx.querySingle({ text: `declare anomstack_ingest no scroll cursor for ${statement.text}\n`, values: statement.values }));
-      let spentMs = 0;
-      for (;;) {
-        const left = Math.max(1, Math.floor(timeoutMs - spentMs));
-        const started = Date.now();
-        const rows = await asBatchError(
-          batch,
-          (async () => {
-            await tx.query({ text: `set local statement_timeout = ${left}`, values: [] });
-            return tx.query<Record<string, unknown>>({ text: `fetch forward ${INGEST_CHUNK_ROWS} from anomstack_ingest`, values: [] });
-          })(),
-        );
-        spentMs += Date.now() - started;
-        if (rows.length > 0) {
-          await onRows(rows);
-        }
-        if (rows.length < INGEST_CHUNK_ROWS) {
-          return;
-        }
+  // Errors of onRows (a bad row, the write) are the caller's, not the query's: passed on as they are.
+  const fromSink = new WeakSet<object>();
+  const sink = async (rows: Record<string, unknown>[]): Promise<void> => {
+    try {
+      await onRows(rows);
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) {
+        fromSink.add(error);
       }
-    },
-    { statementTimeoutMs: timeoutMs },
-  );
+      throw error;
+    }
+  };
+  let spentMs = 0;
+  let fetchStarted = 0;
+  // ingest_timeout_s bounds the query's time over all its fetches, not each fetch.
+  const beforeFetch = async (tx: Db): Promise<void> => {
+    if (fetchStarted > 0) {
+      spentMs += Date.now() - fetchStarted;
+    }
+    await tx.query({ text: `set local statement_timeout = ${Math.max(1, Math.floor(timeoutMs - spentMs))}`, values: [] });
+    fetchStarted = Date.now();
+  };
+  const timed = async (rows: Record<string, unknown>[]): Promise<void> => {
+    spentMs += Date.now() - fetchStarted;
+    fetchStarted = 0;
+    await sink(rows);
+  };
+  try {
+    await source.readOnly((tx) => tx.forEachChunk(statement, INGEST_CHUNK_ROWS, timed, { beforeFetch }), { statementTimeoutMs: timeoutMs });
+  } catch (error) {
+    if (typeof error === 'object' && error !== null && fromSink.has(error)) {
+      throw error;
+    }
+    throw asBatchError(batch, error);
+  }
 }
 
 /** Hands `rows` to `onRows` INGEST_CHUNK_ROWS at a time. */
@@ -111,30 +120,26 @@ export async function inChunks(rows: Record<string, unknown>[], onRows: IngestRo
 }
 
 /** The source's errors as the batch's: what the database refused is an input error, a lost connection is not. */
-async function asBatchError<T>(batch: MetricBatch, pending: Promise<T>): Promise<T> {
-  try {
-    return await pending;
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? '';
-    const message = (error as Error).message;
-    if (code === '42601' && /multiple commands/.test(message)) {
-      throw new InputError(`batch "${batch.name}": ingest_sql must be a single statement (one query, no ";"-separated commands)`);
-    }
-    if (code === '57014') {
-      // statement_timeout (or an administrator's pg_cancel_backend): a slow query is the batch's.
-      throw new InputError(
-        `batch "${batch.name}": ingest_sql ran longer than ingest_timeout_s (${batch.config.ingest_timeout_s * 1000 / 1000} s) and was cancelled: ${message}`,
-      );
-    }
-    // A cursor refuses a data-modifying WITH before the read-only transaction sees it.
-    if (code === '25006' || (code === '0A000' && /data-modifying/.test(message))) {
-      throw new InputError(`batch "${batch.name}": ingest_sql may only read (it runs in a read-only transaction): ${message}`);
-    }
-    if (/^(42|22|21|0A)/.test(code)) {
-      throw new InputError(`batch "${batch.name}": ingest_sql failed: ${message}`);
-    }
-    throw error;
+function asBatchError(batch: MetricBatch, error: unknown): unknown {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message;
+  if (code === '42601' && /multiple commands/.test(message)) {
+    return new InputError(`batch "${batch.name}": ingest_sql must be a single statement (one query, no ";"-separated commands)`);
   }
+  if (code === '57014') {
+    // statement_timeout (or an administrator's pg_cancel_backend): a slow query is the batch's.
+    return new InputError(
+      `batch "${batch.name}": ingest_sql ran longer than ingest_timeout_s (${batch.config.ingest_timeout_s * 1000 / 1000} s) and was cancelled: ${message}`,
+    );
+  }
+  // A cursor refuses a data-modifying WITH before the read-only transaction sees it.
+  if (code === '25006' || (code === '0A000' && /data-modifying/.test(message))) {
+    return new InputError(`batch "${batch.name}": ingest_sql may only read (it runs in a read-only transaction): ${message}`);
+  }
+  if (/^(42|22|21|0A)/.test(code)) {
+    return new InputError(`batch "${batch.name}": ingest_sql failed: ${message}`);
+  }
+  return error;
 }
 
 /** The statement, if it is a query; anything else is refused before it reaches an engine. */
