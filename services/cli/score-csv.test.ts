@@ -43,7 +43,7 @@ describe('scoreCsvCommand', () => {
 
   it('streams a file of several read chunks (CRLF lines, interleaved metrics) to the same output as scoreCsv on the whole text', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'score-csv-'));
-    // About 2.5 MiB: lines cross the 1 MiB read boundaries; metrics interleave, as a database export lists them.
+    // About 2.5 MiB: lines cross the 64 KiB read boundaries; metrics interleave, as a database export lists them.
     const [header, ...lines] = metricsCsv(Object.fromEntries(Array.from({ length: 60 }, (_, m) => [`metric_${m}`, 1000]))).split('\n');
     const interleaved = lines.map((line, i) => ({ line, key: (i % 1000) * 100 + Math.floor(i / 1000) })).sort((a, b) => a.key - b.key);
     const text = `\uFEFF${header}\r\n${interleaved.map((l) => l.line).join('\r\n')}\r\n`;
