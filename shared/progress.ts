@@ -9,7 +9,8 @@ export interface ProgressFields {
   task: string;
   unit: string;
   done: number;
-  total: number;
+  /** Null while unknown (a stream). */
+  total: number | null;
   /** Per second since the start, rounded to 3 significant digits. */
   rate: number;
   elapsedS: number;
@@ -23,7 +24,8 @@ export interface ProgressOptions {
   task: string;
   /** What is counted, plural, e.g. `metrics`. */
   unit: string;
-  total: number;
+  /** How many there are to do; unknown for a stream (the lines then give the count done). */
+  total?: number;
   /** The least time between two progress lines. @defaultValue ANOMSTACK_PROGRESS_EVERY_MS (5000) */
   everyMs?: number;
   /** The clock, in ms; tests give their own. @defaultValue Date.now */
@@ -57,21 +59,25 @@ export function startProgress(sink: ProgressSink, options: ProgressOptions): Pro
       task: options.task,
       unit: options.unit,
       done,
-      total: options.total,
+      total: options.total ?? null,
       rate: elapsedMs > 0 ? Number(((done * 1000) / elapsedMs).toPrecision(3)) : 0,
       elapsedS: Number((elapsedMs / 1000).toFixed(1)),
     };
   };
-  sink('start', `${options.task}: started, ${options.total} ${options.unit}`, fields());
+  sink('start', `${options.task}: started${options.total === undefined ? '' : `, ${options.total} ${options.unit}`}`, fields());
   return {
     add(n) {
       done += n;
       const at = now();
-      if (at - last >= everyMs && done < options.total) {
+      if (at - last >= everyMs && (options.total === undefined || done < options.total)) {
         last = at;
         const f = fields();
-        const percent = options.total > 0 ? Math.floor((100 * done) / options.total) : 100;
-        sink('progress', `${options.task}: ${done}/${options.total} ${options.unit} (${percent}%), ${f.rate} ${options.unit}/s`, f);
+        if (options.total === undefined) {
+          sink('progress', `${options.task}: ${done} ${options.unit}, ${f.rate} ${options.unit}/s`, f);
+        } else {
+          const percent = options.total > 0 ? Math.floor((100 * done) / options.total) : 100;
+          sink('progress', `${options.task}: ${done}/${options.total} ${options.unit} (${percent}%), ${f.rate} ${options.unit}/s`, f);
+        }
       }
     },
     end(summary) {

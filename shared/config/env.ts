@@ -202,7 +202,7 @@ const SETTINGS = {
   ANOMSTACK_LOG_LEVEL: optionalOneOf(LOG_LEVELS, (raw) => `"${raw}" is not one of ${LOG_LEVELS.join(', ')}`),
   ANOMSTACK_LOG_FORMAT: optionalOneOf(['pretty', 'json'], (raw) => `"${raw}" is not pretty or json`),
   ANOMSTACK_PROGRESS_EVERY_MS: integer(5000, 0),
-  ANOMSTACK_DB_POOL_MAX: integer(10, 1, 1000),
+  ANOMSTACK_DB_POOL_MAX: integer(10, 2, 1000),
   ANOMSTACK_JOB_ATTEMPTS: integer(5, 1),
   ANOMSTACK_JOB_BACKOFF_MS: integer(2000, 1),
   ANOMSTACK_WORKER_LOCK_MS: integer(30_000, 1000),

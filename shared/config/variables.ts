@@ -41,7 +41,7 @@ const ROWS: Row[] = [
   { name: 'ANOMSTACK_LOG_LEVEL', default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent' },
   { name: 'ANOMSTACK_LOG_FORMAT', default: '`pretty` on a terminal, else `json`', meaning: '`pretty`: human-readable log lines; `json`: one JSON object per line (for log collectors)' },
   { name: 'ANOMSTACK_PROGRESS_EVERY_MS', default: '5000', meaning: 'long work (a train over 100 or more metrics, an ingest writing 10,000 or more rows, migrate, score-csv) logs a line at its start, one at most this often with the count done and the rate, and one at the end; `0` logs every step' },
-  { name: 'ANOMSTACK_DB_POOL_MAX', default: '10', meaning: 'Postgres pool size per process' },
+  { name: 'ANOMSTACK_DB_POOL_MAX', default: '10', meaning: 'Postgres pool size per process, at least 2 (an ingest reads its SQL through a cursor on one connection while it writes on another)' },
   { name: 'ANOMSTACK_JOB_ATTEMPTS', default: '5', meaning: 'tries per job before a transient failure is final' },
   { name: 'ANOMSTACK_JOB_BACKOFF_MS', default: '2000', meaning: 'first retry delay, doubling each time' },
   { name: 'ANOMSTACK_WORKER_LOCK_MS', default: '30000', meaning: "how long before a dead worker's job runs again" },

@@ -12,6 +12,8 @@ export type SqlName =
   | 'create_metrics_table'
   | 'create_staging_table'
   | 'upsert_from_staging'
+  | 'select_staged_rows'
+  | 'delete_staged_rows'
   | 'insert_job_run'
   | 'finish_job_run'
   | 'insert_models'
@@ -87,7 +89,21 @@ export interface Db {
    * (`cannot insert multiple commands into a prepared statement`, 42601), with or without values.
    */
   querySingle<Row = Record<string, unknown>>(statement: SqlStatement): Promise<Row[]>;
+  /**
+   * Runs one query (as querySingle) through a cursor and hands its rows to `onRows` `chunkRows`
+   * at a time, in order, so a large result is never all in memory: in the current transaction,
+   * or in one of its own that is rolled back after the read. `beforeFetch` runs before each
+   * fetch (a caller's time limit). The cursor is planned as a whole read (cursor_tuple_fraction 1).
+   */
+  forEachChunk<Row = Record<string, unknown>>(
+    statement: SqlStatement,
+    chunkRows: number,
+    onRows: (rows: Row[]) => Promise<void> | void,
+    options?: { beforeFetch?: (tx: Db) => Promise<void> },
+  ): Promise<void>;
 }
+
+let cursorCount = 0;
 
 /** A Db on the process's pool for `url`; `statementTimeoutMs` from ANOMSTACK_STATEMENT_TIMEOUT_S (default 300 s). */
 export function createDb(url: string, options: PoolOptions = {}): Db {
@@ -126,6 +142,37 @@ function dbOn(target: pg.Pool | pg.PoolClient): Db {
       const config: pg.QueryConfig & { queryMode: 'extended' } = { text: statement.text, values: statement.values, queryMode: 'extended' };
       const result = await target.query(config);
       return result.rows as Row[];
+    },
+    async forEachChunk<Row>(
+      statement: SqlStatement,
+      chunkRows: number,
+      onRows: (rows: Row[]) => Promise<void> | void,
+      options: { beforeFetch?: (tx: Db) => Promise<void> } = {},
+    ) {
+      if (!Number.isInteger(chunkRows) || chunkRows < 1) {
+        throw new Error(`chunk of ${chunkRows} rows is not a positive whole number`);
+      }
+      const read = async (tx: Db): Promise<void> => {
+        const cursor = `anomstack_cursor_${(cursorCount += 1)}`;
+        await tx.query({ text: 'set local cursor_tuple_fraction = 1', values: [] });
+        // The newline ends a trailing "-- comment"; querySingle keeps it one statement.
+        await tx.querySingle({ text: `declare ${cursor} no scroll cursor for ${statement.text}\n`, values: statement.values });
+        for (;;) {
+          await options.beforeFetch?.(tx);
+          const rows = await tx.query<Row>({ text: `fetch forward ${chunkRows} from ${cursor}`, values: [] });
+          if (rows.length > 0) {
+            await onRows(rows);
+          }
+          if (rows.length < chunkRows) {
+            break;
+          }
+        }
+        await tx.query({ text: `close ${cursor}`, values: [] });
+      };
+      if ('release' in target) {
+        return read(db);
+      }
+      return onOwnClient(target, 'begin', read);
     },
     async queryCount(statement) {
       const result = await target.query(statement.text, statement.values);

@@ -66,6 +66,74 @@ export async function upsertMetricRows(db: Db, table: string, rows: readonly Met
 
 const UNIQUE_VIOLATION = '23505';
 
+/** A metric row with the value it had before rounding (what duplicates are averaged from). */
+export interface StagedMetricRow extends MetricRow {
+  raw: number;
+}
+
+/** Metric keys, as a streamed write names the rows to read back or drop. */
+export interface MetricKey {
+  name: string;
+  time: Date;
+}
+
+/** Where a streamed write puts its rows until the one upsert at the end (see upsertMetricRowsStreamed). */
+export interface MetricRowStage {
+  /** COPYs one chunk into the transaction's staging table, numbered after the chunks before it. */
+  add(rows: readonly StagedMetricRow[]): Promise<void>;
+  /** The staged rows with these (metric_name, metric_timestamp) keys, in the order they were added. */
+  read(keys: readonly MetricKey[]): Promise<StagedMetricRow[]>;
+  /** Removes the staged rows with these keys. */
+  drop(keys: readonly MetricKey[]): Promise<void>;
+}
+
+const STAGED_COLUMNS = [...COLUMNS, 'ordinal', 'raw_value'];
+
+/**
+ * The write path for rows that come in chunks (a backfill): `fill` adds them to a staging table
+ * chunk by chunk, and one upsert moves them all into `table` when `fill` has returned, in one
+ * transaction with the staging. So only one chunk is in memory at a time, and if `fill` throws
+ * (a bad row in a later chunk, a lost source), nothing is written. Keys must be unique once
+ * `fill` ends: it can read back and drop the rows of keys it saw twice. Returns the rows
+ * inserted or changed and what `fill` returned.
+ */
+export async function upsertMetricRowsStreamed<T>(
+  db: Db,
+  table: string,
+  fill: (stage: MetricRowStage) => Promise<T>,
+): Promise<{ written: number; result: T }> {
+  await ensureMetricsTable(db, table);
+  return db.transaction(async (tx) => {
+    await tx.run('create_staging_table');
+    let ordinal = 0;
+    const keyParams = (keys: readonly MetricKey[]): unknown[] => [keys.map((k) => k.name), keys.map((k) => k.time)];
+    const stage: MetricRowStage = {
+      add: async (rows) => {
+        if (rows.length > 0) {
+          await tx.copyRows('anomstack_staging', STAGED_COLUMNS, stagedLines(rows, ordinal));
+          ordinal += rows.length;
+        }
+      },
+      read: async (keys) => {
+        const found = await tx.run<MetricRow & { raw_value: number | null }>('select_staged_rows', keyParams(keys));
+        return found.map(({ raw_value, ...row }) => ({ ...row, raw: raw_value ?? row.metric_value }));
+      },
+      drop: async (keys) => {
+        await tx.execute('delete_staged_rows', keyParams(keys));
+      },
+    };
+    const result = await fill(stage);
+    const written = ordinal === 0 ? 0 : await tx.execute('upsert_from_staging', [], { table });
+    return { written, result };
+  });
+}
+
+function* stagedLines(rows: readonly StagedMetricRow[], first: number): Generator<string> {
+  for (const [i, row] of rows.entries()) {
+    yield `${toCopyLine(row).slice(0, -1)}\t${first + i}\t${row.raw}\n`;
+  }
+}
+
 function dedupe(rows: readonly MetricRow[]): MetricRow[] {
   const byKey = new Map<string, MetricRow>();
   for (const row of rows) {

@@ -1,5 +1,5 @@
 import { formatIsoTimestamp, parseUtcTimestamp, quoteCsvField, splitCsvLine } from './csv.js';
-import { preprocess, type Point } from './preprocess.js';
+import { preprocess, type PackedSeries } from './preprocess.js';
 import { combineScores, fitModel, MODEL_NAMES, scoreModel } from './registry.js';
 import { DEFAULT_PREPROCESS, sliceRows, type CombineMethod, type ModelConfig, type PreprocessParams } from './types.js';
 
@@ -41,54 +41,122 @@ export interface ScoreCsvResult {
 
 /** Reads metric_name,metric_timestamp,metric_value CSV (columns in any order); errors name the line. */
 export function parseMetricsCsv(text: string): MetricRow[] {
-  const lines = text.split(/\r?\n/);
-  // A spreadsheet's UTF-8 byte-order mark would otherwise become part of the first column's name.
-  const header = splitCsvLine((lines[0] ?? '').replace(/^\uFEFF/, '')).map((h) => h.trim());
-  const column = (name: string): number => {
-    const i = header.indexOf(name);
-    if (i < 0) {
-      throw new Error(`line 1: missing column '${name}' (header: ${header.join(',')})`);
-    }
-    return i;
-  };
-  const [nameAt, timeAt, valueAt] = [column('metric_name'), column('metric_timestamp'), column('metric_value')];
   const rows: MetricRow[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.trim() === '') {
-      continue;
+  const reader = new MetricsCsvReader((name, time, value) => rows.push({ metric_name: name, metric_timestamp: time, metric_value: value }));
+  reader.lines(text.split(/\r?\n/));
+  reader.end();
+  return rows;
+}
+
+/** Distinct timestamp texts remembered per reader: a file's metrics share their timestamps, so most rows skip the parse. */
+const TIMESTAMP_CACHE_MAX = 100_000;
+
+/**
+ * metric_name,metric_timestamp,metric_value CSV fed line by line (the first is the header), each
+ * good row handed to `onRow`; errors name the line. Holds no lines, so a file can be streamed.
+ */
+export class MetricsCsvReader {
+  private lineNumber = 0;
+  private columns: [number, number, number] | null = null;
+  private readonly times = new Map<string, number>();
+
+  constructor(private readonly onRow: (name: string, time: number, value: number) => void) {}
+
+  lines(lines: Iterable<string>): void {
+    for (const line of lines) {
+      this.line(line);
     }
+  }
+
+  line(line: string): void {
+    this.lineNumber += 1;
+    if (this.columns === null) {
+      this.columns = this.header(line);
+      return;
+    }
+    if (line.trim() === '') {
+      return;
+    }
+    const [nameAt, timeAt, valueAt] = this.columns;
     // Most lines have no quotes; a plain split is several times faster on a NAB-sized file.
     const fields = line.includes('"') ? splitCsvLine(line) : line.split(',');
     const name = fields[nameAt]?.trim() ?? '';
     const timeText = fields[timeAt] ?? '';
     const valueText = fields[valueAt]?.trim() ?? '';
-    const time = parseUtcTimestamp(timeText);
+    let time = this.times.get(timeText);
+    if (time === undefined) {
+      time = parseUtcTimestamp(timeText);
+      if (this.times.size >= TIMESTAMP_CACHE_MAX) {
+        this.times.clear();
+      }
+      this.times.set(timeText, time);
+    }
     const value = Number(valueText);
     if (name === '') {
-      throw new Error(`line ${i + 1}: empty metric_name`);
+      throw new Error(`line ${this.lineNumber}: empty metric_name`);
     }
     if (Number.isNaN(time)) {
-      throw new Error(`line ${i + 1}: bad metric_timestamp '${timeText}' (use e.g. 2026-12-01 15:15:00+00, 2026-12-01T15:15:00Z; no zone means UTC)`);
+      throw new Error(`line ${this.lineNumber}: bad metric_timestamp '${timeText}' (use e.g. 2026-12-01 15:15:00+00, 2026-12-01T15:15:00Z; no zone means UTC)`);
     }
     if (valueText === '' || !Number.isFinite(value)) {
-      throw new Error(`line ${i + 1}: bad metric_value '${valueText}'`);
+      throw new Error(`line ${this.lineNumber}: bad metric_value '${valueText}'`);
     }
-    rows.push({ metric_name: name, metric_timestamp: time, metric_value: value });
+    this.onRow(name, time, value);
   }
-  return rows;
+
+  /** Call after the last line: an empty input has no header either. */
+  end(): void {
+    if (this.columns === null) {
+      this.line('');
+    }
+  }
+
+  private header(line: string): [number, number, number] {
+    // A spreadsheet's UTF-8 byte-order mark would otherwise become part of the first column's name.
+    const header = splitCsvLine(line.replace(/^\uFEFF/, '')).map((h) => h.trim());
+    const column = (name: string): number => {
+      const i = header.indexOf(name);
+      if (i < 0) {
+        throw new Error(`line 1: missing column '${name}' (header: ${header.join(',')})`);
+      }
+      return i;
+    };
+    return [column('metric_name'), column('metric_timestamp'), column('metric_value')];
+  }
+}
+
+/** Points per metric in the order metrics first appear, as two growing arrays of doubles each (16 bytes a point). */
+export class MetricSeriesCollector {
+  readonly series = new Map<string, { t: number[]; v: number[] }>();
+
+  readonly add = (name: string, time: number, value: number): void => {
+    let points = this.series.get(name);
+    if (points === undefined) {
+      points = { t: [], v: [] };
+      this.series.set(name, points);
+    }
+    points.t.push(time);
+    points.v.push(value);
+  };
 }
 
 /** Output of `anomstack score-csv`: metric_name, metric_timestamp, score_<MODEL>..., metric_score. */
 export function formatScoresCsv(result: ScoreCsvResult): string {
-  const header = ['metric_name', 'metric_timestamp', ...result.models.map((m) => `score_${m}`), 'metric_score'];
-  const lines = [header.join(',')];
-  for (const row of result.rows) {
-    lines.push(
-      [quoteCsvField(row.metric_name), formatIsoTimestamp(row.metric_timestamp), ...row.scores.map(String), String(row.metric_score)].join(','),
-    );
+  return `${scoresCsvHeader(result.models)}${scoresCsvLines(result.rows)}`;
+}
+
+/** The header line of `formatScoresCsv`, with its newline. */
+export function scoresCsvHeader(models: readonly string[]): string {
+  return `${['metric_name', 'metric_timestamp', ...models.map((m) => `score_${m}`), 'metric_score'].join(',')}\n`;
+}
+
+/** The lines of `formatScoresCsv` for `rows`, each with its newline. */
+export function scoresCsvLines(rows: readonly ScoreRow[]): string {
+  let text = '';
+  for (const row of rows) {
+    text += `${[quoteCsvField(row.metric_name), formatIsoTimestamp(row.metric_timestamp), ...row.scores.map(String), String(row.metric_score)].join(',')}\n`;
   }
-  return `${lines.join('\n')}\n`;
+  return text;
 }
 
 /**
@@ -97,6 +165,20 @@ export function formatScoresCsv(result: ScoreCsvResult): string {
  * `trainMaxN`), and score the last `scoreN`.
  */
 export function scoreCsv(inputCsvText: string, options: ScoreCsvOptions = {}): ScoreCsvResult {
+  checkScoreCsvOptions(options);
+  const collector = new MetricSeriesCollector();
+  const reader = new MetricsCsvReader(collector.add);
+  reader.lines(inputCsvText.split(/\r?\n/));
+  reader.end();
+  const rows: ScoreRow[] = [];
+  const result = scoreSeries(collector.series, options, (scored) => {
+    rows.push(...scored);
+  });
+  return { ...result, rows };
+}
+
+/** The models and score-n of `options`, checked (before a file is read: a typo fails at once). */
+export function checkScoreCsvOptions(options: ScoreCsvOptions): { models: string[]; scoreN: number; configs: ModelConfig[] } {
   const models = [...(options.models ?? ['PCA', 'KNN'])];
   for (const m of models) {
     if (!(MODEL_NAMES as readonly string[]).includes(m)) {
@@ -107,39 +189,40 @@ export function scoreCsv(inputCsvText: string, options: ScoreCsvOptions = {}): S
   if (!Number.isInteger(scoreN) || scoreN < 1) {
     throw new Error(`score-n must be a positive integer, got ${scoreN}`);
   }
-  const configs: ModelConfig[] = models.map((m) => ({ model_name: m, model_tag: m.toLowerCase(), model_params: {} }));
-  const result: ScoreCsvResult = { models, rows: [], skipped: [] };
-  const groups = groupByMetric(parseMetricsCsv(inputCsvText));
-  let done = 0;
-  options.onMetric?.({ total: groups.size, done });
-  for (const [name, points] of groups) {
-    try {
-      result.rows.push(...scoreMetric(name, points, configs, scoreN, options));
-    } catch (error) {
-      result.skipped.push({ metric_name: name, reason: (error as Error).message });
-    }
-    done += 1;
-    options.onMetric?.({ total: groups.size, done });
-  }
-  return result;
+  return { models, scoreN, configs: models.map((m) => ({ model_name: m, model_tag: m.toLowerCase(), model_params: {} })) };
 }
 
-function groupByMetric(rows: readonly MetricRow[]): Map<string, Point[]> {
-  const groups = new Map<string, Point[]>();
-  for (const row of rows) {
-    let points = groups.get(row.metric_name);
-    if (points === undefined) {
-      points = [];
-      groups.set(row.metric_name, points);
+/**
+ * `scoreCsv` on series already read (a MetricSeriesCollector's), handing each metric's score
+ * rows to `onRows` as it is scored, so a caller can write them and let them go. Each series is
+ * released once scored. Returns the models and the metrics skipped.
+ */
+export function scoreSeries(
+  series: Map<string, { t: number[]; v: number[] }>,
+  options: ScoreCsvOptions,
+  onRows: (rows: ScoreRow[]) => void,
+): Omit<ScoreCsvResult, 'rows'> {
+  const { models, scoreN, configs } = checkScoreCsvOptions(options);
+  const skipped: ScoreCsvResult['skipped'] = [];
+  const total = series.size;
+  let done = 0;
+  options.onMetric?.({ total, done });
+  for (const [name, points] of series) {
+    series.delete(name);
+    try {
+      onRows(scoreMetric(name, { t: Float64Array.from(points.t), v: Float64Array.from(points.v) }, configs, scoreN, options));
+    } catch (error) {
+      skipped.push({ metric_name: name, reason: (error as Error).message });
     }
-    points.push({ t: row.metric_timestamp, v: row.metric_value });
+    done += 1;
+    options.onMetric?.({ total, done });
   }
-  return groups;
+  return { models, skipped };
 }
 
 function scoreMetric(
   name: string,
-  points: readonly Point[],
+  points: PackedSeries,
   configs: readonly ModelConfig[],
   scoreN: number,
   options: ScoreCsvOptions,
@@ -147,7 +230,7 @@ function scoreMetric(
   const X = preprocess(points, options.preprocess ?? DEFAULT_PREPROCESS);
   const trainEnd = X.n - scoreN;
   if (trainEnd < 1) {
-    throw new Error(`${X.n} preprocessed rows from ${points.length} points: need more than score-n (${scoreN})`);
+    throw new Error(`${X.n} preprocessed rows from ${points.t.length} points: need more than score-n (${scoreN})`);
   }
   const train = sliceRows(X, Math.max(0, trainEnd - (options.trainMaxN ?? 2500)), trainEnd);
   const test = sliceRows(X, trainEnd, X.n);

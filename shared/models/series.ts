@@ -6,9 +6,8 @@ export interface SeriesRow {
   metric_value: number;
 }
 
-/** Rows of many metrics (ordered by name, then time) into one series of points per metric. */
-export function groupSeries(rows: readonly SeriesRow[]): Map<string, Point[]> {
-  const series = new Map<string, Point[]>();
+/** Rows of many metrics (ordered by name, then time) into one series of points per metric; added to `series` when given (rows read in chunks). */
+export function groupSeries(rows: readonly SeriesRow[], series = new Map<string, Point[]>()): Map<string, Point[]> {
   for (const row of rows) {
     let points = series.get(row.metric_name);
     if (!points) {

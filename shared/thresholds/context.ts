@@ -54,22 +54,27 @@ export async function loadThresholdContext(db: Db, batch: MetricBatch, now: Date
 /**
  * For the ingest job: the threshold breaches among `rows` (the metric rows it has just
  * ingested), snoozed by the tholdalert rows already in the table. Empty when threshold alerts
- * are disabled or the batch has no thresholds. Upsert `breach.row` for each.
+ * are disabled or the batch has no thresholds. Upsert `breach.row` for each. `newest`: the
+ * newest timestamp ingested, of any metric (a streamed ingest passes only the thresholded
+ * metrics' rows); by default the newest of `rows`.
  */
 export async function thresholdBreachesForIngest(
   db: Db,
   batch: MetricBatch,
   rows: readonly ThresholdInputRow[],
+  newest?: Date,
 ): Promise<ThresholdBreach[]> {
   if (batch.disabled.tholdalert || thresholdMetrics(batch).length === 0 || rows.length === 0) {
     return [];
   }
-  // A loop, not Math.max(...rows): an ingest can return more rows than fit as arguments.
-  let newestTime = -Infinity;
-  for (const row of rows) {
-    newestTime = Math.max(newestTime, row.metric_timestamp.getTime());
+  if (newest === undefined) {
+    // A loop, not Math.max(...rows): an ingest can return more rows than fit as arguments.
+    let newestTime = -Infinity;
+    for (const row of rows) {
+      newestTime = Math.max(newestTime, row.metric_timestamp.getTime());
+    }
+    newest = new Date(newestTime);
   }
-  const newest = new Date(newestTime);
   const { existing, history } = await loadThresholdContext(db, batch, newest);
   return detectThresholdBreaches(rows, batch.config.tholdalert_thresholds, {
     batch: batch.name,

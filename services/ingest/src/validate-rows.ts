@@ -14,6 +14,20 @@ export interface ValidatedIngestRows {
   warnings: string[];
 }
 
+/** A row that passed the checks: `metric_value` rounded, `raw` as given (duplicates average the raw values). */
+export interface ValidRow extends MetricRow {
+  raw: number;
+}
+
+/** What a validated stream of rows ends with. */
+export interface ValidatedIngestEnd {
+  warnings: string[];
+  /** Rows that passed, duplicates included (they are averaged later). */
+  valid: number;
+  /** The (metric_name, metric_timestamp) keys given more than once: their rows are to be averaged (`averageDuplicates`). */
+  duplicateKeys: { name: string; time: Date }[];
+}
+
 /** How many problems one error lists before it says "and N more". */
 const MAX_PROBLEMS = 10;
 const MAX_VALUE_CHARS = 60;
@@ -32,128 +46,210 @@ export function validateIngestRows(
   rows: Record<string, unknown>[],
   opts: ValidateIngestRowsOptions,
 ): ValidatedIngestRows {
-  const fail = (problems: string[]): never => {
+  const validator = new IngestRowValidator(batch, opts);
+  const valid = validator.add(rows);
+  const { warnings } = validator.finish();
+  const averaged = averageDuplicates(batch, valid, opts.rounding);
+  if (averaged.warning !== null) {
+    warnings.push(averaged.warning);
+  }
+  return { rows: averaged.rows.map(({ raw: _raw, ...row }) => row), warnings };
+}
+
+/**
+ * `validateIngestRows` for rows that arrive in chunks (a backfill's cursor): `add` checks one
+ * chunk and returns its good rows (none once any row failed: nothing is to be written then),
+ * numbering rows across chunks; `finish` throws the problems of all the chunks, as one error,
+ * or returns the warnings and the duplicated keys. It keeps per metric only the timestamps
+ * (8 bytes a row), not the rows.
+ */
+export class IngestRowValidator {
+  private readonly problems: string[] = [];
+  private problemCount = 0;
+  private readonly extraColumns = new Set<string>();
+  private readonly seenColumns = new Set<string>();
+  private readonly firstColumns = new Set<string>();
+  private anyObject = false;
+  private otherBatch: { value: unknown; count: number } | undefined;
+  private otherType: { value: unknown; count: number } | undefined;
+  private secondsLike = 0;
+  private total = 0;
+  private valid = 0;
+  /** Per metric, the timestamps of its good rows, for the duplicate check. */
+  private readonly times = new Map<string, number[]>();
+
+  constructor(
+    private readonly batch: string,
+    private readonly opts: ValidateIngestRowsOptions,
+  ) {}
+
+  /** Whether a problem was found so far. */
+  get failed(): boolean {
+    return this.problemCount > 0;
+  }
+
+  add(rows: Record<string, unknown>[]): ValidRow[] {
+    if (!Array.isArray(rows)) {
+      this.fail(['ingest did not return a list of rows']);
+    }
+    const out: ValidRow[] = [];
+    const problem = (text: string): void => {
+      this.problemCount += 1;
+      if (this.problems.length < MAX_PROBLEMS) {
+        this.problems.push(text);
+      }
+    };
+    for (const [offset, row] of rows.entries()) {
+      const index = this.total + offset;
+      const at = `row ${index}`;
+      if (!isPlainObject(row)) {
+        problem(`${at}: is ${describe(row)}, not an object`);
+        continue;
+      }
+      this.anyObject = true;
+      const before = this.problemCount;
+      const name = checkName(row.metric_name, (text) => problem(`${at}: metric_name: ${text}`));
+      const value = checkValue(row.metric_value, (text) => problem(`${at}: metric_value: ${text}`));
+      const time = checkTimestamp(row.metric_timestamp, (text) => problem(`${at}: metric_timestamp: ${text}`));
+      const metadata = checkMetadata(row.metadata, (text) => problem(`${at}: metadata: ${text}`));
+      for (const key of Object.keys(row)) {
+        if (!KNOWN_COLUMNS.has(key)) {
+          this.extraColumns.add(key);
+        }
+        if (index < 100) {
+          this.firstColumns.add(key);
+        }
+      }
+      for (const column of REQUIRED_COLUMNS) {
+        if (column in row) {
+          this.seenColumns.add(column);
+        }
+      }
+      if (!isBlank(row.metric_batch) && row.metric_batch !== this.batch) {
+        this.otherBatch = { value: this.otherBatch?.value ?? row.metric_batch, count: (this.otherBatch?.count ?? 0) + 1 };
+      }
+      if (!isBlank(row.metric_type) && row.metric_type !== 'metric') {
+        this.otherType = { value: this.otherType?.value ?? row.metric_type, count: (this.otherType?.count ?? 0) + 1 };
+      }
+      if (this.problemCount === before && name !== undefined && value !== undefined && time !== undefined) {
+        if (typeof row.metric_timestamp === 'number' && Math.abs(time) < 1e11) {
+          this.secondsLike += 1;
+        }
+        this.valid += 1;
+        let times = this.times.get(name);
+        if (times === undefined) {
+          times = [];
+          this.times.set(name, times);
+        }
+        times.push(time);
+        if (this.problemCount === 0) {
+          out.push({
+            metric_timestamp: new Date(time),
+            metric_batch: this.batch,
+            metric_name: name,
+            metric_type: 'metric',
+            metric_value: roundHalfEven(value, this.opts.rounding),
+            metadata: metadata ?? null,
+            raw: value,
+          });
+        }
+      }
+    }
+    this.total += rows.length;
+    return this.problemCount === 0 ? out : [];
+  }
+
+  /** Throws the problems found, or returns the warnings and the keys given more than once. */
+  finish(): ValidatedIngestEnd {
+    if (this.total === 0) {
+      this.fail(['ingest returned no rows']);
+    }
+    // A required column missing from every row is one problem, not one per row.
+    const missingEverywhere = REQUIRED_COLUMNS.filter((column) => !this.seenColumns.has(column));
+    if (missingEverywhere.length > 0 && this.anyObject) {
+      this.fail([
+        `missing column${missingEverywhere.length > 1 ? 's' : ''} ${missingEverywhere.join(', ')} ` +
+          `(columns returned: ${[...this.firstColumns].join(', ') || 'none'})`,
+      ]);
+    }
+    if (this.problemCount > 0) {
+      const more = this.problemCount - this.problems.length;
+      throw new IngestInputError(`batch "${this.batch}": ${this.problems.join('; ')}${more > 0 ? `; and ${more} more problems` : ''}`);
+    }
+    const warnings: string[] = [];
+    if (this.extraColumns.size > 0) {
+      warnings.push(`batch "${this.batch}": dropped extra columns: ${[...this.extraColumns].sort().join(', ')}`);
+    }
+    if (this.otherBatch !== undefined) {
+      warnings.push(
+        `batch "${this.batch}": ${this.otherBatch.count} rows had metric_batch ${truncate(this.otherBatch.value)}; set to "${this.batch}"`,
+      );
+    }
+    if (this.otherType !== undefined) {
+      warnings.push(`batch "${this.batch}": ${this.otherType.count} rows had metric_type ${truncate(this.otherType.value)}; set to "metric"`);
+    }
+    if (this.secondsLike > 0) {
+      warnings.push(
+        `batch "${this.batch}": ${this.secondsLike} numeric metric_timestamp values are before 1973 as epoch milliseconds; epoch seconds?`,
+      );
+    }
+    const duplicateKeys: { name: string; time: Date }[] = [];
+    for (const [name, list] of this.times) {
+      if (list.length < 2) {
+        continue;
+      }
+      const sorted = Float64Array.from(list).sort();
+      for (let i = 1; i < sorted.length; i++) {
+        if (sorted[i] === sorted[i - 1] && sorted[i] !== sorted[i - 2]) {
+          duplicateKeys.push({ name, time: new Date(sorted[i]!) });
+        }
+      }
+    }
+    return { warnings, valid: this.valid, duplicateKeys };
+  }
+
+  private fail(problems: string[]): never {
     const shown = problems.slice(0, MAX_PROBLEMS);
     const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more problems` : '';
-    throw new IngestInputError(`batch "${batch}": ${shown.join('; ')}${more}`);
-  };
-  if (!Array.isArray(rows)) {
-    fail(['ingest did not return a list of rows']);
+    throw new IngestInputError(`batch "${this.batch}": ${shown.join('; ')}${more}`);
   }
-  if (rows.length === 0) {
-    fail(['ingest returned no rows']);
-  }
+}
 
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  const extraColumns = new Set<string>();
-
-  // A required column missing from every row is one problem, not one per row.
-  const missingEverywhere = REQUIRED_COLUMNS.filter((column) =>
-    rows.every((row) => !isPlainObject(row) || !(column in row)),
-  );
-  if (missingEverywhere.length > 0 && rows.some(isPlainObject)) {
-    const present = new Set<string>();
-    for (const row of rows.slice(0, 100)) {
-      if (isPlainObject(row)) {
-        Object.keys(row).forEach((key) => present.add(key));
-      }
-    }
-    fail([
-      `missing column${missingEverywhere.length > 1 ? 's' : ''} ${missingEverywhere.join(', ')} ` +
-        `(columns returned: ${[...present].join(', ') || 'none'})`,
-    ]);
-  }
-
-  let otherBatch: { value: unknown; count: number } | undefined;
-  let otherType: { value: unknown; count: number } | undefined;
-  let secondsLike = 0;
-  const parsed: { name: string; time: number; value: number; metadata: Record<string, unknown> | null }[] = [];
-
-  rows.forEach((row, index) => {
-    const at = `row ${index}`;
-    if (!isPlainObject(row)) {
-      problems.push(`${at}: is ${describe(row)}, not an object`);
-      return;
-    }
-    const before = problems.length;
-    const name = checkName(row.metric_name, (problem) => problems.push(`${at}: metric_name: ${problem}`));
-    const value = checkValue(row.metric_value, (problem) => problems.push(`${at}: metric_value: ${problem}`));
-    const time = checkTimestamp(row.metric_timestamp, (problem) => problems.push(`${at}: metric_timestamp: ${problem}`));
-    const metadata = checkMetadata(row.metadata, (problem) => problems.push(`${at}: metadata: ${problem}`));
-    for (const key of Object.keys(row)) {
-      if (!KNOWN_COLUMNS.has(key)) {
-        extraColumns.add(key);
-      }
-    }
-    if (!isBlank(row.metric_batch) && row.metric_batch !== batch) {
-      otherBatch = { value: otherBatch?.value ?? row.metric_batch, count: (otherBatch?.count ?? 0) + 1 };
-    }
-    if (!isBlank(row.metric_type) && row.metric_type !== 'metric') {
-      otherType = { value: otherType?.value ?? row.metric_type, count: (otherType?.count ?? 0) + 1 };
-    }
-    if (problems.length === before && name !== undefined && value !== undefined && time !== undefined) {
-      if (typeof row.metric_timestamp === 'number' && Math.abs(time) < 1e11) {
-        secondsLike += 1;
-      }
-      parsed.push({ name, time, value, metadata: metadata ?? null });
-    }
-  });
-  if (problems.length > 0) {
-    fail(problems);
-  }
-
-  if (extraColumns.size > 0) {
-    warnings.push(`batch "${batch}": dropped extra columns: ${[...extraColumns].sort().join(', ')}`);
-  }
-  if (otherBatch !== undefined) {
-    warnings.push(
-      `batch "${batch}": ${otherBatch.count} rows had metric_batch ${truncate(otherBatch.value)}; set to "${batch}"`,
-    );
-  }
-  if (otherType !== undefined) {
-    warnings.push(`batch "${batch}": ${otherType.count} rows had metric_type ${truncate(otherType.value)}; set to "metric"`);
-  }
-  if (secondsLike > 0) {
-    warnings.push(
-      `batch "${batch}": ${secondsLike} numeric metric_timestamp values are before 1973 as epoch milliseconds; epoch seconds?`,
-    );
-  }
-
-  // Duplicates of (name, timestamp) are averaged; the metadata of the last one wins.
-  const groups = new Map<string, { name: string; time: number; sum: number; count: number; metadata: Record<string, unknown> | null }>();
-  for (const row of parsed) {
-    const key = `${row.time}\u0000${row.name}`;
+/**
+ * Duplicates of (name, timestamp) averaged (their raw values, in the order given, then rounded);
+ * the metadata of the last one wins, and each key keeps the place of its first row. `warning`
+ * says how many rows were merged, with the first key as an example; null when there were none.
+ */
+export function averageDuplicates(batch: string, rows: readonly ValidRow[], rounding: number): { rows: ValidRow[]; warning: string | null } {
+  const groups = new Map<string, { first: ValidRow; sum: number; count: number; metadata: Record<string, unknown> | null }>();
+  for (const row of rows) {
+    const key = `${row.metric_timestamp.getTime()}\u0000${row.metric_name}`;
     const group = groups.get(key);
     if (group === undefined) {
-      groups.set(key, { name: row.name, time: row.time, sum: row.value, count: 1, metadata: row.metadata });
+      groups.set(key, { first: row, sum: row.raw, count: 1, metadata: row.metadata });
     } else {
-      group.sum += row.value;
+      group.sum += row.raw;
       group.count += 1;
       group.metadata = row.metadata;
     }
   }
-  const duplicates = parsed.length - groups.size;
-  if (duplicates > 0) {
-    const example = [...groups.values()].find((group) => group.count > 1);
-    warnings.push(
-      `batch "${batch}": ${duplicates} duplicate (metric_name, metric_timestamp) rows averaged` +
-        (example ? `, e.g. "${example.name}" at ${new Date(example.time).toISOString()} (${example.count} rows)` : ''),
-    );
+  const duplicates = rows.length - groups.size;
+  if (duplicates === 0) {
+    return { rows: [...rows], warning: null };
   }
-
-  const out: MetricRow[] = [];
+  const out: ValidRow[] = [];
+  let example: { first: ValidRow; count: number } | undefined;
   for (const group of groups.values()) {
-    out.push({
-      metric_timestamp: new Date(group.time),
-      metric_batch: batch,
-      metric_name: group.name,
-      metric_type: 'metric',
-      metric_value: roundHalfEven(group.sum / group.count, opts.rounding),
-      metadata: group.metadata,
-    });
+    if (group.count === 1) {
+      out.push(group.first);
+      continue;
+    }
+    example ??= group;
+    const raw = group.sum / group.count;
+    out.push({ ...group.first, metric_value: roundHalfEven(raw, rounding), raw, metadata: group.metadata });
   }
-  return { rows: out, warnings };
+  const at = example ? `, e.g. "${example.first.metric_name}" at ${example.first.metric_timestamp.toISOString()} (${example.count} rows)` : '';
+  return { rows: out, warning: `batch "${batch}": ${duplicates} duplicate (metric_name, metric_timestamp) rows averaged${at}` };
 }
 
 function checkName(value: unknown, problem: (text: string) => void): string | undefined {

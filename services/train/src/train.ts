@@ -17,11 +17,15 @@ export const trainBatch: JobCore = async (batch, context) => {
   if (batch.disabled.train) {
     return skipped(batch, 'train', 'disable_train is set');
   }
-  const rows = await context.db.query<SeriesRow>(renderSql(batch, 'train_sql', { now: context.now }));
+  // Through a cursor, grouped as the rows come: the row objects of a large batch are never all held.
+  const grouped = new Map<string, Point[]>();
+  await context.db.forEachChunk<SeriesRow>(renderSql(batch, 'train_sql', { now: context.now }), TRAIN_READ_CHUNK_ROWS, (rows) => {
+    groupSeries(rows, grouped);
+  });
   // Points the user thumbed down as false alarms stay out of training (shared/feedback).
   const since = new Date(context.now.getTime() - batch.config.train_metric_timestamp_max_days_ago * 86_400_000);
   const verdicts = await readVerdicts(context.db, batch.config.table_key, batch.name, since);
-  const { series, excluded: falseAlarmsExcluded } = withoutFalseAlarms(groupSeries(rows), verdicts);
+  const { series, excluded: falseAlarmsExcluded } = withoutFalseAlarms(grouped, verdicts);
   if (series.size === 0) {
     return skipped(batch, 'train', 'no metric rows in the training window');
   }
@@ -69,6 +73,9 @@ export const trainBatch: JobCore = async (batch, context) => {
     details: { trained: trained.length, models: saved, version, skipped: skippedMetrics, falseAlarmsExcluded },
   };
 };
+
+/** Rows of train_sql read at a time. */
+const TRAIN_READ_CHUNK_ROWS = 10_000;
 
 /** From this many metrics a train logs its progress (start, every 5 s, end): a first train over many metrics takes a while. */
 export const TRAIN_PROGRESS_MIN_METRICS = 100;
