@@ -276,7 +276,8 @@ def ingest():
     expect(error).toBeInstanceOf(IngestInputError);
     expect(error.message).toBe('batch "test_batch": ingest function timed out after 3 s');
     expect(elapsed).toBeGreaterThanOrEqual(timeoutMs - 50);
-    expect(elapsed).toBeLessThan(timeoutMs + 3_000);
+    // Ends at the limit, not when the function would (never): the bound leaves room for a loaded machine.
+    expect(elapsed).toBeLessThan(timeoutMs + 30_000);
     const pidLine = lines.find((l) => l.line.startsWith('pids '));
     expect(pidLine).toBeDefined();
     const pids = pidLine!.line.split(' ').slice(1).map(Number);
@@ -790,7 +791,8 @@ export async function ingest(params: Params): Promise<Record<string, unknown>[]>
     const elapsed = Date.now() - started;
     expect(error.message).toBe('batch "test_batch": ingest function timed out after 3 s');
     expect(elapsed).toBeGreaterThanOrEqual(timeoutMs - 50);
-    expect(elapsed).toBeLessThan(timeoutMs + 3_000);
+    // Ends at the limit, not when the function would (never): the bound leaves room for a loaded machine.
+    expect(elapsed).toBeLessThan(timeoutMs + 30_000);
     const pid = Number(lines.find((l) => l.line.startsWith('pid '))?.line.split(' ')[1]);
     expect(pid).toBeGreaterThan(0);
     expect(isAlive(pid)).toBe(false);
