@@ -78,6 +78,9 @@ export function templateProblem(template: string): string | null {
 
 function compileProblem(template: string): string | null {
   if (templateSyntax(template) === 'mustache') {
+    if (!template.includes('{{')) {
+      return null;
+    }
     try {
       Mustache.parse(template);
       return null;
@@ -102,6 +105,11 @@ function compileProblem(template: string): string | null {
 /** Renders a template string with the engine its syntax picks (templateSyntax), escaping off. */
 export function renderTemplate(template: string, view: Record<string, unknown>): string {
   if (templateSyntax(template) === 'mustache') {
+    // Text without a tag is its own rendering: mustache's parser makes a token per character,
+    // which made a few MB of included SQL cost seconds to check and again to render.
+    if (!template.includes('{{')) {
+      return template;
+    }
     return Mustache.render(template, view, {}, { escape: (value: unknown) => String(value) });
   }
   const unsafe = unsafeJinja(template);
