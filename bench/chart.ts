@@ -1,23 +1,14 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile } from 'vega-lite';
-import { alertChartSpec, FONT_FAMILY, renderAlertChart, renderAlertChartSvg, type ChartInput } from '../shared/alerts/chart.js';
+import { FONT_FAMILY, renderAlertChart, renderAlertChartSvg, type ChartInput } from '../shared/alerts/chart.js';
+import { freshAlertChartSvg } from '../test/support/fresh-chart.js';
 import { median } from './support.js';
 
 const fontFiles = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((file) => new URL(`../shared/alerts/fonts/${file}`, import.meta.url).pathname);
 
-/** The chart as drawn before the compile cache: vega-lite compiled afresh for every chart. Bench only. */
-async function oldSvg(input: ChartInput): Promise<string> {
-  const { spec } = compile(alertChartSpec(input), { logger: vega.logger(vega.None) });
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
+// The chart as drawn before the compile cache, kept callable for the bench and the tests only.
+const oldSvg = freshAlertChartSvg;
 
 function oldPng(svg: string, scale: number): Buffer {
   const resvg = new Resvg(svg, {

@@ -1,8 +1,7 @@
-import * as vega from 'vega';
-import { compile } from 'vega-lite';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { alertChartSpec, renderAlertChart, renderAlertChartSvg } from '../shared/alerts/chart.js';
+import { renderAlertChart, renderAlertChartSvg } from '../shared/alerts/chart.js';
 import type { ChartInput, ChartPoint } from '../shared/alerts/chart.js';
+import { freshAlertChartSvg } from './support/fresh-chart.js';
 import { countPixels, decodePng, isBandBlue } from './support/png.js';
 
 // The alert marker red (#dc2626) and nothing else in the chart is this red and this saturated.
@@ -200,16 +199,6 @@ describe('the expected band on the alert chart', () => {
 // The compile cache: a chart drawn from its shape's compiled template is the chart a fresh
 // vega-lite compile of its own spec draws, whatever came before it in the process.
 
-async function freshSvg(input: ChartInput): Promise<string> {
-  const { spec } = compile(alertChartSpec(input), { logger: vega.logger(vega.None) });
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
-
 describe('the alert chart compiled once per shape', () => {
   const banded = bandedSeries();
   const cases: [string, ChartInput][] = [
@@ -229,6 +218,6 @@ describe('the alert chart compiled once per shape', () => {
   it.each(cases)('draws %s as a fresh compile does', async (_name, input) => {
     // Without points the time axis is centred on now: hold now still between the two drawings.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 10, 22, 9, 30) });
-    expect(await renderAlertChartSvg(input)).toBe(await freshSvg(input));
+    expect(await renderAlertChartSvg(input)).toBe(await freshAlertChartSvg(input));
   });
 });
