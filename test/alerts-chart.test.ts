@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderAlertChart, renderAlertChartSvg } from '../shared/alerts/chart.js';
 import type { ChartInput, ChartPoint } from '../shared/alerts/chart.js';
+import { freshAlertChartSvg } from './support/fresh-chart.js';
 import { countPixels, decodePng, isBandBlue } from './support/png.js';
 
 // The alert marker red (#dc2626) and nothing else in the chart is this red and this saturated.
@@ -191,5 +192,32 @@ describe('the expected band on the alert chart', () => {
     expect(countPixels(banded, isBandBlue, [PLOT_TOP, banded.height])).toBeGreaterThan(20_000);
     // (The value line's anti-aliased edge has a few such pixels.)
     expect(countPixels(plain, isBandBlue, [PLOT_TOP, plain.height])).toBeLessThan(2_000);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The compile cache: a chart drawn from its shape's compiled template is the chart a fresh
+// vega-lite compile of its own spec draws, whatever came before it in the process.
+
+describe('the alert chart compiled once per shape', () => {
+  const banded = bandedSeries();
+  const cases: [string, ChartInput][] = [
+    ['banded, focused', { title: 'band', threshold: 0.999, points: banded, focus: banded[99]!.t }],
+    ['the same shape, another title and range', { title: 'other "quoted" $& title @@chart:title@@', threshold: 0.5, points: banded.slice(10).map((p) => ({ ...p, t: new Date(p.t.getTime() + 86_400_000 * 3) })), focus: banded[99]!.t }],
+    ['a focus without a band', { title: 'ring only', threshold: 0.999, points: banded.map((p) => ({ ...p, band: null })), focus: banded[99]!.t }],
+    ['a focus with no value', { title: 'bar only', threshold: 0.999, points: banded.map((p, i) => (i === 99 ? { ...p, value: Number.NaN } : p)), focus: banded[99]!.t }],
+    ['a score above 1, days long', { title: 'days', threshold: 1.5, points: series(250, [200]).map((p, i) => ({ ...p, t: new Date(p.t.getTime() * 1 + i * 3_600_000), score: i === 200 ? 2.5 : p.score })) }],
+    ['no threshold, few points (dots)', { title: 'dots', threshold: null, points: series(30, [20]) }],
+    ['no points', { title: 'empty', threshold: 0.8, points: [] }],
+    ['a single point', { title: 'one', threshold: 0.8, points: series(1, [0]) }],
+    ['no scores', { title: 'no scores', threshold: 0.8, points: series(30).map((p) => ({ ...p, score: null, scoreSmooth: null })) }],
+  ];
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  it.each(cases)('draws %s as a fresh compile does', async (_name, input) => {
+    // Without points the time axis is centred on now: hold now still between the two drawings.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 10, 22, 9, 30) });
+    expect(await renderAlertChartSvg(input)).toBe(await freshAlertChartSvg(input));
   });
 });

@@ -1,7 +1,12 @@
 /**
  * The alert chart: metric value on top, anomaly score below (0-1, threshold dashed), alert and
  * change points marked, time in UTC. Drawn as vega-lite -> vega (headless) -> SVG -> PNG
- * (resvg). The same drawing serves the email, Slack and the dashboard plot job.
+ * (resvg). The same drawing serves the email, Slack and the dashboard plot job. vega-lite
+ * compiles each shape of chart (which layers it has) once per process; each chart fills its
+ * values and data into that vega spec (see compiledTemplate).
+ *
+ * The PNG is 2x the layout size by default: the email shows it 900 CSS px wide and Slack lets
+ * one open it full size, so the 2x is what keeps 11 px axis labels sharp on high-density screens.
  *
  * Text needs a font and nothing may be fetched at run time, so the DejaVu Sans files vendored
  * in `./fonts/` are loaded explicitly (no system fonts), and vega measures text with the same
@@ -174,8 +179,65 @@ function formatThreshold(threshold: number): string {
   return Number.isInteger(threshold) ? threshold.toFixed(1) : String(Number(threshold.toPrecision(4)));
 }
 
+/**
+ * What fixes the structure of the compiled spec (which layers exist, the time label format):
+ * charts of one shape compile to the same vega spec but for {@link ChartValues} and the data.
+ */
+interface ChartShape {
+  hasBand: boolean;
+  /** The focus point has an expected range (the bar with caps). */
+  focusBar: boolean;
+  /** The focus point has a value (the ring). */
+  focusRing: boolean;
+  hasThreshold: boolean;
+  hasValues: boolean;
+  hasScores: boolean;
+  showPointDots: boolean;
+  timeFormat: string;
+}
+
+/** The scalars that vary within one shape. */
+interface ChartValues {
+  title: string;
+  subtitle: string;
+  timeAxisTitle: string;
+  timeDomain: [number, number];
+  scoreTop: number;
+}
+
+const DATA_SLOTS = [
+  'alertRules',
+  'changeRules',
+  'bands',
+  'loneBands',
+  'valueLine',
+  'valueMarkers',
+  'focus',
+  'note',
+  'scoreAxis',
+  'scoreLine',
+  'smoothLine',
+  'thresholdRule',
+  'thresholdLabel',
+  'scoreMarkers',
+] as const;
+type DataSlot = (typeof DATA_SLOTS)[number];
+/** The inline data of each layer. */
+type ChartData = Record<DataSlot, readonly object[]>;
+
+interface ChartLayout {
+  shape: ChartShape;
+  values: ChartValues;
+  data: ChartData;
+}
+
 /** The vega-lite spec of the alert chart; exported for tests. */
 export function alertChartSpec(input: ChartInput): TopLevelSpec {
+  const { shape, values, data } = chartLayout(input);
+  return specOf(shape, values, data);
+}
+
+function chartLayout(input: ChartInput): ChartLayout {
   const points = input.points
     .filter((point) => Number.isFinite(point.t.getTime()))
     .slice()
@@ -248,9 +310,49 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
   }
 
   const span = timeDomain[1]! - timeDomain[0]!;
-  // One label format for the whole axis (vega's default mixes "Fri 20" with "Nov 22").
-  const timeFormat = span > 3 * 86_400_000 ? '%b %d' : span > 86_400_000 ? '%b %d %H:%M' : '%H:%M';
-  const timeAxisTitle = span > 86_400_000 ? 'time (UTC)' : `time (UTC), ${formatUtc(new Date(timeDomain[0]!)).slice(0, 10)}`;
+  const lone = bands.filter((row, i) => row.lo !== null && (bands[i - 1]?.lo ?? null) === null && (bands[i + 1]?.lo ?? null) === null);
+  return {
+    shape: {
+      hasBand,
+      focusBar: focus !== null && focus.lo !== null,
+      focusRing: focus !== null && focus.value !== null,
+      hasThreshold: threshold !== null,
+      hasValues,
+      hasScores,
+      showPointDots,
+      // One label format for the whole axis (vega's default mixes "Fri 20" with "Nov 22").
+      timeFormat: span > 3 * 86_400_000 ? '%b %d' : span > 86_400_000 ? '%b %d %H:%M' : '%H:%M',
+    },
+    values: {
+      title: input.title,
+      subtitle: subtitleParts.join('  ·  '),
+      timeAxisTitle: span > 86_400_000 ? 'time (UTC)' : `time (UTC), ${formatUtc(new Date(timeDomain[0]!)).slice(0, 10)}`,
+      timeDomain: [timeDomain[0]!, timeDomain[1]!],
+      scoreTop,
+    },
+    data: {
+      alertRules: markers.filter((row) => row.marker !== 'change'),
+      changeRules: markers.filter((row) => row.marker === 'change'),
+      bands,
+      loneBands: lone,
+      valueLine: series.filter((row) => row.series === 'value'),
+      valueMarkers: markers.filter((row) => row.value !== null),
+      focus: focus === null ? [] : [focus],
+      note: [{}],
+      scoreAxis: [{ t: timeDomain[0], y: 0 }],
+      scoreLine: series.filter((row) => row.series === 'score'),
+      smoothLine: series.filter((row) => row.series === 'smoothed score'),
+      thresholdRule: threshold === null ? [] : [{ t: timeDomain[0], t2: timeDomain[1], threshold }],
+      thresholdLabel: threshold === null ? [] : [{ threshold, label: `threshold ${formatThreshold(threshold)}` }],
+      scoreMarkers: markers.filter((row) => row.score !== null && row.marker !== 'change'),
+    },
+  };
+}
+
+/** Lays the chart out as vega-lite; `values` and `data` may be placeholders (see compiledTemplate). */
+function specOf(shape: ChartShape, values: ChartValues, data: ChartData): TopLevelSpec {
+  const { timeDomain, timeAxisTitle, scoreTop } = values;
+  const { timeFormat, showPointDots } = shape;
   const x = { field: 't', type: 'temporal' as const };
   const xEncoding = (showAxis: boolean) => ({
     ...x,
@@ -280,74 +382,71 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
   };
 
   const alertRules = {
-    data: { values: markers.filter((row) => row.marker !== 'change') },
+    data: { values: data.alertRules },
     mark: { type: 'rule' as const, color: COLOURS.alert, opacity: 0.3, strokeWidth: 1.5 },
   };
   const changeRules = {
-    data: { values: markers.filter((row) => row.marker === 'change') },
+    data: { values: data.changeRules },
     mark: { type: 'rule' as const, color: COLOURS.change, opacity: 0.6, strokeDash: [4, 3], strokeWidth: 1.5 },
   };
   const note = (text: string, height: number) => ({
-    data: { values: [{}] },
+    data: { values: data.note },
     mark: { type: 'text' as const, text, color: '#6b7280', fontSize: 13 },
     encoding: { x: { value: PANEL_WIDTH / 2 }, y: { value: height / 2 } },
   });
-  const markerLayer = (field: 'value' | 'score', rows: MarkerRow[], size: number) => ({
+  const markerLayer = (field: 'value' | 'score', rows: readonly object[], size: number) => ({
     data: { values: rows },
     mark: { type: 'point' as const, filled: true, size, opacity: 1, stroke: 'white', strokeWidth: 1 },
     encoding: { y: { field, type: 'quantitative' as const }, shape: markerShape, fill: markerFill },
   });
-  const scoreLine = (name: 'score' | 'smoothed score', strokeWidth: number, strokeDash: number[]) => ({
-    data: { values: series.filter((row) => row.series === name) },
+  const scoreLine = (rows: readonly object[], strokeWidth: number, strokeDash: number[]) => ({
+    data: { values: rows },
     mark: { type: 'line' as const, strokeWidth, strokeDash, point: showPointDots ? { size: 12 } : false },
     encoding: { y: { field: 'y', type: 'quantitative' as const }, color: seriesColour },
   });
 
   // The expected band under the value line; a point without one leaves a gap (null breaks the area).
-  const bandLayers = hasBand
+  const bandLayers = shape.hasBand
     ? [
         {
-          data: { values: bands },
+          data: { values: data.bands },
           mark: { type: 'area' as const, color: COLOURS.band, opacity: 0.45, interpolate: 'linear' as const },
           encoding: { y: { field: 'lo', type: 'quantitative' as const }, y2: { field: 'hi' } },
         },
         // A lone banded point has no width as an area: a bar shows its range.
         {
-          data: { values: bands.filter((row, i) => row.lo !== null && (bands[i - 1]?.lo ?? null) === null && (bands[i + 1]?.lo ?? null) === null) },
+          data: { values: data.loneBands },
           mark: { type: 'rule' as const, color: COLOURS.band, strokeWidth: 6, opacity: 0.8 },
           encoding: { y: { field: 'lo', type: 'quantitative' as const }, y2: { field: 'hi' } },
         },
       ]
     : [];
   // The point the message is about: a ring, and its expected range as a dark bar with caps.
-  const focusLayers =
-    focus === null
-      ? []
-      : [
-          ...(focus.lo === null
+  const focusLayers = [
+          ...(!shape.focusBar
             ? []
             : [
                 {
-                  data: { values: [focus] },
+                  data: { values: data.focus },
                   mark: { type: 'rule' as const, color: '#1e40af', strokeWidth: 2 },
                   encoding: { y: { field: 'lo', type: 'quantitative' as const }, y2: { field: 'hi' } },
                 },
                 ...(['lo', 'hi'] as const).map((field) => ({
-                  data: { values: [focus] },
+                  data: { values: data.focus },
                   mark: { type: 'tick' as const, color: '#1e40af', orient: 'horizontal' as const, size: 14, thickness: 2 },
                   encoding: { y: { field, type: 'quantitative' as const } },
                 })),
               ]),
-          ...(focus.value === null
+          ...(!shape.focusRing
             ? []
             : [
                 {
-                  data: { values: [focus] },
+                  data: { values: data.focus },
                   mark: { type: 'point' as const, filled: false, size: 420, stroke: COLOURS.alert, strokeWidth: 2.5, opacity: 1 },
                   encoding: { y: { field: 'value', type: 'quantitative' as const } },
                 },
               ]),
-        ];
+  ];
 
   const valuePanel = {
     height: VALUE_HEIGHT,
@@ -358,7 +457,7 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
       changeRules,
       ...bandLayers,
       {
-        data: { values: series.filter((row) => row.series === 'value') },
+        data: { values: data.valueLine },
         mark: { type: 'line' as const, strokeWidth: 1.75, point: showPointDots ? { size: 18 } : false },
         encoding: {
           y: {
@@ -370,9 +469,9 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
           color: seriesColour,
         },
       },
-      markerLayer('value', markers.filter((row) => row.value !== null), 80),
+      markerLayer('value', data.valueMarkers, 80),
       ...focusLayers,
-      ...(hasValues ? [] : [note('no values', VALUE_HEIGHT)]),
+      ...(shape.hasValues ? [] : [note('no values', VALUE_HEIGHT)]),
     ],
   };
 
@@ -385,7 +484,7 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
       changeRules,
       {
         // Carries the score axis (0-1 unless a score exceeds 1) whether or not any score exists.
-        data: { values: [{ t: timeDomain[0], y: 0 }] },
+        data: { values: data.scoreAxis },
         mark: { type: 'point' as const, opacity: 0 },
         encoding: {
           y: {
@@ -396,19 +495,19 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
           },
         },
       },
-      scoreLine('score', 1.25, [4, 3]),
-      scoreLine('smoothed score', 2.25, []),
-      ...(threshold === null
+      scoreLine(data.scoreLine, 1.25, [4, 3]),
+      scoreLine(data.smoothLine, 2.25, []),
+      ...(!shape.hasThreshold
         ? []
         : [
             {
               // x and x2 span the panel: the layer inherits the panel's time encoding.
-              data: { values: [{ t: timeDomain[0], t2: timeDomain[1], threshold }] },
+              data: { values: data.thresholdRule },
               mark: { type: 'rule' as const, color: COLOURS.threshold, strokeDash: [6, 4], strokeWidth: 1.5 },
               encoding: { x2: { field: 't2' }, y: { field: 'threshold', type: 'quantitative' as const } },
             },
             {
-              data: { values: [{ threshold, label: `threshold ${formatThreshold(threshold)}` }] },
+              data: { values: data.thresholdLabel },
               mark: {
                 type: 'text' as const,
                 align: 'right' as const,
@@ -424,16 +523,16 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
               },
             },
           ]),
-      markerLayer('score', markers.filter((row) => row.score !== null && row.marker !== 'change'), 60),
-      ...(hasScores ? [] : [note('no scores', SCORE_HEIGHT)]),
+      markerLayer('score', data.scoreMarkers, 60),
+      ...(shape.hasScores ? [] : [note('no scores', SCORE_HEIGHT)]),
     ],
   };
 
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: input.title,
-      subtitle: subtitleParts.join('  ·  '),
+      text: values.title,
+      subtitle: values.subtitle,
       anchor: 'start',
       fontSize: 17,
       subtitleFontSize: 12,
@@ -455,11 +554,75 @@ export function alertChartSpec(input: ChartInput): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Compiling once per shape. vega-lite's compile costs about as much as the rest of the vega work
+// of a chart, and its output differs between charts of one shape only in the ChartValues and the
+// inline data. So a shape is compiled once per process with placeholders (a token for each text,
+// an unlikely number for each number, a marker object for each layer's data) and each chart fills
+// them into a copy.
+
+/** Placeholder numbers: written as plain numbers in the compiled spec (the time domain also inside datetime() expressions). */
+const SENTINEL = { timeStart: 4102444800123, timeEnd: 4102444800457, scoreTop: 987654.25 } as const;
+const TOKEN = (name: keyof ChartValues): string => `@@chart:${name}@@`;
+const TEMPLATE_VALUES: ChartValues = {
+  title: TOKEN('title'),
+  subtitle: TOKEN('subtitle'),
+  timeAxisTitle: TOKEN('timeAxisTitle'),
+  timeDomain: [SENTINEL.timeStart, SENTINEL.timeEnd],
+  scoreTop: SENTINEL.scoreTop,
+};
+const SLOT_KEY = '@@slot';
+const TEMPLATE_DATA = Object.fromEntries(DATA_SLOTS.map((slot) => [slot, [{ [SLOT_KEY]: slot }]])) as unknown as ChartData;
+const PLACEHOLDER = new RegExp(`"@@chart:(\\w+)@@"|(?<![\\d.])(${Object.values(SENTINEL).map((n) => String(n).replace('.', '\\.')).join('|')})(?![\\d.])`, 'g');
+
+/** The compiled vega spec of each shape seen, as JSON text with placeholders (a handful of shapes in practice). */
+const templates = new Map<string, string>();
+
+function compiledTemplate(shape: ChartShape): string {
+  const key = JSON.stringify(shape);
+  let template = templates.get(key);
+  if (template === undefined) {
+    template = JSON.stringify(compile(specOf(shape, TEMPLATE_VALUES, TEMPLATE_DATA), { logger: quietLogger }).spec);
+    // Each text placeholder must stand alone as a JSON string and each number must be there, or
+    // filling them in would not reproduce a fresh compile: fail loudly if vega-lite changes that.
+    const standalone = template.match(/"@@chart:\w+@@"/g)?.length ?? 0;
+    const anywhere = template.match(/@@chart:/g)?.length ?? 0;
+    const missing = Object.values(SENTINEL).filter((n) => !template!.includes(String(n)));
+    if (standalone !== anywhere || missing.length > 0) {
+      throw new Error(`alert chart: the compiled spec embeds a placeholder in an expression (${anywhere - standalone}) or drops one (${missing.join(', ')})`);
+    }
+    templates.set(key, template);
+  }
+  return template;
+}
+
+/** The vega spec of one chart: its shape's compiled template with its values and data filled in. */
+function compiledSpec(input: ChartInput): vega.Spec {
+  const { shape, values, data } = chartLayout(input);
+  const numbers = new Map<string, number>([
+    [String(SENTINEL.timeStart), values.timeDomain[0]],
+    [String(SENTINEL.timeEnd), values.timeDomain[1]],
+    [String(SENTINEL.scoreTop), values.scoreTop],
+  ]);
+  // One pass, so nothing filled in (a title, say) is itself taken for a placeholder.
+  const text = compiledTemplate(shape).replace(PLACEHOLDER, (_match, name: string | undefined, number: string | undefined) =>
+    name === undefined ? String(numbers.get(number!)) : JSON.stringify(values[name as keyof ChartValues]),
+  );
+  const spec = JSON.parse(text) as vega.Spec;
+  for (const source of spec.data ?? []) {
+    const values = 'values' in source ? source.values : undefined;
+    const slot = Array.isArray(values) && values.length === 1 ? (values[0] as Record<string, unknown>)[SLOT_KEY] : undefined;
+    if (typeof slot === 'string') {
+      (source as { values: unknown }).values = data[slot as DataSlot];
+    }
+  }
+  return spec;
+}
+
 /** Renders the chart to SVG text (vega headless, no fetches). */
 export async function renderAlertChartSvg(input: ChartInput): Promise<string> {
   installTextMetrics();
-  const { spec } = compile(alertChartSpec(input), { logger: quietLogger });
-  const view = new vega.View(vega.parse(spec), {
+  const view = new vega.View(vega.parse(compiledSpec(input)), {
     renderer: 'none',
     // Everything is inline; a loader that fetches nothing guards against a spec that would.
     loader: refusingLoader,
