@@ -52,6 +52,14 @@ describe('loadEnv: worker, queue and channel settings', () => {
     expect(loadEnv({}).workerConcurrency.score).toBe(1);
   });
 
+  it('refuses a pool no larger than the ingest concurrency (each ingest streams on a second connection)', () => {
+    expect(() => loadEnv({ ANOMSTACK_DB_POOL_MAX: '4', ANOMSTACK_WORKER_CONCURRENCY_INGEST: '4' })).toThrow(
+      'ANOMSTACK_DB_POOL_MAX (4) must be greater than the ingest worker\'s concurrency (4)',
+    );
+    expect(() => loadEnv({ ANOMSTACK_DB_POOL_MAX: '3', ANOMSTACK_WORKER_CONCURRENCY: '3' })).toThrow(EnvError);
+    expect(loadEnv({ ANOMSTACK_DB_POOL_MAX: '5', ANOMSTACK_WORKER_CONCURRENCY_INGEST: '4', ANOMSTACK_WORKER_CONCURRENCY: '8' }).dbPoolMax).toBe(5);
+  });
+
   it('parses email and Slack settings at start-up, and reports a bad SMTP port with the other problems', () => {
     const email = {
       ANOMSTACK_ALERT_EMAIL_FROM: 'a@example.com',

@@ -286,6 +286,14 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, terminal: boolean 
   const slack = channel(() => slackSettingsFromEnv(env));
   const webhook = channel(() => webhookSettingsFromEnv(env));
   const llm = channel(() => llmSettingsFromEnv(env));
+  const ingestConcurrency = vars.ANOMSTACK_WORKER_CONCURRENCY_INGEST ?? vars.ANOMSTACK_WORKER_CONCURRENCY;
+  // Each ingest holds its write transaction while its cursor reads on a second connection: with as
+  // many ingests as connections, every one would hold one and wait for another for ever.
+  if (ingestConcurrency >= vars.ANOMSTACK_DB_POOL_MAX) {
+    problems.push(
+      `ANOMSTACK_DB_POOL_MAX (${vars.ANOMSTACK_DB_POOL_MAX}) must be greater than the ingest worker's concurrency (${ingestConcurrency}): each ingest holds two connections while it streams`,
+    );
+  }
   if (problems.length > 0) {
     throw new EnvError(`Invalid environment: ${problems.join('; ')}`);
   }
