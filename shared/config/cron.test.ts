@@ -48,10 +48,17 @@ describe('cron schedules: the plain check agrees with cron-parser', () => {
   });
 
   it('takes the common schedules on the plain path', () => {
-    for (const expression of ['*/2 * * * *', '0 0 * * *', '0 6 * * *', ' 0  9 * * 1-5 ', '0,30 */6 1-15 1,7 0']) {
+    for (const expression of ['*/2 * * * *', '0 0 * * *', '0 6 * * *', ' 0  9 * * 1-5 ', '0,30 */6 1-15 * 0', '0 0 * 1,7 0']) {
       expect(isPlainCron(expression), expression).toBe(true);
       expect(cronProblem(expression)).toBeNull();
     }
+  });
+
+  it('leaves a day of month with a month named to cron-parser, which refuses a day no listed month has', () => {
+    for (const expression of ['0 0 30 2 *', '0 0 31 4 *', '0 0 31 2,4 *']) {
+      expect(cronProblem(expression), expression).toContain('is not a valid cron expression');
+    }
+    expect(cronProblem('0 0 15 2 *')).toBeNull();
   });
 
   it("gives cron-parser's message for the rest, and still takes what cron-parser does", () => {

@@ -46,6 +46,8 @@ export function isPlainCron(expression: string): boolean {
   const fields = expression.trim().split(/\s+/);
   return (
     fields.length === 5 &&
+    // A day of month with a month named (`0 0 30 2 *`) may be one no listed month has: cron-parser decides.
+    (fields[2] === '*' || fields[3] === '*') &&
     fields.every((field, i) => {
       const items = field.split(',');
       // cron-parser refuses a wildcard inside a list.
