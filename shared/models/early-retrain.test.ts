@@ -20,7 +20,9 @@ describe('early retrain of short histories', () => {
     expect(earlyRetrainDue(500, 0, window(30, 10_000 * 5 * MIN), 500)).toBe(false);
     expect(earlyRetrainDue(16, 0, window(30, 10_000 * 5 * MIN), 0)).toBe(false);
     const configs = (...names: string[]) => names.map((model_name) => ({ model_name }));
-    expect(earlyRetrainLimit({ train_early_retrain_n: 500, model_configs: configs('Conformal') })).toBe(500);
-    expect(earlyRetrainLimit({ train_early_retrain_n: 500, model_configs: configs('PCA', 'KNN') })).toBe(0);
+    expect(earlyRetrainLimit({ train_early_retrain_n: 500, train_max_n: 2500, model_configs: configs('Conformal') })).toBe(500);
+    // A capped training window never reaches 500 rows: the limit stops at half of it.
+    expect(earlyRetrainLimit({ train_early_retrain_n: 500, train_max_n: 300, model_configs: configs('Conformal') })).toBe(150);
+    expect(earlyRetrainLimit({ train_early_retrain_n: 500, train_max_n: 2500, model_configs: configs('PCA', 'KNN') })).toBe(0);
   });
 });

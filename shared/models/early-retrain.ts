@@ -50,8 +50,10 @@ export function scoreWindowN(config: { score_max_n: number; preprocess_params: {
 
 /**
  * The batch's `train_early_retrain_n`, or 0 (off) when any of its models is one of the original's
- * (PCA, KNN, ...): those batches keep the original's train schedule and so today's scores.
+ * (PCA, KNN, ...): those batches keep the original's train schedule and so today's scores. At most
+ * half of `train_max_n`: a model fitted on the capped window is never fitted on more rows, so a
+ * larger limit would chain a whole-batch train every time that many points arrived, for ever.
  */
-export function earlyRetrainLimit(config: { train_early_retrain_n: number; model_configs: readonly { model_name: string }[] }): number {
-  return allCalibrated(config.model_configs.map((c) => c.model_name)) ? config.train_early_retrain_n : 0;
+export function earlyRetrainLimit(config: { train_early_retrain_n: number; train_max_n: number; model_configs: readonly { model_name: string }[] }): number {
+  return allCalibrated(config.model_configs.map((c) => c.model_name)) ? Math.min(config.train_early_retrain_n, Math.floor(config.train_max_n / 2)) : 0;
 }
