@@ -62,6 +62,7 @@ function unsafeJinja(template: string): string | null {
 const problems = new Map<string, string | null>();
 /** Bounded: the dashboard's preview checks whatever text it is sent. */
 const MAX_CHECKED = 1000;
+const MAX_CACHED_LENGTH = 64 * 1024;
 
 /** What stops a template from compiling, or null: the loader reports it against the key. */
 export function templateProblem(template: string): string | null {
@@ -71,7 +72,10 @@ export function templateProblem(template: string): string | null {
     if (problems.size >= MAX_CHECKED) {
       problems.clear();
     }
-    problems.set(template, problem);
+    // Big texts (a few MB of included SQL) are not kept as keys: 1000 of them would be gigabytes.
+    if (template.length <= MAX_CACHED_LENGTH) {
+      problems.set(template, problem);
+    }
   }
   return problem;
 }
