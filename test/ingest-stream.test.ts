@@ -51,6 +51,11 @@ beforeAll(async () => {
       ingest_sql: `select 'm' || n as metric_name, ${TIME} as metric_timestamp,
           case when (i * ${METRICS} + n - 1) = 23456 then null else i end as metric_value ${SERIES} order by i, n`,
     },
+    // A function that takes a while: the write transaction must not be open (idle) while it runs.
+    slow_fn: {
+      table_key: 'stream_slow_fn',
+      ingest_fn: 'import time\ndef ingest():\n    time.sleep(1.5)\n    return [{"metric_name": "m", "metric_value": 1.0, "metric_timestamp": "2026-03-31T23:00:00Z"}]\n',
+    },
     // The source fails after two chunks have been staged: division by zero at row 20,001.
     source_fails: {
       table_key: 'stream_source_fails',
@@ -96,6 +101,21 @@ describe('a streamed ingest', () => {
     expect(await scalar(`select metric_value from stream_many where metric_name = 'm3' and metric_timestamp = '${NOW.toISOString()}'`)).toBe(3000.1235);
     expect(await ingestBatch(batch('many'), context())).toMatchObject({ status: 'ok', rows: 0 });
     expect(await scalar('select count(*) from stream_many')).toBe(ROWS);
+  });
+
+  it('runs an ingest function before it opens the write transaction, so no connection sits idle in one', async () => {
+    let settled = false;
+    const job = ingestBatch(batch('slow_fn'), { ...context(), env: loadEnv({ ANOMSTACK_PYTHON: process.env.ANOMSTACK_PYTHON }) }).finally(() => {
+      settled = true;
+    });
+    let idleInTransaction = 0;
+    while (!settled) {
+      const count = Number(await scalar(`select count(*) from pg_stat_activity where datname = current_database() and state = 'idle in transaction'`));
+      idleInTransaction = Math.max(idleInTransaction, count);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await job).toMatchObject({ status: 'ok', rows: 1 });
+    expect(idleInTransaction).toBe(0);
   });
 
   it('averages a key repeated in a later chunk, with the warning naming it', async () => {

@@ -53,6 +53,7 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
   let received = 0;
   let sinkMs = 0;
   const dryRows: ValidRow[] = [];
+  const read = await openIngestSource(batch, context);
 
   const consume = async (raw: Record<string, unknown>[], stage: MetricRowStage | null): Promise<void> => {
     const entered = Date.now();
@@ -79,7 +80,7 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
 
   /** Reads the source into `stage` (null on a dry run: the rows are kept to report), then checks the whole. */
   const fill = async (stage: MetricRowStage | null) => {
-    await readIngestRows(batch, context, (raw) => consume(raw, stage));
+    await read((raw) => consume(raw, stage));
     const fetchMs = Date.now() - started - sinkMs;
     const end = validator.finish();
     let points = end.valid;
@@ -132,11 +133,14 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
   };
 }
 
-/** The batch's rows, from its SQL (streamed) or its function (one frame, handed on in chunks). */
-async function readIngestRows(batch: MetricBatch, context: JobContext, onRows: IngestRowsSink): Promise<void> {
+/**
+ * The batch's rows, from its SQL (streamed when read) or its function (run now, before the write
+ * transaction opens: it returns one frame, and the transaction would otherwise sit idle for the
+ * function's whole run, which idle_in_transaction_session_timeout can kill and which holds back vacuum).
+ */
+async function openIngestSource(batch: MetricBatch, context: JobContext): Promise<(onRows: IngestRowsSink) => Promise<void>> {
   if (batch.ingest.kind === 'sql') {
-    await runIngestSql(batch, context.db, context.now, process.env, { statementTimeoutMs: context.env.statementTimeoutS * 1000 }, onRows);
-    return;
+    return (onRows) => runIngestSql(batch, context.db, context.now, process.env, { statementTimeoutMs: context.env.statementTimeoutS * 1000 }, onRows);
   }
   const frame = await runIngestFn(
     {
@@ -156,5 +160,5 @@ async function readIngestRows(batch: MetricBatch, context: JobContext, onRows: I
       },
     },
   );
-  await inChunks(frame, onRows);
+  return (onRows) => inChunks(frame, onRows);
 }
