@@ -220,26 +220,56 @@ function runProbabilities(X: FeatureMatrix, lags: number): Float64Array {
 
 /** The k (= best.length) reference rows nearest to the query by every column but the newest value (column 0). */
 function nearestContexts(reference: Float64Array, n: number, w: number, queries: Float64Array, q: number, best: Float64Array, bestIndex: Int32Array): void {
+  bestIndex.fill(0);
+  nearest(reference, n, w, queries, q, 1, 1, 0, best, bestIndex);
+}
+
+/**
+ * The one brute-force search both the score and the band use: the k (= best.length) smallest
+ * squared distances from the query at `q` to the reference rows, over columns `from`..w-1, skipping
+ * rows [skipFrom, skipTo], ascending in `best` (and their rows in `bestIndex` when given). A
+ * candidate's sum is abandoned once it exceeds the current k-th best, which with brute force over
+ * <= train_max_n rows is what keeps the replay fast.
+ */
+function nearest(
+  reference: Float64Array,
+  n: number,
+  w: number,
+  queries: Float64Array,
+  q: number,
+  from: number,
+  skipFrom: number,
+  skipTo: number,
+  best: Float64Array,
+  bestIndex: Int32Array | null,
+): void {
   const k = best.length;
   best.fill(Infinity);
-  bestIndex.fill(0);
   let kth = Infinity;
   for (let j = 0; j < n; j++) {
+    if (j >= skipFrom && j <= skipTo) {
+      continue;
+    }
     let sum = 0;
     const base = j * w;
-    for (let c = 1; c < w && sum < kth; c++) {
+    for (let c = from; c < w && sum < kth; c++) {
       const diff = reference[base + c]! - queries[q + c]!;
       sum += diff * diff;
     }
     if (sum < kth) {
+      // Insert into the ascending k best.
       let pos = k - 1;
       while (pos > 0 && best[pos - 1]! > sum) {
         best[pos] = best[pos - 1]!;
-        bestIndex[pos] = bestIndex[pos - 1]!;
+        if (bestIndex !== null) {
+          bestIndex[pos] = bestIndex[pos - 1]!;
+        }
         pos--;
       }
       best[pos] = sum;
-      bestIndex[pos] = j;
+      if (bestIndex !== null) {
+        bestIndex[pos] = j;
+      }
       kth = best[k - 1]!;
     }
   }
@@ -286,11 +316,7 @@ function standardise(X: FeatureMatrix, lags: number, center: number, scale: numb
   return out;
 }
 
-/**
- * Mean Euclidean distance from the query window at `q` to its k nearest reference windows, skipping
- * reference rows [skipFrom, skipTo]. A candidate's sum is abandoned once it exceeds the current k-th
- * best, which with brute force over <= train_max_n rows is what keeps the replay fast.
- */
+/** Mean Euclidean distance from the query window at `q` to its k (= best.length) nearest reference windows, skipping reference rows [skipFrom, skipTo]. */
 function nonconformity(
   reference: Float64Array,
   n: number,
@@ -302,29 +328,7 @@ function nonconformity(
   skipTo: number,
   best: Float64Array,
 ): number {
-  best.fill(Infinity);
-  let kth = Infinity;
-  for (let j = 0; j < n; j++) {
-    if (j >= skipFrom && j <= skipTo) {
-      continue;
-    }
-    let sum = 0;
-    const base = j * w;
-    for (let c = 0; c < w && sum < kth; c++) {
-      const diff = reference[base + c]! - queries[q + c]!;
-      sum += diff * diff;
-    }
-    if (sum < kth) {
-      // Insert into the ascending k best.
-      let pos = k - 1;
-      while (pos > 0 && best[pos - 1]! > sum) {
-        best[pos] = best[pos - 1]!;
-        pos--;
-      }
-      best[pos] = sum;
-      kth = best[k - 1]!;
-    }
-  }
+  nearest(reference, n, w, queries, q, 0, skipFrom, skipTo, best, null);
   let total = 0;
   let count = 0;
   for (let i = 0; i < k; i++) {
