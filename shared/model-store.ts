@@ -111,6 +111,16 @@ export function createModelStore(db: Db, modelPath: string) {
 
   return {
     /**
+     * The version a new train of `batch` writes: `candidate` (its clock), or one above the batch's
+     * newest version when that is not below it. Versions are never rewritten, so a second train at
+     * the same (future) clock would otherwise be dropped, or overwrite a file a worker has cached.
+     */
+    async nextVersion(batch: string, candidate: number): Promise<number> {
+      const [row] = await db.run<{ version: string | number }>('select_max_model_version', [batch]);
+      return Math.max(candidate, Number(row?.version ?? 0) + 1);
+    },
+
+    /**
      * Makes `version` of every given model current, SAVE_CHUNK models at a time: their files
      * first (if local, in parallel), then their rows in one statement, then one statement drops
      * the versions past KEEP_VERSIONS.

@@ -188,4 +188,31 @@ describe('train and score on Postgres', () => {
     expect(cold).toHaveLength(1);
     expect(warm).toEqual(cold);
   });
+  // A train's version is its clock, but `--now` can set a future clock: two trains at the same
+  // future time must still give two versions, or the second model is dropped (the row's insert does
+  // nothing on conflict) and, under local://, its file overwrites one a worker has already cached.
+  it.each([
+    ['local://', () => local],
+    ['postgres://', () => inPostgres],
+  ])('gives a second train at the same future time a newer version (model_path %s)', async (_, batchOf) => {
+    const batch = batchOf();
+    const future = new Date(Date.UTC(2200, 0, 1));
+    const at = (i: number): Date => new Date(future.getTime() - (400 - i) * STEP);
+    const rows = (shift: number): MetricRow[] =>
+      series(batch.name, 'future', 400).map((row, i) => ({ ...row, metric_timestamp: at(i), metric_value: row.metric_value + shift }));
+    await upsertMetricRows(test.db, 'ts_metrics', rows(0));
+    const first = await trainBatch(batch, context(future));
+    const warmBefore = (await scoreBatch(batch, context(future, true))).wouldWrite as MetricRow[];
+    await upsertMetricRows(test.db, 'ts_metrics', rows(500));
+    const second = await trainBatch(batch, context(future));
+    expect(Number(second.details?.version)).toBeGreaterThan(Number(first.details?.version));
+
+    const pick = (result: Awaited<ReturnType<typeof scoreBatch>>): unknown =>
+      (result.wouldWrite as MetricRow[] | undefined)?.filter((row) => row.metric_name === 'future').map((row) => row.metric_value);
+    const warm = pick(await scoreBatch(batch, context(future, true)));
+    clearModelCache();
+    const cold = pick(await scoreBatch(batch, context(future, true)));
+    expect(warm).toEqual(cold);
+    expect(warmBefore.length).toBeGreaterThan(0);
+  });
 });

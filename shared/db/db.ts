@@ -18,6 +18,7 @@ export type SqlName =
   | 'finish_job_run'
   | 'insert_models'
   | 'select_current_model_versions'
+  | 'select_max_model_version'
   | 'select_model_bytes'
   | 'delete_old_models_many'
   | 'delete_old_job_runs'

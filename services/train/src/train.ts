@@ -41,7 +41,7 @@ export const trainBatch: JobCore = async (batch, context) => {
   }
   const results = await trainInChunks(batch.name, tasks.map((task) => ({ ...task, preprocess: batch.config.preprocess_params, configs: batch.config.model_configs })), context.log);
   const store = createModelStore(context.db, batch.config.model_path);
-  const version = context.now.getTime() > Date.now() ? context.now.getTime() : Date.now();
+  const version = await store.nextVersion(batch.name, Math.max(context.now.getTime(), Date.now()));
   const trained: string[] = [];
   const toSave: ModelToSave[] = [];
   for (const result of results) {
