@@ -56,6 +56,13 @@ beforeAll(async () => {
       table_key: 'stream_slow_fn',
       ingest_fn: 'import time\ndef ingest():\n    time.sleep(1.5)\n    return [{"metric_name": "m", "metric_value": 1.0, "metric_timestamp": "2026-03-31T23:00:00Z"}]\n',
     },
+    // An embedded query that takes a while (SQLite counting to 3 million): the same, for db: sqlite.
+    slow_sqlite: {
+      table_key: 'stream_slow_sqlite',
+      db: 'sqlite',
+      ingest_sql: `with recursive c(x) as (select 1 union all select x + 1 from c where x < 3000000)
+          select 'm' as metric_name, '2026-03-31T23:00:00Z' as metric_timestamp, count(*) as metric_value from c`,
+    },
     // The source fails after two chunks have been staged: division by zero at row 20,001.
     source_fails: {
       table_key: 'stream_source_fails',
@@ -103,9 +110,12 @@ describe('a streamed ingest', () => {
     expect(await scalar('select count(*) from stream_many')).toBe(ROWS);
   });
 
-  it('runs an ingest function before it opens the write transaction, so no connection sits idle in one', async () => {
+  it.each([
+    ['an ingest function', 'slow_fn'],
+    ['an embedded (db: sqlite) query', 'slow_sqlite'],
+  ])('runs %s before it opens the write transaction, so no connection sits idle in one', async (_, name) => {
     let settled = false;
-    const job = ingestBatch(batch('slow_fn'), { ...context(), env: loadEnv({ ANOMSTACK_PYTHON: process.env.ANOMSTACK_PYTHON }) }).finally(() => {
+    const job = ingestBatch(batch(name), { ...context(), env: loadEnv({ ANOMSTACK_PYTHON: process.env.ANOMSTACK_PYTHON }) }).finally(() => {
       settled = true;
     });
     let idleInTransaction = 0;

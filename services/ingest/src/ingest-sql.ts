@@ -53,11 +53,8 @@ export async function runIngestSql(
   if (batch.ingest.kind !== 'sql') {
     throw new Error(`batch "${batch.name}" has no ingest_sql`);
   }
-  if (batch.config.db === 'duckdb' || batch.config.db === 'sqlite') {
-    const statement = queryOnly(batch, renderSql(batch, 'ingest_sql', { now }));
-    const query = { batch: batch.name, sql: statement.text, values: statement.values, file: batch.config.ingest_db_file ?? null, timeoutMs: batch.config.ingest_timeout_s * 1000 };
-    const rows = batch.config.db === 'duckdb' ? await runDuckDbQuery(query) : await runSqliteQuery(query);
-    await inChunks(rows, onRows);
+  if (isEmbedded(batch)) {
+    await inChunks(await runEmbeddedIngestSql(batch, now), onRows);
     return;
   }
   let source = store;
@@ -105,6 +102,18 @@ export async function runIngestSql(
     }
     throw asBatchError(batch, error);
   }
+}
+
+/** Whether the batch's ingest_sql runs in an embedded engine (duckdb, sqlite), which returns all its rows at once. */
+export function isEmbedded(batch: MetricBatch): boolean {
+  return batch.ingest.kind === 'sql' && (batch.config.db === 'duckdb' || batch.config.db === 'sqlite');
+}
+
+/** All the rows of an embedded engine's ingest_sql (see runIngestSql). */
+export async function runEmbeddedIngestSql(batch: MetricBatch, now: Date): Promise<Record<string, unknown>[]> {
+  const statement = queryOnly(batch, renderSql(batch, 'ingest_sql', { now }));
+  const query = { batch: batch.name, sql: statement.text, values: statement.values, file: batch.config.ingest_db_file ?? null, timeoutMs: batch.config.ingest_timeout_s * 1000 };
+  return batch.config.db === 'duckdb' ? runDuckDbQuery(query) : runSqliteQuery(query);
 }
 
 /** Hands `rows` to `onRows` INGEST_CHUNK_ROWS at a time. */

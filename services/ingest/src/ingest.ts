@@ -5,7 +5,7 @@ import { logSink, startProgress, type Progress } from '../../../shared/progress.
 import { thresholdBreachesForIngest, thresholdMetrics } from '../../../shared/thresholds/context.js';
 import { findPython } from './ingest-fn/find-python.js';
 import { runIngestFn } from './ingest-fn/index.js';
-import { inChunks, runIngestSql, type IngestRowsSink } from './ingest-sql.js';
+import { inChunks, isEmbedded, runEmbeddedIngestSql, runIngestSql, type IngestRowsSink } from './ingest-sql.js';
 import { averageDuplicates, IngestRowValidator, type ValidRow } from './validate-rows.js';
 
 /**
@@ -134,11 +134,16 @@ async function ingestOnce(batch: MetricBatch, context: JobContext): Promise<JobR
 }
 
 /**
- * The batch's rows, from its SQL (streamed when read) or its function (run now, before the write
- * transaction opens: it returns one frame, and the transaction would otherwise sit idle for the
- * function's whole run, which idle_in_transaction_session_timeout can kill and which holds back vacuum).
+ * The batch's rows, from its SQL (streamed when read from a database) or its function or embedded
+ * engine (run now, before the write transaction opens: they return all their rows at once, and the
+ * transaction would otherwise sit idle for their whole run, which idle_in_transaction_session_timeout
+ * can kill and which holds back vacuum).
  */
 async function openIngestSource(batch: MetricBatch, context: JobContext): Promise<(onRows: IngestRowsSink) => Promise<void>> {
+  if (isEmbedded(batch)) {
+    const rows = await runEmbeddedIngestSql(batch, context.now);
+    return (onRows) => inChunks(rows, onRows);
+  }
   if (batch.ingest.kind === 'sql') {
     return (onRows) => runIngestSql(batch, context.db, context.now, process.env, { statementTimeoutMs: context.env.statementTimeoutS * 1000 }, onRows);
   }
