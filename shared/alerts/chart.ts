@@ -194,6 +194,8 @@ interface ChartShape {
   hasScores: boolean;
   showPointDots: boolean;
   timeFormat: string;
+  /** A tick at each midnight: days-only labels over 3 to 10 days, where 8 ticks would fall twice a day and repeat each date. */
+  dayTicks: boolean;
 }
 
 /** The scalars that vary within one shape. */
@@ -322,6 +324,7 @@ function chartLayout(input: ChartInput): ChartLayout {
       showPointDots,
       // One label format for the whole axis (vega's default mixes "Fri 20" with "Nov 22").
       timeFormat: span > 3 * 86_400_000 ? '%b %d' : span > 86_400_000 ? '%b %d %H:%M' : '%H:%M',
+      dayTicks: span > 3 * 86_400_000 && span <= 10 * 86_400_000,
     },
     values: {
       title: input.title,
@@ -352,13 +355,13 @@ function chartLayout(input: ChartInput): ChartLayout {
 /** Lays the chart out as vega-lite; `values` and `data` may be placeholders (see compiledTemplate). */
 function specOf(shape: ChartShape, values: ChartValues, data: ChartData): TopLevelSpec {
   const { timeDomain, timeAxisTitle, scoreTop } = values;
-  const { timeFormat, showPointDots } = shape;
+  const { timeFormat, showPointDots, dayTicks } = shape;
   const x = { field: 't', type: 'temporal' as const };
   const xEncoding = (showAxis: boolean) => ({
     ...x,
     scale: { type: 'utc' as const, domain: timeDomain },
     axis: showAxis
-      ? { title: timeAxisTitle, format: timeFormat, labelAngle: 0, tickCount: 8, labelOverlap: true, labelFlush: true, grid: true }
+      ? { title: timeAxisTitle, format: timeFormat, labelAngle: 0, tickCount: dayTicks ? { interval: 'day' as const, step: 1 } : 8, labelOverlap: true, labelFlush: true, grid: true }
       : { title: null, labels: false, ticks: false, domain: false, grid: true, tickCount: 8 },
   });
 
