@@ -47,7 +47,13 @@ function changedSince(dir, builtAt) {
   return false;
 }
 
-/** dist/ exists and no source file changed since it was built (an edit, a checkout). */
+/**
+ * Files besides the sources that change what a build holds: this script, and the lockfile (the
+ * versions of the packages bundled in; `npm install` and a checkout both rewrite it).
+ */
+const BUILD_INPUTS = [fileURLToPath(import.meta.url), path.join(ROOT, 'package-lock.json')];
+
+/** dist/ exists and no source file or build input changed since it was built (an edit, a checkout, an install). */
 export function distIsCurrent() {
   let builtAt;
   try {
@@ -55,7 +61,8 @@ export function distIsCurrent() {
   } catch {
     return false;
   }
-  return !SOURCE_DIRS.some((dir) => changedSince(path.join(ROOT, dir), builtAt));
+  const inputChanged = BUILD_INPUTS.some((file) => (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) > builtAt);
+  return !inputChanged && !SOURCE_DIRS.some((dir) => changedSince(path.join(ROOT, dir), builtAt));
 }
 
 /**

@@ -18,13 +18,16 @@ describe('bin: compiled build or the current source', () => {
   const cliSource = (): string => path.join(root, 'services/cli/main.ts');
   const bin = async (): Promise<string> => (await run(process.execPath, [path.join(root, 'bin/anomstack.mjs')], { cwd: root })).stdout.trim();
   const build = async (...args: string[]): Promise<string> => (await run(process.execPath, [path.join(root, 'scripts/build.mjs'), ...args], { cwd: root })).stderr;
-  /** Sources of two minutes ago, the build of one: whatever is touched now is newer than it. */
+  /** Sources (and build inputs) of two minutes ago, the build of one: whatever is touched now is newer than it. */
   const ageBuild = (): void => {
     const sources = new Date(Date.now() - 120_000);
     for (const dir of ['shared', 'services']) {
       for (const file of fs.readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })) {
         fs.utimesSync(path.join(root, dir, file), sources, sources);
       }
+    }
+    for (const file of ['scripts/build.mjs', 'package-lock.json'].map((f) => path.join(root, f)).filter((f) => fs.existsSync(f))) {
+      fs.utimesSync(file, sources, sources);
     }
     const built = new Date(Date.now() - 60_000);
     fs.utimesSync(path.join(root, 'dist/.build-stamp'), built, built);
@@ -82,6 +85,22 @@ describe('bin: compiled build or the current source', () => {
     ageBuild();
     fs.writeFileSync(asset, 'select 2');
     expect(await bin()).toBe('main.ts');
+  });
+
+  it.each([
+    ['the build script', 'scripts/build.mjs'],
+    ['the lockfile (the bundled packages\' versions)', 'package-lock.json'],
+  ])('falls back to the sources when %s is newer than the build', async (_, file) => {
+    await build();
+    const input = path.join(root, file);
+    if (!fs.existsSync(input)) {
+      fs.writeFileSync(input, '{}');
+    }
+    ageBuild();
+    touch(input);
+    expect(await bin()).toBe('main.ts');
+    expect(await build('--if-stale')).toMatch(/built 1 modules/);
+    expect(await bin()).toBe('main.js');
   });
 
   it('falls back when a build died half-way (no stamp)', async () => {
