@@ -21,6 +21,14 @@ function dailySeries(n: number, seed: number, noise = 0.1): { t: Float64Array; v
 
 const windows = (series: { t: Float64Array; v: Float64Array }): FeatureMatrix => preprocess(series, RAW_WINDOWS);
 
+/** The default rows of `series`, a model fitted on the first `trainN`, the scores of the rest and the row of point `point` among them. */
+function fitDefaultRows(series: { t: Float64Array; v: Float64Array }, trainN: number, point: number, params: Record<string, unknown> = {}) {
+  const X = preprocess(series, DEFAULT_ROWS);
+  const model = fitModel({ ...CONFORMAL, model_params: params }, sliceRows(X, 0, trainN));
+  const test = sliceRows(X, trainN, X.n);
+  return { model, test, scores: scoreModel(model, test), at: test.timestamps.indexOf(point * MIN5) };
+}
+
 describe('Conformal', () => {
   it('scores new data from the training distribution as calibrated tail probabilities', () => {
     const X = windows(dailySeries(3500, 1));
@@ -60,11 +68,7 @@ describe('Conformal', () => {
     };
     const noisy = dailySeries(600, 5);
     stuck(noisy, 560, 14);
-    const X = preprocess(noisy, DEFAULT_ROWS);
-    const model = fitModel(CONFORMAL, sliceRows(X, 0, 500));
-    const test = sliceRows(X, 500, X.n);
-    const scores = scoreModel(model, test);
-    const at = test.timestamps.indexOf(560 * MIN5);
+    const { model, test, scores, at } = fitDefaultRows(noisy, 500, 560);
     // p(run of r) = 2^-(r-2) / 501 must pass 0.001 x 0.1 (the flatline's share): from the 7th value.
     expect(Math.max(...scores.slice(at, at + 6))).toBeLessThan(0.999);
     expect(scores[at + 6]).toBeGreaterThan(0.999);
@@ -89,11 +93,7 @@ describe('Conformal', () => {
     const random = new Random(8);
     const series = { t: Float64Array.from({ length: 60 }, (_, i) => i * MIN5), v: Float64Array.from({ length: 60 }, () => random.next()) };
     series.v.fill(0.5, 40, 60);
-    const X = preprocess(series, DEFAULT_ROWS);
-    const model = fitModel({ ...CONFORMAL, model_params: { daily_phase: false } }, sliceRows(X, 0, 16));
-    const test = sliceRows(X, 16, X.n);
-    const scores = scoreModel(model, test);
-    const at = test.timestamps.indexOf(40 * MIN5);
+    const { model, test, scores, at } = fitDefaultRows(series, 16, 40, { daily_phase: false });
     // p = 2^-10 / 17 at the 12th stuck value, 5.7e-4 of the flatline's share; a run of 6 (the window) is 0.0037.
     expect(Math.max(...scores.slice(at, at + 11))).toBeLessThan(0.999);
     expect(scores[at + 11]).toBeGreaterThan(0.999);
