@@ -155,6 +155,14 @@ describe('the default detector on incidents (backtest replay of the defaults)', 
     expect(alertsOf(values).filter((i) => i >= FROM && i < FROM + 8)).not.toEqual([]);
   });
 
+  it('alerts on a long flatline on a new metric (first models of 16 and 32 rows), from its 12th stuck point at the latest', () => {
+    // A flat-topped noise metric (no wave: the KNN window sees nothing new in a stuck mid value), stuck from point 45.
+    const random = new Random(9);
+    const values = Array.from({ length: 70 }, () => Math.round(100 * (100 + 2 * (random.next() - 0.5))) / 100);
+    values.fill(100, 45, 70);
+    expect(alertsOf(values).filter((i) => i >= 45 && i < 45 + 12)).not.toEqual([]);
+  });
+
   it('alerts on a level shift within a few points, even one that stays inside the daily range', () => {
     const values = metric(FROM + 40, 2).map((v, i) => (i >= FROM ? v + 8 : v));
     expect(alertsOf(values).filter((i) => i >= FROM && i < FROM + 3)).not.toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tailProbability } from './conformal.js';
+import { detectorWeights, tailProbability, weightedBonferroni } from './conformal.js';
 import { preprocess } from './preprocess.js';
 import { Random } from './random.js';
 import { expectedBand, fitModel, firedDetectors, scoreModel } from './registry.js';
@@ -7,6 +7,8 @@ import { sliceRows, type FeatureMatrix } from './types.js';
 
 const CONFORMAL = { model_name: 'Conformal', model_tag: 'c', model_params: {} };
 const RAW_WINDOWS = { diff_n: 0, smooth_n: 0, lags_n: 5, freq: null, freq_agg: 'mean' } as const;
+/** The default Conformal row: 12 values, the KNN window the newest 6 of them. */
+const DEFAULT_ROWS = { ...RAW_WINDOWS, lags_n: 11 } as const;
 const MIN5 = 300_000;
 
 /** A daily sine (288 points a day) with uniform noise. */
@@ -18,6 +20,14 @@ function dailySeries(n: number, seed: number, noise = 0.1): { t: Float64Array; v
 }
 
 const windows = (series: { t: Float64Array; v: Float64Array }): FeatureMatrix => preprocess(series, RAW_WINDOWS);
+
+/** The default rows of `series`, a model fitted on the first `trainN`, the scores of the rest and the row of point `point` among them. */
+function fitDefaultRows(series: { t: Float64Array; v: Float64Array }, trainN: number, point: number, params: Record<string, unknown> = {}) {
+  const X = preprocess(series, DEFAULT_ROWS);
+  const model = fitModel({ ...CONFORMAL, model_params: params }, sliceRows(X, 0, trainN));
+  const test = sliceRows(X, trainN, X.n);
+  return { model, test, scores: scoreModel(model, test), at: test.timestamps.indexOf(point * MIN5) };
+}
 
 describe('Conformal', () => {
   it('scores new data from the training distribution as calibrated tail probabilities', () => {
@@ -48,8 +58,8 @@ describe('Conformal', () => {
     const flat = { t: Float64Array.from({ length: 100 }, (_, i) => i * MIN5), v: new Float64Array(100).fill(5) };
     const model = fitModel(CONFORMAL, windows(flat));
     const probe = windows({ t: flat.t.slice(0, 7), v: Float64Array.of(5, 5, 5, 5, 5, 5, 5.01) });
-    // The smallest p (1e-12) times the three detectors of the Bonferroni correction.
-    expect(Array.from(scoreModel(model, probe))).toEqual([0, 1 - 3e-12]);
+    // The smallest p (1e-12, the window's) over the window's share of the budget.
+    expect(Array.from(scoreModel(model, probe))).toEqual([0, 1 - 1e-12 / 0.8]);
   });
 
   it('flags a run of identical values in a metric that never repeats one, not in a metric that often sits still', () => {
@@ -57,14 +67,12 @@ describe('Conformal', () => {
       series.v.fill(series.v[from]!, from, from + n);
     };
     const noisy = dailySeries(600, 5);
-    stuck(noisy, 560, 12);
-    const X = windows(noisy);
-    const model = fitModel(CONFORMAL, sliceRows(X, 0, 500));
-    const test = sliceRows(X, 500, X.n);
-    const scores = scoreModel(model, test);
-    const at = test.timestamps.indexOf(560 * MIN5);
-    expect(Math.max(...scores.slice(at, at + 6))).toBeGreaterThan(0.999); // within the window of 6 values
-    expect(firedDetectors(model, test)?.[at + 5]).toBe('flatline');
+    stuck(noisy, 560, 14);
+    const { model, test, scores, at } = fitDefaultRows(noisy, 500, 560);
+    // p(run of r) = 2^-(r-2) / 501 must pass 0.001 x 0.1 (the flatline's share): from the 7th value.
+    expect(Math.max(...scores.slice(at, at + 6))).toBeLessThan(0.999);
+    expect(scores[at + 6]).toBeGreaterThan(0.999);
+    expect(firedDetectors(model, test)?.[at + 6]).toBe('flatline');
     expect(Math.max(...scores.slice(0, at))).toBeLessThan(0.999);
     // A metric that holds its value for stretches of 20 points every other 20: a stuck stretch is business as usual.
     const noise = new Random(6);
@@ -72,12 +80,39 @@ describe('Conformal', () => {
     for (let i = 1; i < 600; i++) {
       pausing.v[i] = Math.floor(i / 20) % 2 === 0 ? pausing.v[i - 1]! : noise.next();
     }
-    const P = windows(pausing);
+    const P = preprocess(pausing, DEFAULT_ROWS);
     const held = sliceRows(P, 500, P.n);
     const heldScores = scoreModel(fitModel(CONFORMAL, sliceRows(P, 0, 500)), held);
     const repeats = Array.from(heldScores).filter((_, i) => held.data[i * P.d] === held.data[i * P.d + 1]);
     expect(repeats.length).toBeGreaterThan(30);
     expect(Math.max(...repeats)).toBeLessThan(0.999);
+  });
+
+  it('flags a long stuck run on a first model of 16 rows: the run is counted over the row of 12, not the window of 6', () => {
+    // White noise stuck at its middle: a flat window there is no stranger to the KNN than a noisy one.
+    const random = new Random(8);
+    const series = { t: Float64Array.from({ length: 60 }, (_, i) => i * MIN5), v: Float64Array.from({ length: 60 }, () => random.next()) };
+    series.v.fill(0.5, 40, 60);
+    const { model, test, scores, at } = fitDefaultRows(series, 16, 40, { daily_phase: false });
+    // p = 2^-10 / 17 at the 12th stuck value, 5.7e-4 of the flatline's share; a run of 6 (the window) is 0.0037.
+    expect(Math.max(...scores.slice(at, at + 11))).toBeLessThan(0.999);
+    expect(scores[at + 11]).toBeGreaterThan(0.999);
+    expect(firedDetectors(model, test)?.[at + 11]).toBe('flatline');
+    expect(Math.min(...scores.slice(at + 11))).toBeGreaterThan(0.999);
+  });
+
+  it('scores longer rows with a model saved when the row was the window (its runs capped at the window)', () => {
+    const series = dailySeries(700, 9);
+    series.v.fill(series.v[650]!, 650, 670);
+    const narrow = windows(series);
+    const model = fitModel(CONFORMAL, sliceRows(narrow, 0, 500));
+    const wide = preprocess(series, DEFAULT_ROWS);
+    const test = sliceRows(wide, 500 - 6, wide.n);
+    const narrowTest = sliceRows(narrow, 500, narrow.n);
+    expect(test.timestamps).toEqual(narrowTest.timestamps);
+    // The window, the jump and the capped run read the same values: the same scores as on its own rows.
+    expect(Array.from(scoreModel(model, test))).toEqual(Array.from(scoreModel(model, narrowTest)));
+    expect(expectedBand(model, test)).not.toBeNull();
   });
 
   it('flags a level shift on its first points even when the new level is within the normal range', () => {
@@ -137,6 +172,20 @@ describe('Conformal', () => {
 
   it('needs k neighbours outside each calibration window', () => {
     expect(() => fitModel(CONFORMAL, windows(dailySeries(20, 3)))).toThrow(/needs at least 16 training rows/);
+  });
+});
+
+describe('weightedBonferroni', () => {
+  it('gives the window 0.8 of the budget, jump and flatline 0.1 each, rescaled over the detectors that are on', () => {
+    const all = detectorWeights({ jump: {}, flatP: new Float64Array(1) });
+    expect(all.map((w) => +w.toFixed(12))).toEqual([0.8, 0.1, 0.1]);
+    expect(detectorWeights({}).map((w) => +w.toFixed(12))).toEqual([1, 0, 0]);
+    expect(detectorWeights({ jump: {} }).map((w) => +w.toFixed(12))).toEqual([0.888888888889, 0.111111111111, 0]);
+    // A window p of 7e-4 alerts at 0.999 (an equal third each would have made it 0.0021); a jump's needs 1e-4.
+    expect(weightedBonferroni([7e-4, 1, 1], all)).toBeLessThan(0.001);
+    expect(weightedBonferroni([1, 2e-4, 1], all)).toBeGreaterThan(0.001);
+    expect(weightedBonferroni([0.5, 1, 1e-5], all)).toBeCloseTo(1e-4, 12);
+    expect(weightedBonferroni([1, 1, 1], all)).toBe(1);
   });
 });
 

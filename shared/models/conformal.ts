@@ -9,13 +9,14 @@ import type { FeatureMatrix } from './types.js';
  * 90th percentile the tail is a generalised Pareto fit (peaks over threshold, as SPOT), so p keeps
  * shrinking for windows stranger than any seen instead of stopping at 1 / (calibration + 1).
  *
- * Meant for raw lag windows (preprocess diff_n 0, smooth_n 0, lags_n L - 1): a spike then makes
- * the window ending at the spike novel, so it is flagged at the spike, not later.
+ * Meant for raw lag windows (preprocess diff_n 0, smooth_n 0): a spike then makes the window
+ * ending at the spike novel, so it is flagged at the spike, not later. The row is longer (lags_n 11)
+ * than the KNN window (window_n 6): the flatline detector counts a stuck run over the whole row.
  */
 
 export interface ConformalParams {
   nNeighbors: number;
-  /** Lag columns used (the first `windowN` of the row); null = all. */
+  /** Lag columns the KNN window and the jump use (the first `windowN` of the row); null = DEFAULT_WINDOW_N. */
   windowN: number | null;
   /** Calibration windows drawn (evenly spaced) from the training rows. */
   calibrationN: number;
@@ -23,7 +24,7 @@ export interface ConformalParams {
   dailyPhase: boolean;
   /** Second detector: the newest value's jump from the median of the window's older values, calibrated on the training rows. */
   jump: boolean;
-  /** Third detector: a run of identical values ending at the newest, against how often runs continue in the training rows. */
+  /** Third detector: a run of identical values ending at the newest (counted over the whole row), against how often runs continue in the training rows. */
   flatline: boolean;
 }
 
@@ -50,7 +51,7 @@ export interface ConformalState {
   tailShare: number;
   /** The jump detector's calibration (absent: off, or a model saved before it). */
   jump?: Calibrated;
-  /** The flatline detector: `flatP[r]` = P(a run of at least r identical values ends at a row), r = 0..lags. */
+  /** The flatline detector: `flatP[r]` = P(a run of at least r identical values ends at a row), r = 0..row width (0..lags in a model saved before the longer row). */
   flatP?: Float64Array;
 }
 
@@ -61,12 +62,29 @@ const MIN_P = 1e-12;
 const DAY_MS = 86_400_000;
 /** Neighbours behind an expected range: enough for a range (about the 10th to 90th percentile), few enough to stay local. */
 const BAND_NEIGHBOURS = 10;
+/**
+ * The KNN window (6 values, 30 minutes of 5-minute data), shorter than the default row (lags_n 11,
+ * 12 values): the window's novelty is about a shape's last few points, a flatline's about how long it lasts.
+ */
+const DEFAULT_WINDOW_N = 6;
+/**
+ * Shares of the false-alarm budget (weighted Bonferroni: score = 1 - min p_i / w_i, the shares of the
+ * detectors that are on summing to 1). The window is the general detector (any shape at any level)
+ * and keeps most of it: an equal third each cost it the windows whose p lies between 0.001 / 3 and
+ * 0.001. The flatline's p halves with every further stuck point, so a tenth instead of a third costs
+ * it under two points of delay; the jump mostly fires on the rows the window finds novel too.
+ */
+const WEIGHTS = { window: 0.8, jump: 0.1, flatline: 0.1 } as const;
 
 export const conformalDetector: Detector<ConformalParams, ConformalState> & { calibrated: true } = {
   name: 'Conformal',
   calibrated: true,
   // Raw lag windows: a difference or a trailing mean would move a spike's novelty off the spike.
-  preprocess: { diff_n: 0, smooth_n: 0 },
+  // Why 12 values (lags_n 11): the flatline needs p < 0.001 x its share (0.1); on the first model
+  // (16 rows) a never-repeating metric's run of r has p = 2^-(r-2) / 17, below 1e-4 from r = 12.
+  preprocess: { diff_n: 0, smooth_n: 0, lags_n: 11 },
+  // A model saved when the row was the window (lags_n 5) still scores the longer rows.
+  readsRowPrefix: true,
   readParams(r) {
     r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'jump', 'flatline', 'contamination']);
     r.contamination();
@@ -84,7 +102,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     };
   },
   fit(X, p) {
-    const lags = Math.min(p.windowN ?? X.d, X.d);
+    const lags = Math.min(p.windowN ?? DEFAULT_WINDOW_N, X.d);
     // Calibration windows must have k neighbours that do not overlap them in time (|i - j| >= lags).
     if (X.n < p.nNeighbors + 2 * lags + 1) {
       throw new Error(`Conformal: needs at least ${p.nNeighbors + 2 * lags + 1} training rows (n_neighbors + 2 windows), got ${X.n}`);
@@ -113,7 +131,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       state.jump = { calibration: jumps, ...fitTail(jumps) };
     }
     if (p.flatline && lags >= 2) {
-      state.flatP = runProbabilities(X, lags);
+      state.flatP = runProbabilities(X, X.d);
     }
     return { state, trainScores: Float64Array.from(calibration, (x) => 1 - tailProbability(state, x)) };
   },
@@ -121,19 +139,22 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
     const out = new Float64Array(X.n);
     const best = new Float64Array(p.nNeighbors);
-    const detectors = 1 + (state.jump ? 1 : 0) + (state.flatP ? 1 : 0);
+    const weights = detectorWeights(state);
     for (let i = 0; i < X.n; i++) {
       const ncm = nonconformity(state.reference, state.n, state.w, queries, i * state.w, p.nNeighbors, 1, 0, best);
-      out[i] = 1 - Math.min(1, detectors * Math.min(...detectorPValues(state, X, i, ncm)));
+      out[i] = 1 - weightedBonferroni(detectorPValues(state, X, i, ncm), weights);
     }
     return out;
   },
   fired(state, X, p) {
     const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
     const best = new Float64Array(p.nNeighbors);
+    const weights = detectorWeights(state);
     return Array.from({ length: X.n }, (_, i) => {
+      // The detector that set the score: the smallest p relative to its share.
       const ps = detectorPValues(state, X, i, nonconformity(state.reference, state.n, state.w, queries, i * state.w, p.nNeighbors, 1, 0, best));
-      return DETECTOR_NAMES[ps.indexOf(Math.min(...ps))]!;
+      const relative = ps.map((pv, k) => (weights[k]! > 0 ? pv / weights[k]! : Infinity));
+      return DETECTOR_NAMES[relative.indexOf(Math.min(...relative))]!;
     });
   },
   expected(state, X) {
@@ -166,16 +187,35 @@ const DETECTOR_NAMES = ['window', 'jump', 'flatline'] as const;
 
 /**
  * Each detector's tail probability for row i: the KNN window's, the jump's and the flatline's (when on).
- * The score is 1 - m x their minimum (Bonferroni over the m detectors), so a score of 0.999 is still
- * "1 in 1000 or rarer" for whichever fired, and adding detectors does not add false alerts.
+ * The score is 1 - min p_i / w_i (weightedBonferroni), so a score of 0.999 is still "1 in 1000 or
+ * rarer" for the ensemble, and adding detectors does not add false alerts.
  */
 function detectorPValues(state: ConformalState, X: FeatureMatrix, i: number, ncm: number): number[] {
   // An off detector (or a model saved before it) is p = 1: never the minimum that sets the score.
   return [
     tailProbability(state, ncm),
     state.jump ? tailProbability(state.jump, jumpSize(X, i, state.lags)) : 1,
-    state.flatP ? state.flatP[runLength(X, i, state.lags)]! : 1,
+    // A model saved before the longer row knows runs up to its window only: a longer one counts as that.
+    state.flatP ? state.flatP[Math.min(state.flatP.length - 1, runLength(X, i, X.d))]! : 1,
   ];
+}
+
+/** WEIGHTS of the detectors that are on, in detectorPValues' order, scaled to sum to 1 (an off detector: 0). */
+export function detectorWeights(on: { jump?: unknown; flatP?: unknown }): number[] {
+  const raw = [WEIGHTS.window, on.jump ? WEIGHTS.jump : 0, on.flatP ? WEIGHTS.flatline : 0];
+  const total = raw.reduce((a, b) => a + b, 0);
+  return raw.map((w) => w / total);
+}
+
+/** min p_i / w_i over the detectors with a share, at most 1: P(any fires at level a) <= sum w_i a = a, whatever their dependence. */
+export function weightedBonferroni(ps: readonly number[], weights: readonly number[]): number {
+  let least = 1;
+  ps.forEach((p, i) => {
+    if (weights[i]! > 0) {
+      least = Math.min(least, p / weights[i]!);
+    }
+  });
+  return least;
 }
 
 /** |newest - median of the window's older values|: a spike or a level shift on its first points, whatever the level. */
@@ -187,7 +227,7 @@ function jumpSize(X: FeatureMatrix, i: number, lags: number): number {
   return Math.abs(X.data[base]! - med);
 }
 
-/** How many values of row i's window, from the newest back, equal the newest (1..lags). */
+/** How many of row i's first `lags` values, from the newest back, equal the newest (1..lags). */
 function runLength(X: FeatureMatrix, i: number, lags: number): number {
   const base = i * X.d;
   let r = 1;
@@ -198,7 +238,7 @@ function runLength(X: FeatureMatrix, i: number, lags: number): number {
 }
 
 /**
- * P(run >= r) for r = 0..lags, as a chain of continuation rates from the training rows, each with
+ * P(run >= r) for r = 0..lags (the row width), as a chain of continuation rates from the training rows, each with
  * one pseudo-count (the conformal +1): P(run >= 2) = (rows with a run of 2 + 1) / (rows + 1), and each
  * longer run continues at (rows with run >= r + 1) / (rows with run >= r - 1 + 2). A metric that
  * never repeats a value gets a small p after a few identical points; one that often sits still does not.

@@ -6,6 +6,8 @@ export interface Detector<P, S> {
   readonly name: string;
   /** Preprocess keys this detector is meant for, over DEFAULT_PREPROCESS, when a batch does not set them. */
   readonly preprocess?: Partial<PreprocessParams>;
+  /** The detector reads a row's columns by position from the first (newest value, then older lags), so a model fitted on shorter rows still scores longer ones. */
+  readonly readsRowPrefix?: true;
   readParams(reader: ParamReader): P;
   fit(X: FeatureMatrix, params: P): { state: S; trainScores: Float64Array };
   /** Raw decision scores, higher = more abnormal (PyOD's `decision_function`), in a new array the caller owns. */

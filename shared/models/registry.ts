@@ -103,12 +103,17 @@ export function fitModel(cfg: ModelConfig, X: FeatureMatrix): FittedModel {
   return { modelName: cfg.model_name, modelTag: cfg.model_tag, params, d: X.d, trainMin, trainMax, state };
 }
 
+/** The rows have the model's width, or more for a detector that reads a row's first columns by position (readsRowPrefix). */
+function rowsFit(detector: AnyDetector, model: FittedModel, X: FeatureMatrix): boolean {
+  return X.d === model.d || (detector.readsRowPrefix === true && X.d > model.d);
+}
+
 /** Raw decision scores of new rows (higher = more abnormal). */
 export function decisionScores(model: FittedModel, X: FeatureMatrix): Float64Array {
-  if (X.d !== model.d) {
+  const detector = detectorFor(model.modelName);
+  if (!rowsFit(detector, model, X)) {
     throw new Error(`${model.modelName}: model was trained on ${model.d} features, got ${X.d}`);
   }
-  const detector = detectorFor(model.modelName);
   return detector.decision(model.state, X, readParams(detector, model.params));
 }
 
@@ -129,7 +134,7 @@ export function scoreModel(model: FittedModel, X: FeatureMatrix): Float64Array {
 /** The model's expected range of each row's newest value (value units), or null when the model gives none. */
 export function expectedBand(model: FittedModel, X: FeatureMatrix): ExpectedBand | null {
   const detector = detectorFor(model.modelName);
-  if (detector.expected === undefined || X.d !== model.d) {
+  if (detector.expected === undefined || !rowsFit(detector, model, X)) {
     return null;
   }
   return detector.expected(model.state, X, readParams(detector, model.params));
@@ -138,7 +143,7 @@ export function expectedBand(model: FittedModel, X: FeatureMatrix): ExpectedBand
 /** Per row, which of the model's own detectors gave the score (Conformal: window, jump, flatline), or null when the model has none. */
 export function firedDetectors(model: FittedModel, X: FeatureMatrix): string[] | null {
   const detector = detectorFor(model.modelName);
-  if (detector.fired === undefined || X.d !== model.d) {
+  if (detector.fired === undefined || !rowsFit(detector, model, X)) {
     return null;
   }
   return detector.fired(model.state, X, readParams(detector, model.params));
