@@ -135,6 +135,19 @@ describe('Conformal', () => {
     expect(stateOf(series(6 * 7 * 24, weekly)).w).toBe(stateOf(series(6 * 7 * 24, daily)).w);
   });
 
+  it('adds the time-of-day columns only to rows that show a daily cycle', () => {
+    const random = new Random(10);
+    let walk = 0;
+    const widthOf = (value: (i: number) => number): number => {
+      const series = { t: Float64Array.from({ length: 1000 }, (_, i) => i * MIN5), v: Float64Array.from({ length: 1000 }, (_, i) => value(i)) };
+      return (fitModel(CONFORMAL, windows(series)).state as { w: number }).w;
+    };
+    // 1000 5-minute points: three and a half days, lag windows of 6 values (lags_n 5).
+    expect(widthOf((i) => Math.sin((2 * Math.PI * i) / 288) + 0.5 * (random.next() - 0.5))).toBe(8);
+    expect(widthOf(() => random.next())).toBe(6);
+    expect(widthOf(() => (walk += random.next() - 0.5))).toBe(6);
+  });
+
   it('keeps the weekly profile through the model codec, and scores a model saved before it', () => {
     const HOUR = 3_600_000;
     const random = new Random(9);

@@ -1,5 +1,5 @@
 import type { Detector, ExpectedBand } from './detector.js';
-import { learnWeekly, weeklyOffset, type WeeklyProfile } from './seasonal-phase.js';
+import { hasDailyCycle, learnWeekly, weeklyOffset, type WeeklyProfile } from './seasonal-phase.js';
 import type { FeatureMatrix } from './types.js';
 
 /**
@@ -99,10 +99,12 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     const { center, scale } = robustScale(X);
     // Why sqrt(lags): the standardised window has a total variance of about `lags`, and a circle of
     // radius r a total variance of r^2, so time of day weighs as much as the values. Two days at least,
-    // or the time of day is just another name for the training's few days.
+    // or the time of day is just another name for the training's few days; and only when the rows show
+    // a time-of-day pattern (seasonal-phase.ts), as the columns only thin out the neighbours of a metric without one.
     const span = X.n > 1 ? X.timestamps[X.n - 1]! - X.timestamps[0]! : 0;
-    const phaseRadius = p.dailyPhase && span >= 2 * DAY_MS ? Math.sqrt(lags) : 0;
-    const weekly = p.weeklyPhase ? learnWeekly(newestValues(X, center, scale), X.timestamps) : undefined;
+    const values = newestValues(X, center, scale);
+    const phaseRadius = p.dailyPhase && span >= 2 * DAY_MS && hasDailyCycle(values, X.timestamps) ? Math.sqrt(lags) : 0;
+    const weekly = p.weeklyPhase ? learnWeekly(values, X.timestamps) : undefined;
     const w = lags + (phaseRadius > 0 ? 2 : 0);
     const reference = standardise(X, lags, center, scale, phaseRadius, weekly);
     const c = Math.min(p.calibrationN, X.n);

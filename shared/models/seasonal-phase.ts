@@ -1,21 +1,22 @@
 import { Random } from './random.js';
 
 /**
- * Weekly seasonality for the Conformal KNN, learned from the training rows: what the day of week
- * and hour add to a value beyond its time of day (which the daily phase columns carry), taken out
- * of every lag value before the windows are compared, and only when a test on those rows finds a
- * weekly pattern. A Sunday window then looks like any other day's, so it has every day's windows
- * as neighbours, and a weekday's level on a Sunday stands out by the weekday-Sunday difference.
+ * Seasonality for the Conformal KNN, found in the training rows. The daily phase columns (the time
+ * of day, conformal.ts) are added only when the rows show a time-of-day pattern (hasDailyCycle).
+ * The weekly profile (learnWeekly) is what the day of week and hour add to a value beyond its time
+ * of day, taken out of every lag value before the windows are compared, and only when a test on the
+ * rows finds a weekly pattern. A Sunday window then looks like any other day's, so it has every
+ * day's windows as neighbours, and a weekday's level on a Sunday stands out by the difference.
  */
 
 const DAY_MS = 86_400_000;
 const WEEK_DAYS = 7;
 /** Time-of-day resolution of the weekly profile: hours (or the metric's own step when coarser). */
 const MAX_BINS = 24;
-/** Permutations behind the weekly test's p-value: 199 resolve the 1% level with a margin of one exceedance. */
+/** Shuffles behind the tests' p-values: 199 resolve the 1% level with a margin of one exceedance. */
 const PERMUTATIONS = 199;
-/** The weekly test's level, the conventional 1%: a metric with no weekly pattern gets the column about 1 time in 100. */
-const WEEKLY_ALPHA = 0.01;
+/** The tests' level, the conventional 1%: a metric without the pattern is taken to have it about 1 time in 100. */
+const ALPHA = 0.01;
 /** Fixed seed: one training set always gets the same decision. */
 const SEED = 7;
 
@@ -67,11 +68,64 @@ export function learnWeekly(values: Float64Array, times: Float64Array): WeeklyPr
     nullSum += s;
     exceed += s >= observed.ss ? 1 : 0;
   }
-  if ((exceed + 1) / (PERMUTATIONS + 1) > WEEKLY_ALPHA) {
+  if ((exceed + 1) / (PERMUTATIONS + 1) > ALPHA) {
     return undefined;
   }
   const shrink = Math.max(0, 1 - nullSum / PERMUTATIONS / observed.ss);
   return { bins, step, table: observed.means.map((m) => shrink * m) };
+}
+
+/**
+ * Whether the rows show a time-of-day pattern: each day's hourly cells (of the values' ranks, so a
+ * spike counts as one high value, less a linear trend and the day's own mean) averaged over the
+ * days, against the same with every day's cells rotated by a random number of hours, 199 rotations,
+ * at the 1% level. A rotation keeps a day's own wiggles (a drift, autocorrelated noise) and breaks
+ * only their alignment across days. Two days cannot pass (1 rotation in 24 aligns them): three can.
+ */
+export function hasDailyCycle(values: Float64Array, times: Float64Array): boolean {
+  const n = values.length;
+  const bins = Math.min(MAX_BINS, Math.max(1, Math.round(DAY_MS / medianStep(times))));
+  if (n < 2 || bins < 2) {
+    return false;
+  }
+  const { cells, days } = dayCells(detrended(ranks(values), times), times, bins, true);
+  const observed = alignedSs(cells, days.length, bins, new Int32Array(days.length));
+  const random = new Random(SEED);
+  const shifts = new Int32Array(days.length);
+  let exceed = 0;
+  for (let k = 0; k < PERMUTATIONS; k++) {
+    shifts.forEach((_, r) => (shifts[r] = random.below(bins)));
+    exceed += alignedSs(cells, days.length, bins, shifts) >= observed ? 1 : 0;
+  }
+  return (exceed + 1) / (PERMUTATIONS + 1) <= ALPHA;
+}
+
+/** Sum over bins of (sum of the days' cells)^2 / count, each day's cells rotated by its shift. */
+function alignedSs(cells: Float64Array, days: number, bins: number, shifts: Int32Array): number {
+  const sum = new Float64Array(bins);
+  const count = new Float64Array(bins);
+  for (let r = 0; r < days; r++) {
+    for (let b = 0; b < bins; b++) {
+      const x = cells[r * bins + ((b + shifts[r]!) % bins)]!;
+      if (!Number.isNaN(x)) {
+        sum[b]! += x;
+        count[b]!++;
+      }
+    }
+  }
+  let ss = 0;
+  for (let b = 0; b < bins; b++) {
+    ss += count[b]! > 0 ? sum[b]! ** 2 / count[b]! : 0;
+  }
+  return ss;
+}
+
+/** Each value's rank, as a share in (0, 1): a spike counts as one high value, not as its size. */
+function ranks(values: Float64Array): Float64Array {
+  const order = Array.from(values.keys()).sort((a, b) => values[a]! - values[b]!);
+  const out = new Float64Array(values.length);
+  order.forEach((i, r) => (out[i] = (r + 0.5) / values.length));
+  return out;
 }
 
 function timeOfDay(t: number): number {
@@ -102,6 +156,13 @@ function medianStep(times: Float64Array): number {
 
 /** The values less their least-squares line in time and then their mean per time-of-day bin. */
 function deseasonalisedDaily(values: Float64Array, times: Float64Array, bins: number): Float64Array {
+  const out = detrended(values, times);
+  const profile = binMeans(out, (i) => binOf(times[i]!, bins), bins);
+  return out.map((r, i) => r - profile[binOf(times[i]!, bins)]!);
+}
+
+/** The values less their least-squares line in time. */
+function detrended(values: Float64Array, times: Float64Array): Float64Array {
   const n = values.length;
   let mt = 0;
   let mv = 0;
@@ -116,9 +177,7 @@ function deseasonalisedDaily(values: Float64Array, times: Float64Array, bins: nu
     stt += (times[i]! - mt) ** 2;
   }
   const slope = stt > 0 ? stv / stt : 0;
-  const out = Float64Array.from(values, (v, i) => v - mv - slope * (times[i]! - mt));
-  const profile = binMeans(out, (i) => binOf(times[i]!, bins), bins);
-  return out.map((r, i) => r - profile[binOf(times[i]!, bins)]!);
+  return Float64Array.from(values, (v, i) => v - mv - slope * (times[i]! - mt));
 }
 
 /** Mean of values per group (0 for an empty group). */
@@ -133,7 +192,7 @@ function binMeans(values: Float64Array, group: (i: number) => number, groups: nu
 }
 
 /** One row of `bins` cells per calendar day present (the mean residual of its points in each bin, NaN where none), each bin centred over the days. */
-function dayCells(residuals: Float64Array, times: Float64Array, bins: number): { cells: Float64Array; days: number[] } {
+function dayCells(residuals: Float64Array, times: Float64Array, bins: number, centreDays = false): { cells: Float64Array; days: number[] } {
   const first = dayIndex(times[0]!);
   const span = dayIndex(times[times.length - 1]!) - first + 1;
   const sum = new Float64Array(span * bins);
@@ -160,6 +219,16 @@ function dayCells(residuals: Float64Array, times: Float64Array, bins: number): {
       }
     }
   });
+  if (centreDays) {
+    // Each day less its own mean: a day's level is not a time of day.
+    for (let r = 0; r < days.length; r++) {
+      const row = cells.subarray(r * bins, (r + 1) * bins);
+      const present = row.filter((x) => !Number.isNaN(x));
+      const mean = present.reduce((a, x) => a + x, 0) / Math.max(1, present.length);
+      row.forEach((x, b) => (row[b] = x - mean));
+    }
+    return { cells, days };
+  }
   for (let b = 0; b < bins; b++) {
     const present = days.flatMap((_, r) => (Number.isNaN(cells[r * bins + b]!) ? [] : [cells[r * bins + b]!]));
     const mean = present.reduce((a, x) => a + x, 0) / Math.max(1, present.length);
