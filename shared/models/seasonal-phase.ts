@@ -53,7 +53,7 @@ export function learnWeekly(values: Float64Array, times: Float64Array): WeeklyPr
     return undefined;
   }
   const step = medianStep(times);
-  const bins = Math.min(MAX_BINS, Math.max(1, Math.round(DAY_MS / step)));
+  const bins = binsPerDay(step);
   const residuals = deseasonalisedDaily(values, times, bins);
   const { cells, days } = dayCells(residuals, times, bins);
   const labels = Int32Array.from(days, dayOfWeek);
@@ -84,8 +84,8 @@ export function learnWeekly(values: Float64Array, times: Float64Array): WeeklyPr
  */
 export function hasDailyCycle(values: Float64Array, times: Float64Array): boolean {
   const n = values.length;
-  const bins = Math.min(MAX_BINS, Math.max(1, Math.round(DAY_MS / medianStep(times))));
-  if (n < 2 || bins < 2) {
+  const bins = n < 2 ? 1 : binsPerDay(medianStep(times));
+  if (bins < 2) {
     return false;
   }
   const { cells, days } = dayCells(detrended(ranks(values), times), times, bins, true);
@@ -100,24 +100,9 @@ export function hasDailyCycle(values: Float64Array, times: Float64Array): boolea
   return (exceed + 1) / (PERMUTATIONS + 1) <= ALPHA;
 }
 
-/** Sum over bins of (sum of the days' cells)^2 / count, each day's cells rotated by its shift. */
+/** The between-bin sum of squares of the days' cells with every day rotated by its shift (cell c of day r counted in bin c - shift). */
 function alignedSs(cells: Float64Array, days: number, bins: number, shifts: Int32Array): number {
-  const sum = new Float64Array(bins);
-  const count = new Float64Array(bins);
-  for (let r = 0; r < days; r++) {
-    for (let b = 0; b < bins; b++) {
-      const x = cells[r * bins + ((b + shifts[r]!) % bins)]!;
-      if (!Number.isNaN(x)) {
-        sum[b]! += x;
-        count[b]!++;
-      }
-    }
-  }
-  let ss = 0;
-  for (let b = 0; b < bins; b++) {
-    ss += count[b]! > 0 ? sum[b]! ** 2 / count[b]! : 0;
-  }
-  return ss;
+  return groupSs(cells, days, bins, bins, (r, c) => (c - shifts[r]! + bins) % bins).ss;
 }
 
 /** Each value's rank, as a share in (0, 1): a spike counts as one high value, not as its size. */
@@ -143,6 +128,11 @@ function dayOfWeek(day: number): number {
 
 function binOf(t: number, bins: number): number {
   return Math.min(bins - 1, Math.floor((timeOfDay(t) * bins) / DAY_MS));
+}
+
+/** Hourly cells, or one per step of a metric coarser than hourly. */
+function binsPerDay(step: number): number {
+  return Math.min(MAX_BINS, Math.max(1, Math.round(DAY_MS / step)));
 }
 
 function medianStep(times: Float64Array): number {
@@ -223,15 +213,13 @@ function dayCells(residuals: Float64Array, times: Float64Array, bins: number, ce
     // Each day less its own mean: a day's level is not a time of day.
     for (let r = 0; r < days.length; r++) {
       const row = cells.subarray(r * bins, (r + 1) * bins);
-      const present = row.filter((x) => !Number.isNaN(x));
-      const mean = present.reduce((a, x) => a + x, 0) / Math.max(1, present.length);
+      const mean = meanOfPresent(row);
       row.forEach((x, b) => (row[b] = x - mean));
     }
     return { cells, days };
   }
   for (let b = 0; b < bins; b++) {
-    const present = days.flatMap((_, r) => (Number.isNaN(cells[r * bins + b]!) ? [] : [cells[r * bins + b]!]));
-    const mean = present.reduce((a, x) => a + x, 0) / Math.max(1, present.length);
+    const mean = meanOfPresent(Float64Array.from(days, (_, r) => cells[r * bins + b]!));
     for (let r = 0; r < days.length; r++) {
       cells[r * bins + b]! -= mean;
     }
@@ -239,21 +227,32 @@ function dayCells(residuals: Float64Array, times: Float64Array, bins: number, ce
   return { cells, days };
 }
 
+/** The mean of the values that are not NaN (0 when none are). */
+function meanOfPresent(xs: Float64Array): number {
+  const present = xs.filter((x) => !Number.isNaN(x));
+  return present.reduce((a, x) => a + x, 0) / Math.max(1, present.length);
+}
+
 /** Between-group sum of squares of the (bin-centred) cells grouped by day label and bin, and the group x bin means. */
 function between(cells: Float64Array, labels: Int32Array, bins: number): { ss: number; means: Float64Array } {
-  const sum = new Float64Array(WEEK_DAYS * bins);
-  const count = new Float64Array(WEEK_DAYS * bins);
-  for (let r = 0; r < labels.length; r++) {
+  return groupSs(cells, labels.length, bins, WEEK_DAYS * bins, (r, b) => labels[r]! * bins + b);
+}
+
+/** Sum over groups of (sum of its cells)^2 / count, each cell (r, b) not NaN in group(r, b), and each group's mean (0 when empty). */
+function groupSs(cells: Float64Array, rows: number, bins: number, groups: number, group: (r: number, b: number) => number): { ss: number; means: Float64Array } {
+  const sum = new Float64Array(groups);
+  const count = new Float64Array(groups);
+  for (let r = 0; r < rows; r++) {
     for (let b = 0; b < bins; b++) {
       const x = cells[r * bins + b]!;
       if (!Number.isNaN(x)) {
-        sum[labels[r]! * bins + b]! += x;
-        count[labels[r]! * bins + b]!++;
+        sum[group(r, b)]! += x;
+        count[group(r, b)]!++;
       }
     }
   }
   let ss = 0;
-  for (let g = 0; g < sum.length; g++) {
+  for (let g = 0; g < groups; g++) {
     ss += count[g]! > 0 ? sum[g]! ** 2 / count[g]! : 0;
   }
   return { ss, means: sum.map((s, g) => (count[g]! > 0 ? s / count[g]! : 0)) };
