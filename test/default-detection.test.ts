@@ -129,8 +129,8 @@ describe('the default detector on the real jobs', () => {
 // one kind of incident. Each must alert within a few points; the daily peak must never alert.
 describe('the default detector on incidents (backtest replay of the defaults)', () => {
   const DAY = 288;
-  const settings = (): ReturnType<typeof backtestSettings> => {
-    const { batch, problems } = loadDefaultBatch({ defaultsDir: path.resolve('defaults'), name: 'incidents', overrides: {} });
+  const settings = (overrides: Record<string, unknown> = {}): ReturnType<typeof backtestSettings> => {
+    const { batch, problems } = loadDefaultBatch({ defaultsDir: path.resolve('defaults'), name: 'incidents', overrides });
     expect(problems).toEqual([]);
     return backtestSettings(batch!);
   };
@@ -142,9 +142,9 @@ describe('the default detector on incidents (backtest replay of the defaults)', 
       return Math.round(100 * (100 + 10 * Math.sin((2 * Math.PI * i) / DAY) + 2 * (random.next() - 0.5) + (atNoon ? 60 : 0))) / 100;
     });
   };
-  const alertsOf = (values: number[]): number[] => {
-    const rows = values.map((v, i) => ({ metric_name: 'm', metric_timestamp: START + i * STEP, metric_value: v }));
-    const result = runBacktest(rows, settings());
+  const alertsOf = (values: number[], step = STEP, overrides: Record<string, unknown> = {}): number[] => {
+    const rows = values.map((v, i) => ({ metric_name: 'm', metric_timestamp: START + i * step, metric_value: v }));
+    const result = runBacktest(rows, settings(overrides));
     return [...result.alert].flatMap((a, i) => (a === 1 ? [i] : []));
   };
   const FROM = 3 * DAY;
@@ -171,5 +171,30 @@ describe('the default detector on incidents (backtest replay of the defaults)', 
   it('does not alert on a daily peak it has seen on the days before', () => {
     const values = metric(FROM + DAY, 3, true);
     expect(alertsOf(values).filter((i) => i >= 2 * DAY)).toEqual([]);
+  });
+
+  // An hourly metric that is busy in working hours on weekdays only (START is a Sunday): six weeks
+  // of history, then a Sunday. The working-hours rise is gradual, so no jump gives it away, and the
+  // weekdays show that shape every day: only the day of week says a Sunday should not have it.
+  const HOUR = 3_600_000;
+  const weekdays = (n: number, seed: number, busySunday: number | null): number[] => {
+    const random = new Random(seed);
+    return Array.from({ length: n }, (_, i) => {
+      const hour = i % 24;
+      const day = Math.floor(i / 24);
+      const busy = (day % 7 !== 0 && day % 7 !== 6) || day === busySunday;
+      const work = busy && hour > 7 && hour < 19 ? 40 * Math.sin((Math.PI * (hour - 7)) / 12) : 0;
+      return Math.round(100 * (100 + 5 * Math.sin((2 * Math.PI * hour) / 24) + work + 4 * (random.next() - 0.5))) / 100;
+    });
+  };
+  const SUNDAY = 42;
+  const sunday = (i: number): boolean => i >= SUNDAY * 24 && i < (SUNDAY + 1) * 24;
+
+  it('alerts on a weekday\'s working hours on a Sunday, and not on a quiet Sunday', () => {
+    expect(alertsOf(weekdays(43 * 24, 4, SUNDAY), HOUR).filter(sunday)).not.toEqual([]);
+    expect(alertsOf(weekdays(43 * 24, 4, null), HOUR).filter(sunday)).toEqual([]);
+    // What the weekly profile adds: without it, the busy Sunday is just another working day.
+    const noWeekly = { model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { weekly_phase: false } }] };
+    expect(alertsOf(weekdays(43 * 24, 4, SUNDAY), HOUR, noWeekly).filter(sunday)).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodeModel, encodeModel } from './codec.js';
 import { detectorWeights, tailProbability, weightedBonferroni } from './conformal.js';
 import { preprocess } from './preprocess.js';
 import { Random } from './random.js';
@@ -146,6 +147,59 @@ describe('Conformal', () => {
     // The jump into the stretch is novel either way; inside it, only the time of day tells.
     expect(plain[at + 3]).toBeLessThan(0.99);
     expect(phased[at + 3]).toBeGreaterThan(0.999);
+  });
+
+  it('learns a weekly profile only from rows that span two weeks and show a weekly pattern', () => {
+    const HOUR = 3_600_000;
+    const random = new Random(8);
+    let walk = 0;
+    const series = (n: number, value: (i: number) => number): FeatureMatrix =>
+      windows({ t: Float64Array.from({ length: n }, (_, i) => i * HOUR), v: Float64Array.from({ length: n }, (_, i) => value(i)) });
+    const daily = (i: number): number => Math.sin((2 * Math.PI * i) / 24) + random.next() - 0.5;
+    // Days 2 and 3 of every week (from the epoch, a Thursday) sit 1.5 lower: a weekend.
+    const weekly = (i: number): number => daily(i) - (Math.floor(i / 24) % 7 >= 2 && Math.floor(i / 24) % 7 <= 3 ? 1.5 : 0);
+    const stateOf = (X: FeatureMatrix, params: Record<string, unknown> = {}): { weekly?: unknown; w: number } =>
+      fitModel({ ...CONFORMAL, model_params: params }, X).state as { weekly?: unknown; w: number };
+    expect(stateOf(series(6 * 7 * 24, weekly)).weekly).toBeDefined();
+    expect(stateOf(series(6 * 7 * 24, weekly), { weekly_phase: false }).weekly).toBeUndefined();
+    expect(stateOf(series(13 * 24, weekly)).weekly).toBeUndefined(); // under two weeks
+    expect(stateOf(series(6 * 7 * 24, daily)).weekly).toBeUndefined();
+    // A random walk's days differ, but not by weekday: the test does not mistake a drift for a week.
+    expect(stateOf(series(6 * 7 * 24, () => (walk += random.next() - 0.5))).weekly).toBeUndefined();
+    // The profile takes the weekly part out of the values: the stored row is no wider.
+    expect(stateOf(series(6 * 7 * 24, weekly)).w).toBe(stateOf(series(6 * 7 * 24, daily)).w);
+  });
+
+  it('adds the time-of-day columns only to rows that show a daily cycle', () => {
+    const random = new Random(10);
+    let walk = 0;
+    const widthOf = (value: (i: number) => number): number => {
+      const series = { t: Float64Array.from({ length: 1000 }, (_, i) => i * MIN5), v: Float64Array.from({ length: 1000 }, (_, i) => value(i)) };
+      return (fitModel(CONFORMAL, windows(series)).state as { w: number }).w;
+    };
+    // 1000 5-minute points: three and a half days, lag windows of 6 values (lags_n 5).
+    expect(widthOf((i) => Math.sin((2 * Math.PI * i) / 288) + 0.5 * (random.next() - 0.5))).toBe(8);
+    expect(widthOf(() => random.next())).toBe(6);
+    expect(widthOf(() => (walk += random.next() - 0.5))).toBe(6);
+  });
+
+  it('keeps the weekly profile through the model codec, and scores a model saved before it', () => {
+    const HOUR = 3_600_000;
+    const random = new Random(9);
+    const n = 6 * 7 * 24;
+    const X = windows({
+      t: Float64Array.from({ length: n }, (_, i) => i * HOUR),
+      v: Float64Array.from({ length: n }, (_, i) => Math.sin((2 * Math.PI * i) / 24) + random.next() - 0.5 - (Math.floor(i / 24) % 7 < 2 ? 1.5 : 0)),
+    });
+    const model = fitModel(CONFORMAL, sliceRows(X, 0, n - 100));
+    const test = sliceRows(X, n - 100, X.n);
+    const decoded = decodeModel(encodeModel(model));
+    expect((decoded.state as { weekly?: { table: Float64Array } }).weekly?.table).toEqual((model.state as { weekly?: { table: Float64Array } }).weekly?.table);
+    expect(Array.from(scoreModel(decoded, test))).toEqual(Array.from(scoreModel(model, test)));
+    const { weekly, ...before } = model.state as { weekly?: unknown };
+    expect(weekly).toBeDefined();
+    const scores = scoreModel({ ...model, state: before }, test);
+    expect(scores.every((x) => x >= 0 && x <= 1)).toBe(true);
   });
 
   it('gives the expected range of each value from what followed similar contexts, in value units', () => {

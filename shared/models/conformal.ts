@@ -1,4 +1,5 @@
 import type { Detector, ExpectedBand } from './detector.js';
+import { hasDailyCycle, learnWeekly, weeklyOffset, type WeeklyProfile } from './seasonal-phase.js';
 import type { FeatureMatrix } from './types.js';
 
 /**
@@ -22,6 +23,8 @@ export interface ConformalParams {
   calibrationN: number;
   /** Add the time of day as context (when the training rows span at least two days). */
   dailyPhase: boolean;
+  /** Take the weekly part out of the values (when the training rows span two weeks and show a weekly pattern). */
+  weeklyPhase: boolean;
   /** Second detector: the newest value's jump from the median of the window's older values, calibrated on the training rows. */
   jump: boolean;
   /** Third detector: a run of identical values ending at the newest (counted over the whole row), against how often runs continue in the training rows. */
@@ -35,10 +38,12 @@ export interface ConformalState {
   /** Standardised training windows, time order, row-major n x w. */
   reference: Float64Array;
   n: number;
-  /** Stored row width: `lags` standardised values, then 2 phase columns when `phaseRadius` > 0. */
+  /** Stored row width: `lags` standardised values (less the weekly part when `weekly`), then 2 phase columns when `phaseRadius` > 0. */
   w: number;
   lags: number;
   phaseRadius: number;
+  /** The learned weekly profile (absent: off, no weekly pattern found, or a model saved before it). */
+  weekly?: WeeklyProfile;
   center: number;
   scale: number;
   /** Calibration nonconformities, ascending. */
@@ -86,7 +91,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
   // A model saved when the row was the window (lags_n 5) still scores the longer rows.
   readsRowPrefix: true,
   readParams(r) {
-    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'jump', 'flatline', 'contamination']);
+    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'weekly_phase', 'jump', 'flatline', 'contamination']);
     r.contamination();
     return {
       // Why 3: an event seen once or twice in the training window is still rare; more would blur the novelty of a shape.
@@ -97,6 +102,8 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       // On by default: daily cycles are the commonest seasonality in business and ops metrics, and a
       // metric without one loses little (its neighbours at other times of day are still near).
       dailyPhase: r.boolean('daily_phase', true),
+      // On by default: it changes nothing where the training rows show no weekly pattern (seasonal-phase.ts).
+      weeklyPhase: r.boolean('weekly_phase', true),
       jump: r.boolean('jump', true),
       flatline: r.boolean('flatline', true),
     };
@@ -110,11 +117,14 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     const { center, scale } = robustScale(X);
     // Why sqrt(lags): the standardised window has a total variance of about `lags`, and a circle of
     // radius r a total variance of r^2, so time of day weighs as much as the values. Two days at least,
-    // or the time of day is just another name for the training's few days.
+    // or the time of day is just another name for the training's few days; and only when the rows show
+    // a time-of-day pattern (seasonal-phase.ts), as the columns only thin out the neighbours of a metric without one.
     const span = X.n > 1 ? X.timestamps[X.n - 1]! - X.timestamps[0]! : 0;
-    const phaseRadius = p.dailyPhase && span >= 2 * DAY_MS ? Math.sqrt(lags) : 0;
+    const values = newestValues(X, center, scale);
+    const phaseRadius = p.dailyPhase && span >= 2 * DAY_MS && hasDailyCycle(values, X.timestamps) ? Math.sqrt(lags) : 0;
+    const weekly = p.weeklyPhase ? learnWeekly(values, X.timestamps) : undefined;
     const w = lags + (phaseRadius > 0 ? 2 : 0);
-    const reference = standardise(X, lags, center, scale, phaseRadius);
+    const reference = standardise(X, lags, center, scale, phaseRadius, weekly);
     const c = Math.min(p.calibrationN, X.n);
     const calibration = new Float64Array(c);
     const best = new Float64Array(p.nNeighbors);
@@ -126,6 +136,9 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     calibration.sort();
     const tail = fitTail(calibration);
     const state: ConformalState = { reference, n: X.n, w, lags, phaseRadius, center, scale, calibration, ...tail };
+    if (weekly !== undefined) {
+      state.weekly = weekly;
+    }
     if (p.jump && lags >= 2) {
       const jumps = Float64Array.from({ length: X.n }, (_, i) => jumpSize(X, i, lags)).sort();
       state.jump = { calibration: jumps, ...fitTail(jumps) };
@@ -136,7 +149,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     return { state, trainScores: Float64Array.from(calibration, (x) => 1 - tailProbability(state, x)) };
   },
   decision(state, X, p) {
-    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius, state.weekly);
     const out = new Float64Array(X.n);
     const best = new Float64Array(p.nNeighbors);
     const weights = detectorWeights(state);
@@ -147,7 +160,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     return out;
   },
   fired(state, X, p) {
-    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius, state.weekly);
     const best = new Float64Array(p.nNeighbors);
     const weights = detectorWeights(state);
     return Array.from({ length: X.n }, (_, i) => {
@@ -160,7 +173,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
   expected(state, X) {
     // What followed the most similar contexts: the nearest training windows by their older lags
     // (and time of day), not by the newest value, so a spike does not pull its own neighbours.
-    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius);
+    const queries = standardise(X, state.lags, state.center, state.scale, state.phaseRadius, state.weekly);
     const k = Math.min(BAND_NEIGHBOURS, state.n);
     const lo = new Float64Array(X.n);
     const hi = new Float64Array(X.n);
@@ -171,7 +184,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       let min = Infinity;
       let max = -Infinity;
       for (let m = 0; m < k; m++) {
-        const v = state.reference[bestIndex[m]! * state.w]! * state.scale + state.center;
+        const v = (state.reference[bestIndex[m]! * state.w]! + weeklyOffset(state.weekly, X.timestamps[i]!)) * state.scale + state.center;
         min = Math.min(min, v);
         max = Math.max(max, v);
       }
@@ -340,12 +353,14 @@ function median(values: Float64Array): number {
   return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
 }
 
-function standardise(X: FeatureMatrix, lags: number, center: number, scale: number, phaseRadius: number): Float64Array {
+function standardise(X: FeatureMatrix, lags: number, center: number, scale: number, phaseRadius: number, weekly: WeeklyProfile | undefined): Float64Array {
   const w = lags + (phaseRadius > 0 ? 2 : 0);
   const out = new Float64Array(X.n * w);
+  const step = weekly?.step ?? 0;
   for (let i = 0; i < X.n; i++) {
     for (let j = 0; j < lags; j++) {
-      out[i * w + j] = (X.data[i * X.d + j]! - center) / scale;
+      // Lag j is taken to sit j steps back: the weekly profile is hourly, so a gap's few rows barely move it.
+      out[i * w + j] = (X.data[i * X.d + j]! - center) / scale - weeklyOffset(weekly, X.timestamps[i]! - j * step);
     }
     if (phaseRadius > 0) {
       const angle = (2 * Math.PI * (((X.timestamps[i]! % DAY_MS) + DAY_MS) % DAY_MS)) / DAY_MS;
@@ -354,6 +369,11 @@ function standardise(X: FeatureMatrix, lags: number, center: number, scale: numb
     }
   }
   return out;
+}
+
+/** The newest-value column, standardised: the series the seasonal tests read. */
+function newestValues(X: FeatureMatrix, center: number, scale: number): Float64Array {
+  return Float64Array.from({ length: X.n }, (_, i) => (X.data[i * X.d]! - center) / scale);
 }
 
 /** Mean Euclidean distance from the query window at `q` to its k (= best.length) nearest reference windows, skipping reference rows [skipFrom, skipTo]. */
