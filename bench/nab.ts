@@ -40,7 +40,8 @@ export const ORIGINAL_DETECTION: Record<string, unknown> = {
 
 /** The default before this change (KNN conformal alone, first model kept until the train cron), for the same-run baseline. */
 export const PREVIOUS_DEFAULT: Record<string, unknown> = {
-  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { jump: false, flatline: false } }],
+  // Its calibration too: symmetric, tail by moments (the split calibration and predictive tail came later).
+  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { jump: false, flatline: false, calibration: 'symmetric', predictive_tail: false } }],
   // Its row and first fit as they were (the default's row is now 12 values for the flatline).
   preprocess_params: { lags_n: 5 },
   train_min_n: 21,

@@ -168,6 +168,36 @@ describe('the default detector on incidents (backtest replay of the defaults)', 
     expect(alertsOf(values).filter((i) => i >= FROM && i < FROM + 3)).not.toEqual([]);
   });
 
+  it('does not alert on a steady counter, and alerts on a level shift of a random walk', () => {
+    // Poisson counts (mean 20) for two days, six metrics: the calibration and tail of the defaults
+    // had sent 4 alerts on them, each a new extreme of the counts.
+    const poisson = (random: Random, mean: number): number => {
+      let k = 0;
+      let p = Math.exp(-mean);
+      let cdf = p;
+      const u = random.next();
+      while (u > cdf) {
+        k++;
+        p *= mean / k;
+        cdf += p;
+      }
+      return k;
+    };
+    const counters = [1, 2, 3, 4, 5, 6].map((seed) => {
+      const random = new Random(seed);
+      return alertsOf(Array.from({ length: 2 * DAY }, () => poisson(random, 20))).length;
+    });
+    expect(counters.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1);
+    // A random walk (steps ~ N(0, 1)) that moves up by 10 steps at once: its jump, not its level, alerts.
+    const random = new Random(1);
+    let x = 100;
+    const walk = Array.from({ length: 2 * DAY + 24 }, (_, i) => {
+      x += Array.from({ length: 12 }, () => random.next()).reduce((a, b) => a + b, 0) - 6;
+      return Math.round(100 * (i >= 2 * DAY ? x + 10 : x)) / 100;
+    });
+    expect(alertsOf(walk).filter((i) => i >= 2 * DAY && i < 2 * DAY + 3)).not.toEqual([]);
+  });
+
   it('does not alert on a daily peak it has seen on the days before', () => {
     const values = metric(FROM + DAY, 3, true);
     expect(alertsOf(values).filter((i) => i >= 2 * DAY)).toEqual([]);

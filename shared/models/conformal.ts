@@ -29,6 +29,16 @@ export interface ConformalParams {
   jump: boolean;
   /** Third detector: a run of identical values ending at the newest (counted over the whole row), against how often runs continue in the training rows. */
   flatline: boolean;
+  /**
+   * 'split': the newest training windows (calibration_n, at most half) are calibrated against the
+   * older ones only, as a new point is scored against the past (a metric whose level drifts gets as
+   * large a nonconformity in calibration as it will have when scored). 'symmetric': each calibration
+   * window against every training window that does not overlap it, before or after (the first
+   * default). 'pooled': both sets of nonconformities as one calibration.
+   */
+  calibration: 'pooled' | 'split' | 'symmetric';
+  /** Tail beyond the 90th percentile from few excesses: the predictive (Lomax) tail rather than the moment fit alone. */
+  predictiveTail: boolean;
 }
 
 /** A calibrated one-dimensional nonconformity: sorted calibration values and their GPD tail. */
@@ -91,7 +101,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
   // A model saved when the row was the window (lags_n 5) still scores the longer rows.
   readsRowPrefix: true,
   readParams(r) {
-    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'weekly_phase', 'jump', 'flatline', 'contamination']);
+    r.checkKnown(['n_neighbors', 'window_n', 'calibration_n', 'daily_phase', 'weekly_phase', 'jump', 'flatline', 'calibration', 'predictive_tail', 'contamination']);
     r.contamination();
     return {
       // Why 3: an event seen once or twice in the training window is still rare; more would blur the novelty of a shape.
@@ -106,6 +116,12 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       weeklyPhase: r.boolean('weekly_phase', true),
       jump: r.boolean('jump', true),
       flatline: r.boolean('flatline', true),
+      // Pooled by default: the symmetric calibration alone let a calibration window find neighbours
+      // in the training's future, which a new point never can, so random walks and trends alerted on
+      // every new level; the split one alone is honest for them but, on a long metric, holds only its
+      // newest calibration_n windows (a quiet stretch makes a narrow calibration).
+      calibration: r.oneOf('calibration', 'pooled', ['pooled', 'split', 'symmetric'] as const),
+      predictiveTail: r.boolean('predictive_tail', true),
     };
   },
   fit(X, p) {
@@ -125,23 +141,16 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     const weekly = p.weeklyPhase ? learnWeekly(values, X.timestamps) : undefined;
     const w = lags + (phaseRadius > 0 ? 2 : 0);
     const reference = standardise(X, lags, center, scale, phaseRadius, weekly);
-    const c = Math.min(p.calibrationN, X.n);
-    const calibration = new Float64Array(c);
-    const best = new Float64Array(p.nNeighbors);
-    for (let j = 0; j < c; j++) {
-      const i = Math.floor(((j + 0.5) * X.n) / c);
-      // Overlapping windows share values: they would be trivially near, unlike a new window's neighbours.
-      calibration[j] = nonconformity(reference, X.n, w, reference, i * w, p.nNeighbors, i - lags + 1, i + lags - 1, best);
-    }
+    const calibration = calibrate(reference, X.n, w, lags, p);
     calibration.sort();
-    const tail = fitTail(calibration);
+    const tail = fitTail(calibration, p.predictiveTail);
     const state: ConformalState = { reference, n: X.n, w, lags, phaseRadius, center, scale, calibration, ...tail };
     if (weekly !== undefined) {
       state.weekly = weekly;
     }
     if (p.jump && lags >= 2) {
       const jumps = Float64Array.from({ length: X.n }, (_, i) => jumpSize(X, i, lags)).sort();
-      state.jump = { calibration: jumps, ...fitTail(jumps) };
+      state.jump = { calibration: jumps, ...fitTail(jumps, p.predictiveTail) };
     }
     if (p.flatline && lags >= 2) {
       state.flatP = runProbabilities(X, X.d);
@@ -194,6 +203,57 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     return { lo, hi } satisfies ExpectedBand;
   },
 };
+
+/** `count` rows evenly spaced over [from, n) (all of them when there are no more). */
+function calibrationRows(from: number, n: number, count: number): number[] {
+  const c = Math.min(count, n - from);
+  return Array.from({ length: c }, (_, j) => from + Math.floor(((j + 0.5) * (n - from)) / c));
+}
+
+/**
+ * The window's calibration nonconformities. Pooled, the two sets stand for two readings of "a new
+ * window is like the training's": exchangeable with all of it (symmetric: exact for a stationary
+ * metric) or with its past only (split: honest for one whose level drifts). One set alone, on the
+ * metric the other fits, calls the wrong windows rare; pooled, a window is rare only when it is
+ * beyond most of both, and the upper tail is mostly the heavier set's.
+ */
+function calibrate(reference: Float64Array, n: number, w: number, lags: number, p: ConformalParams): Float64Array {
+  if (p.calibration !== 'pooled') {
+    return (p.calibration === 'split' ? splitCalibration : symmetricCalibration)(reference, n, w, lags, p);
+  }
+  const split = splitCalibration(reference, n, w, lags, p);
+  // As many of each, so neither reading outweighs the other (and a short history's fit costs less than the symmetric alone).
+  const symmetric = symmetricCalibration(reference, n, w, lags, { ...p, calibrationN: split.length });
+  const pooled = new Float64Array(split.length + symmetric.length);
+  pooled.set(split);
+  pooled.set(symmetric, split.length);
+  return pooled;
+}
+
+/** Each calibration window (evenly spaced over the training rows) against every training window that does not overlap it, before or after. */
+function symmetricCalibration(reference: Float64Array, n: number, w: number, lags: number, p: ConformalParams): Float64Array {
+  const best = new Float64Array(p.nNeighbors);
+  // Overlapping windows share values: they would be trivially near, unlike a new window's neighbours.
+  return Float64Array.from(calibrationRows(0, n, p.calibrationN), (i) => nonconformity(reference, n, w, reference, i * w, p.nNeighbors, i - lags + 1, i + lags - 1, best));
+}
+
+/**
+ * Split (inductive) conformal, as KNN-CAD: the newest calibration_n training windows (at most half
+ * of them) against the older ones only. A new point is scored against the past, so a calibration
+ * window must not find neighbours after it: with them, a random walk or a trend looks normal in
+ * calibration wherever it later returns, and every new level is then a 1-in-1000 window. The
+ * calibration windows reach up to calibration_n rows (at most half the training) past their
+ * references, as new points reach past the model's. A stationary metric loses little: its calibration windows have most of
+ * the references a new point has (fewer only make the calibration a little conservative).
+ */
+function splitCalibration(reference: Float64Array, n: number, w: number, lags: number, p: ConformalParams): Float64Array {
+  const best = new Float64Array(p.nNeighbors);
+  // k references outside the first calibration window's overlap.
+  const from = Math.max(n >> 1, n - p.calibrationN, p.nNeighbors + lags - 1);
+  return Float64Array.from(calibrationRows(from, n, p.calibrationN), (i) =>
+    nonconformity(reference, n, w, reference, i * w, p.nNeighbors, Math.min(from, i - lags + 1), n - 1, best),
+  );
+}
 
 /** The names of detectorPValues' entries, in its order. */
 const DETECTOR_NAMES = ['window', 'jump', 'flatline'] as const;
@@ -406,9 +466,10 @@ function nonconformity(
  * negative xi would put a hard ceiling on the tail (any stranger window p = 0), and the moments
  * say nothing reliable beyond 0.5 (infinite variance).
  */
-function fitTail(calibration: Float64Array): Omit<Calibrated, 'calibration'> {
+function fitTail(calibration: Float64Array, predictive: boolean): Omit<Calibrated, 'calibration'> {
   const c = calibration.length;
-  const tailU = calibration[Math.min(c - 1, Math.floor(TAIL_QUANTILE * c))]!;
+  // The predictive tail keeps at least one value above the threshold (a short calibration's 90th percentile is its maximum).
+  const tailU = calibration[Math.max(0, Math.min(c - (predictive ? 2 : 1), Math.floor(TAIL_QUANTILE * c)))]!;
   let sum = 0;
   let sumSq = 0;
   let m = 0;
@@ -420,15 +481,29 @@ function fitTail(calibration: Float64Array): Omit<Calibrated, 'calibration'> {
     }
   }
   const tailShare = (m + 1) / (c + 1);
-  if (m < 2) {
-    return { tailU, tailXi: 0, tailSigma: m === 1 ? sum : 0, tailShare };
+  if (m === 0 || (m === 1 && !predictive)) {
+    return { tailU, tailXi: 0, tailSigma: sum, tailShare };
   }
   const mean = sum / m;
   const variance = sumSq / m - mean * mean;
   const ratio = variance > 0 ? (mean * mean) / variance : Infinity;
-  const tailXi = Number.isFinite(ratio) ? Math.min(0.5, Math.max(0, (1 - ratio) / 2)) : 0;
+  const tailXi = m >= 2 && Number.isFinite(ratio) ? Math.min(0.5, Math.max(0, (1 - ratio) / 2)) : 0;
+  if (predictive && tailXi < 1 / m) {
+    return { tailU, ...lomaxTail(m, mean), tailShare };
+  }
   // With xi clamped, sigma from the mean excess alone (mean = sigma / (1 - xi)).
   return { tailU, tailXi, tailSigma: mean * (1 - tailXi), tailShare };
+}
+
+/**
+ * A few excesses say little about how fast the tail falls. For an exponential tail of unknown rate
+ * (prior 1 / rate), the predictive distribution after m excesses of mean `mean` is a Lomax, a GPD
+ * with xi = 1 / m and sigma = mean: P(excess > e) = (1 + e / (m mean))^-m. With 3 excesses a value
+ * 10 mean excesses out is 1 in 81 of the tail, not the exponential's 1 in 22,000 (a 16-row model's
+ * calibration had made every new extreme a certain anomaly); with many it is the exponential.
+ */
+function lomaxTail(m: number, mean: number): { tailXi: number; tailSigma: number } {
+  return { tailXi: 1 / m, tailSigma: mean };
 }
 
 /** P(calibration nonconformity >= x): empirical (conformal, (count + 1) / (c + 1)) up to the tail threshold, the GPD beyond. */

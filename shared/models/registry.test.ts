@@ -28,6 +28,11 @@ describe('validateModelConfig', () => {
     expect(problems.join('\n')).toMatch(/unknown parameter 'colour'/);
     expect(problems.join('\n')).toMatch(/n_neighbors must be an integer >= 1, got 0/);
     expect(problems.join('\n')).toMatch(/method must be one of "largest", "mean", "median", got "max"/);
+    expect(validateModelConfig({ model_name: 'Conformal', model_tag: 'c', model_params: { calibration: 'split', predictive_tail: false } })).toEqual([]);
+    expect(validateModelConfig({ model_name: 'Conformal', model_tag: 'c', model_params: { calibration: 'forward', predictive_tail: 'yes' } })).toEqual([
+      'Conformal: calibration must be one of "pooled", "split", "symmetric", got "forward"',
+      'Conformal: predictive_tail must be true or false, got "yes"',
+    ]);
     expect(validateModelConfig('PCA')).toHaveLength(1);
     expect(validateModelConfig({ model_name: 'PCA', model_params: { contamination: 2 } })).toEqual([
       'PCA: contamination must be a number in (0, 0.5], got 2',
