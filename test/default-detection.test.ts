@@ -155,6 +155,35 @@ describe('the default detector on incidents (backtest replay of the defaults)', 
     expect(alertsOf(values).filter((i) => i >= FROM && i < FROM + 8)).not.toEqual([]);
   });
 
+  it('alerts on a stuck value of a metric that never repeats one by its 4th stuck point, with days of history', () => {
+    // With the continuation rates' prior of 1/2 the run's p halved per point: 6 points with 3 days of rows.
+    for (const seed of [11, 12, 13]) {
+      const values = metric(FROM + 40, seed);
+      values.fill(values[FROM]!, FROM, FROM + 6);
+      expect(alertsOf(values).filter((i) => i >= FROM && i < FROM + 4)).not.toEqual([]);
+    }
+  });
+
+  it('does not alert on the repeats of metrics whose values are often equal (rounded noise, counts on a daily wave)', () => {
+    const random = new Random(21);
+    const gauss = (): number => Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next());
+    // Knuth's Poisson draw: counts from about 2 at night to 40 at the day's peak.
+    const poisson = (mean: number): number => {
+      let k = 0;
+      for (let prod = random.next(); prod > Math.exp(-mean); prod *= random.next()) {
+        k++;
+      }
+      return k;
+    };
+    const rounded = Array.from({ length: 5 * DAY }, () => Math.round(2 * gauss()));
+    const counts = Array.from({ length: 5 * DAY }, (_, i) => poisson(21 - 19 * Math.cos((2 * Math.PI * i) / DAY)));
+    for (const values of [rounded, counts]) {
+      const repeats = values.flatMap((v, i) => (i > 0 && v === values[i - 1] ? [i] : []));
+      expect(repeats.length).toBeGreaterThan(100);
+      expect(alertsOf(values).filter((i) => repeats.includes(i))).toEqual([]);
+    }
+  });
+
   it('alerts on a long flatline on a new metric (first models of 16 and 32 rows), from its 12th stuck point at the latest', () => {
     // A flat-topped noise metric (no wave: the KNN window sees nothing new in a stuck mid value), stuck from point 45.
     const random = new Random(9);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel } from './codec.js';
-import { detectorWeights, tailProbability, weightedBonferroni } from './conformal.js';
+import { detectorWeights, tailProbability, weightedBonferroni, type ConformalState } from './conformal.js';
 import { preprocess } from './preprocess.js';
 import { Random } from './random.js';
 import { expectedBand, fitModel, firedDetectors, scoreModel } from './registry.js';
@@ -79,10 +79,11 @@ describe('Conformal', () => {
     const noisy = dailySeries(600, 5);
     stuck(noisy, 560, 14);
     const { model, test, scores, at } = fitDefaultRows(noisy, 500, 560);
-    // p(run of r) = 2^-(r-2) / 501 must pass 0.001 x 0.1 (the flatline's share): from the 7th value.
-    expect(Math.max(...scores.slice(at, at + 6))).toBeLessThan(0.999);
-    expect(scores[at + 6]).toBeGreaterThan(0.999);
-    expect(firedDetectors(model, test)?.[at + 6]).toBe('flatline');
+    // No repeat among the 50 rows nearest its level: p(run of r) = (r - 1)! 50! / (50 + r - 1)!, which must pass
+    // 0.001 x 0.1 (the flatline's share): 7.5e-4 at the 3rd value, 4.3e-5 at the 4th (a prior of 1/2 per point: the 7th).
+    expect(Math.max(...scores.slice(at, at + 3))).toBeLessThan(0.999);
+    expect(scores[at + 3]).toBeGreaterThan(0.999);
+    expect(firedDetectors(model, test)?.[at + 3]).toBe('flatline');
     expect(Math.max(...scores.slice(0, at))).toBeLessThan(0.999);
     // A metric that holds its value for stretches of 20 points every other 20: a stuck stretch is business as usual.
     const noise = new Random(6);
@@ -98,17 +99,33 @@ describe('Conformal', () => {
     expect(Math.max(...repeats)).toBeLessThan(0.999);
   });
 
-  it('flags a long stuck run on a first model of 16 rows: the run is counted over the row of 12, not the window of 6', () => {
+  it('flags a stuck run on a first model of 16 rows by its 6th value, and keeps flagging it', () => {
     // White noise stuck at its middle: a flat window there is no stranger to the KNN than a noisy one.
     const random = new Random(8);
     const series = { t: Float64Array.from({ length: 60 }, (_, i) => i * MIN5), v: Float64Array.from({ length: 60 }, () => random.next()) };
     series.v.fill(0.5, 40, 60);
     const { model, test, scores, at } = fitDefaultRows(series, 16, 40, { daily_phase: false });
-    // p = 2^-10 / 17 at the 12th stuck value, 5.7e-4 of the flatline's share; a run of 6 (the window) is 0.0037.
-    expect(Math.max(...scores.slice(at, at + 11))).toBeLessThan(0.999);
-    expect(scores[at + 11]).toBeGreaterThan(0.999);
-    expect(firedDetectors(model, test)?.[at + 11]).toBe('flatline');
-    expect(Math.min(...scores.slice(at + 11))).toBeGreaterThan(0.999);
+    // The Polya chain over 16 rows without a repeat: p = 2e-4 at the 5th stuck value, 4.9e-5 at the 6th (a prior of 1/2 per point: the 12th).
+    expect(Math.max(...scores.slice(at, at + 5))).toBeLessThan(0.999);
+    expect(scores[at + 5]).toBeGreaterThan(0.999);
+    expect(firedDetectors(model, test)?.[at + 5]).toBe('flatline');
+    expect(Math.min(...scores.slice(at + 5))).toBeGreaterThan(0.999);
+  });
+
+  it('scores with a model saved before the level-local run rates by the run probabilities it stored', () => {
+    const random = new Random(10);
+    const series = { t: Float64Array.from({ length: 60 }, (_, i) => i * MIN5), v: Float64Array.from({ length: 60 }, () => random.next()) };
+    series.v.fill(0.5, 40, 60);
+    const { model, test, at } = fitDefaultRows(series, 30, 40, { daily_phase: false });
+    const { runLevels: _l, repeatLevels: _r, repeatRuns: _u, runCounts: _c, ...saved } = model.state as ConformalState;
+    // The old chain for 30 rows without a repeat: 1/31, then a half per point.
+    const flatP = Float64Array.from({ length: 12 }, (_, r) => (r < 2 ? 1 : 2 ** -(r - 2) / 31));
+    const old = { ...model, state: { ...saved, flatP } };
+    const scores = scoreModel(old, test);
+    // p = 2^-9 / 31 at the 11th stuck value, 6.3e-5: the first below 1e-4 (the new rates pass at the 5th).
+    expect(Math.max(...scores.slice(at, at + 10))).toBeLessThan(0.999);
+    expect(firedDetectors(old, test)?.[at + 10]).toBe('flatline');
+    expect(scoreModel(model, test)[at + 4]).toBeGreaterThan(0.999);
   });
 
   it('scores longer rows with a model saved when the row was the window (its runs capped at the window)', () => {

@@ -27,7 +27,7 @@ export interface ConformalParams {
   weeklyPhase: boolean;
   /** Second detector: the newest value's jump from the median of the window's older values, calibrated on the training rows. */
   jump: boolean;
-  /** Third detector: a run of identical values ending at the newest (counted over the whole row), against how often runs continue in the training rows. */
+  /** Third detector: a run of identical values ending at the newest (counted over the whole row), against how often runs continue in the training rows nearest its level and at any level. */
   flatline: boolean;
   /**
    * 'split': the newest training windows (calibration_n, at most half) are calibrated against the
@@ -66,8 +66,14 @@ export interface ConformalState {
   tailShare: number;
   /** The jump detector's calibration (absent: off, or a model saved before it). */
   jump?: Calibrated;
-  /** The flatline detector: `flatP[r]` = P(a run of at least r identical values ends at a row), r = 0..row width (0..lags in a model saved before the longer row). */
+  /** The flatline detector of a model saved before the level-local rates: `flatP[r]` = P(a run of at least r identical values ends at a row), r = 0..row width (0..lags before the longer row). */
   flatP?: Float64Array;
+  /** The flatline detector since the level-local rates: the training rows' newest values, ascending; the values ending a run of 2 or more, ascending, and their runs (aligned)... */
+  runLevels?: Float64Array;
+  repeatLevels?: Float64Array;
+  repeatRuns?: Uint8Array;
+  /** ...and how many training rows have a run of at least s, s = 0..row width. */
+  runCounts?: Float64Array;
 }
 
 /** The POT threshold: the calibration's 90th percentile, the usual start of an extreme-value fit with a few hundred samples. */
@@ -86,8 +92,8 @@ const DEFAULT_WINDOW_N = 6;
  * Shares of the false-alarm budget (weighted Bonferroni: score = 1 - min p_i / w_i, the shares of the
  * detectors that are on summing to 1). The window is the general detector (any shape at any level)
  * and keeps most of it: an equal third each cost it the windows whose p lies between 0.001 / 3 and
- * 0.001. The flatline's p halves with every further stuck point, so a tenth instead of a third costs
- * it under two points of delay; the jump mostly fires on the rows the window finds novel too.
+ * 0.001. The flatline's p falls by about the metric's repeat rate with every further stuck point, so a
+ * tenth instead of a third costs it at most a point of delay; the jump mostly fires on the rows the window finds novel too.
  */
 const WEIGHTS = { window: 0.8, jump: 0.1, flatline: 0.1 } as const;
 
@@ -95,8 +101,9 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
   name: 'Conformal',
   calibrated: true,
   // Raw lag windows: a difference or a trailing mean would move a spike's novelty off the spike.
-  // Why 12 values (lags_n 11): the flatline needs p < 0.001 x its share (0.1); on the first model
-  // (16 rows) a never-repeating metric's run of r has p = 2^-(r-2) / 17, below 1e-4 from r = 12.
+  // Why 12 values (lags_n 11): the flatline needs p < 0.001 x its share (0.1), and a metric that
+  // repeats often (counts, rounded values) passes it only after a long run; one that never repeats
+  // passes it by the 3rd to 6th value (runProbability).
   preprocess: { diff_n: 0, smooth_n: 0, lags_n: 11 },
   // A model saved when the row was the window (lags_n 5) still scores the longer rows.
   readsRowPrefix: true,
@@ -153,7 +160,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       state.jump = { calibration: jumps, ...fitTail(jumps, p.predictiveTail) };
     }
     if (p.flatline && lags >= 2) {
-      state.flatP = runProbabilities(X, X.d);
+      Object.assign(state, levelRuns(X));
     }
     return { state, trainScores: Float64Array.from(calibration, (x) => 1 - tailProbability(state, x)) };
   },
@@ -268,14 +275,13 @@ function detectorPValues(state: ConformalState, X: FeatureMatrix, i: number, ncm
   return [
     tailProbability(state, ncm),
     state.jump ? tailProbability(state.jump, jumpSize(X, i, state.lags)) : 1,
-    // A model saved before the longer row knows runs up to its window only: a longer one counts as that.
-    state.flatP ? state.flatP[Math.min(state.flatP.length - 1, runLength(X, i, X.d))]! : 1,
+    flatlineP(state, X, i),
   ];
 }
 
 /** WEIGHTS of the detectors that are on, in detectorPValues' order, scaled to sum to 1 (an off detector: 0). */
-export function detectorWeights(on: { jump?: unknown; flatP?: unknown }): number[] {
-  const raw = [WEIGHTS.window, on.jump ? WEIGHTS.jump : 0, on.flatP ? WEIGHTS.flatline : 0];
+export function detectorWeights(on: { jump?: unknown; flatP?: unknown; runLevels?: unknown }): number[] {
+  const raw = [WEIGHTS.window, on.jump ? WEIGHTS.jump : 0, on.flatP || on.runLevels ? WEIGHTS.flatline : 0];
   const total = raw.reduce((a, b) => a + b, 0);
   return raw.map((w) => w / total);
 }
@@ -310,23 +316,119 @@ function runLength(X: FeatureMatrix, i: number, lags: number): number {
   return r;
 }
 
-/**
- * P(run >= r) for r = 0..lags (the row width), as a chain of continuation rates from the training rows, each with
- * one pseudo-count (the conformal +1): P(run >= 2) = (rows with a run of 2 + 1) / (rows + 1), and each
- * longer run continues at (rows with run >= r + 1) / (rows with run >= r - 1 + 2). A metric that
- * never repeats a value gets a small p after a few identical points; one that often sits still does not.
- */
-function runProbabilities(X: FeatureMatrix, lags: number): Float64Array {
-  const atLeast = new Float64Array(lags + 1);
-  for (let i = 0; i < X.n; i++) {
-    const r = runLength(X, i, lags);
-    for (let s = 0; s <= r; s++) {
+/** The training rows' newest values in ascending order, those of the rows ending a run (of 2 or more) with their runs, and the counts of runs over all rows. */
+function levelRuns(X: FeatureMatrix): Pick<ConformalState, 'runLevels' | 'repeatLevels' | 'repeatRuns' | 'runCounts'> {
+  const runs = Uint8Array.from({ length: X.n }, (_, i) => runLength(X, i, X.d));
+  // Only the repeats need their runs beside them: few, so their sort by level is cheap; all the levels sort as a typed array.
+  const repeats = Array.from({ length: X.n }, (_, i) => i)
+    .filter((i) => runs[i]! >= 2)
+    .sort((a, b) => X.data[a * X.d]! - X.data[b * X.d]!);
+  return {
+    runLevels: Float64Array.from({ length: X.n }, (_, i) => X.data[i * X.d]!).sort(),
+    repeatLevels: Float64Array.from(repeats, (i) => X.data[i * X.d]!),
+    repeatRuns: Uint8Array.from(repeats, (i) => runs[i]!),
+    runCounts: countRuns(runs, 0, X.n, X.d),
+  };
+}
+
+/** A_s = how many of runs[from..to) are at least s, for s = 0..width. */
+function countRuns(runs: Uint8Array, from: number, to: number, width: number): Float64Array {
+  const atLeast = new Float64Array(width + 1);
+  for (let j = from; j < to; j++) {
+    for (let s = Math.min(width, runs[j]!); s >= 0; s--) {
       atLeast[s]!++;
     }
   }
-  const p = new Float64Array(lags + 1).fill(1);
-  for (let r = 2; r <= lags; r++) {
-    p[r] = p[r - 1]! * ((atLeast[r]! + 1) / (atLeast[r - 1]! + (r === 2 ? 1 : 2)));
+  return atLeast;
+}
+
+/**
+ * Why a neighbourhood by level: how often a value repeats depends on its level (counts near zero
+ * repeat far more often than busy-hour counts; a rounded value more often near its mode), so a run is
+ * first compared with the runs of the training rows nearest its value: a tenth of them, at least 50
+ * (the fewest over which a run without any repeat before it passes 1e-4, the flatline's share of 0.001, by its 4th value).
+ */
+const levelNeighbours = (n: number): number => Math.min(n, Math.max(50, Math.ceil(n / 10)));
+
+/** The flatline's p for row i: its run against the training rows' (a model saved before the level-local rates: its stored chain). */
+function flatlineP(state: ConformalState, X: FeatureMatrix, i: number): number {
+  const { runLevels, repeatLevels, repeatRuns, runCounts } = state;
+  if (runLevels === undefined || repeatLevels === undefined || repeatRuns === undefined || runCounts === undefined) {
+    // A model saved before the longer row knows runs up to its window only: a longer one counts as that.
+    return state.flatP ? state.flatP[Math.min(state.flatP.length - 1, runLength(X, i, X.d))]! : 1;
+  }
+  const r = Math.min(runCounts.length - 1, runLength(X, i, X.d));
+  if (r < 2) {
+    return 1;
+  }
+  // The levels of the nearest rows, ties at either end included: every row at the stuck value counts.
+  const { lo, hi } = nearestLevels(runLevels, X.data[i * X.d]!, levelNeighbours(runLevels.length));
+  const n = upperBound(runLevels, hi) - lowerBound(runLevels, lo);
+  const local = countRuns(repeatRuns, lowerBound(repeatLevels, lo), upperBound(repeatLevels, hi), r);
+  // The rows that end no run of 2 have runs of 1: A_0 = A_1 = n.
+  local[0] = local[1] = n;
+  return runProbability(local, n, runCounts);
+}
+
+/** The first index of ascending `values` whose value is >= v (upperBound: > v). */
+function lowerBound(values: Float64Array, v: number): number {
+  return firstIndex(values, (x) => x >= v);
+}
+
+function upperBound(values: Float64Array, v: number): number {
+  return firstIndex(values, (x) => x > v);
+}
+
+function firstIndex(values: Float64Array, past: (x: number) => boolean): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (past(values[mid]!)) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
+/** The lowest and highest of the `m` entries of ascending `levels` nearest `v`. */
+function nearestLevels(levels: Float64Array, v: number, m: number): { lo: number; hi: number } {
+  let from = lowerBound(levels, v);
+  let to = from;
+  while (to - from < m) {
+    if (to >= levels.length || (from > 0 && v - levels[from - 1]! <= levels[to]! - v)) {
+      from--;
+    } else {
+      to++;
+    }
+  }
+  return { lo: levels[from]!, hi: levels[to - 1]! };
+}
+
+/**
+ * P(run >= r), r = local.length - 1, from the counts A_s of the n level-neighbours whose run is at least s,
+ * as a chain of continuation rates c_s = P(run >= s | run >= s - 1). c_2 = (A_2 + 1) / (n + 1), the
+ * conformal +1. A longer rate is the measured A_s / A_{s-1} shrunk toward c_{s-1} (one pseudo-row),
+ * and never below:
+ * - c_{s-1}: under the null a run's chance to go on does not fall with its length (the values that
+ *   repeat more often make the longer runs: a mixture of geometric run lengths), so no long run
+ *   among a few hundred rows is no evidence that runs stop;
+ * - the Polya rate (A_2 + s - 1) / (n + s - 1): the repeat rate updated as if each stuck point were one
+ *   more repeat seen (a uniform prior on the rate), what n rows without a repeat honestly say;
+ * - the rate at which runs went on at any level, G_s / (G_{s-1} + 1) over all the training rows (`all`):
+ *   a metric that has sat still before, wherever, is not surprised to sit still again.
+ * The rate had been (A_s + 1) / (A_{s-1} + 2), a prior of 1/2 whatever the metric: on one that never
+ * repeats, p halved per stuck point and a run needed 8 values to pass 1e-4 with 300 rows (now 3 or 4).
+ */
+function runProbability(local: Float64Array, n: number, all: Float64Array): number {
+  let p = 1;
+  let rate = 1;
+  for (let s = 2; s < local.length; s++) {
+    const polya = (local[2]! + s - 1) / (n + s - 1);
+    rate = s === 2 ? polya : Math.max(polya, rate, (local[s]! + rate) / (local[s - 1]! + 1), all[s]! / (all[s - 1]! + 1));
+    p *= rate;
   }
   return p;
 }
