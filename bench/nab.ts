@@ -18,7 +18,7 @@ import { PROFILE_NAMES } from '../shared/nab/score.js';
  * as `anomstack backtest` (shared/backtest): every file is one metric named by its path, replayed
  * causally with a batch's train, score and alert settings, and scored as NAB scores. Three batches in
  * one run: the defaults (defaults/defaults.yaml, with any ANOMSTACK_* overrides in the environment,
- * as the CLI), the previous default (KNN conformal alone: the same-run baseline for changes to it) and the original's detector (PCA+KNN, diff/smooth preprocess, smoothed score >= 0.8,
+ * as the CLI), the first Conformal default (the KNN window alone: the same-run baseline for changes to it) and the original's detector (PCA+KNN, diff/smooth preprocess, smoothed score >= 0.8,
  * snooze 3) on the same train schedule; `--with` adds the default with those keys over it.
  */
 
@@ -38,10 +38,13 @@ export const ORIGINAL_DETECTION: Record<string, unknown> = {
   alert_snooze_mode: 'alert',
 };
 
-/** The default before this change (KNN conformal alone, first model kept until the train cron), for the same-run baseline. */
+/**
+ * The first Conformal default (the KNN window alone, first model kept until the train cron), for the
+ * same-run baseline: every later part off or pinned, but for the daily-cycle test, which has no key.
+ */
 export const PREVIOUS_DEFAULT: Record<string, unknown> = {
   // Its calibration too: symmetric, tail by moments (the split calibration and predictive tail came later).
-  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { jump: false, flatline: false, calibration: 'symmetric', predictive_tail: false } }],
+  model_configs: [{ model_name: 'Conformal', model_tag: 'conformal_default', model_params: { jump: false, flatline: false, weekly_phase: false, calibration: 'symmetric', predictive_tail: false } }],
   // Its row and first fit as they were (the default's row is now 12 values for the flatline).
   preprocess_params: { lags_n: 5 },
   train_min_n: 21,
@@ -64,7 +67,7 @@ export async function run(args: string[]): Promise<void> {
   const halfA = new Set(files.filter((_, i) => i % 2 === 0));
   const batches: [string, Record<string, unknown>][] = [
     ['default', {}],
-    ['previous default (KNN conformal alone, no early retrain)', PREVIOUS_DEFAULT],
+    ['KNN window alone (the first Conformal default)', PREVIOUS_DEFAULT],
     ['PCA+KNN (original)', ORIGINAL_DETECTION],
   ];
   if (values.with !== '') {

@@ -14,7 +14,7 @@ import { benchSettings, ORIGINAL_DETECTION, PREVIOUS_DEFAULT } from './nab.js';
  * `npm run bench -- parity [--with JSON]`
  * Event detection on the synthetic parity set (test/fixtures/parity-events: 20 metrics x 400
  * 5-minute points, injected spikes, level shifts and flatlines), replayed through the same core as
- * `anomstack backtest` (shared/backtest) with the default batch, the previous default and PCA+KNN
+ * `anomstack backtest` (shared/backtest) with the default batch, the KNN window alone (the first Conformal default) and PCA+KNN
  * in one run (`--with` adds a run of the default with those keys over it). An event is caught when
  * an alert falls on one of its points; a false alert is one outside every event. Metric-days are
  * counted over the replayed span after warm-up: per metric, from its first scored point to its last.
@@ -106,7 +106,7 @@ export async function run(args: string[]): Promise<void> {
   console.log(`parity event set: ${new Set(rows.map((r) => r.metric_name)).size} metrics, ${rows.length} rows, ${events.length} events (${events.filter((e) => e.tail).length} in the score window)`);
   const runs: [string, Record<string, unknown>][] = [
     ['default', {}],
-    ['previous default', PREVIOUS_DEFAULT],
+    ['KNN window alone', PREVIOUS_DEFAULT],
     ['PCA+KNN (original)', ORIGINAL_DETECTION],
   ];
   if (values.with !== '') {
