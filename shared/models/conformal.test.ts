@@ -280,6 +280,34 @@ describe('Conformal', () => {
     expect(alerts).toBe(0);
   });
 
+  it('does not call ordinary counts certain when a short calibration ties at its top (Poisson counts, 16 to 64 rows)', () => {
+    // Small integer counts make calibrations like [.., 2, 2, 2] whose 90th percentile is their
+    // maximum: with no value above it the tail had no excesses, and every larger value got p = 1e-12.
+    const poisson = (random: Random, mean: number): number => {
+      let k = 0;
+      for (let p = random.next(); p > Math.exp(-mean); p *= random.next()) {
+        k++;
+      }
+      return k;
+    };
+    let certain = 0;
+    let alerts = 0;
+    let scored = 0;
+    for (let seed = 1; seed <= 5; seed++) {
+      const random = new Random(seed);
+      const v = Float64Array.from({ length: 400 }, () => poisson(random, 2));
+      const X = preprocess({ t: Float64Array.from({ length: 400 }, (_, i) => i * MIN5), v }, DEFAULT_ROWS);
+      for (const trainN of [16, 32, 64]) {
+        const scores = scoreModel(fitModel(CONFORMAL, sliceRows(X, 0, trainN)), sliceRows(X, trainN, X.n));
+        certain += scores.filter((s) => s >= 1 - 1e-9).length;
+        alerts += scores.filter((s) => s >= 0.999).length;
+        scored += scores.length;
+      }
+    }
+    expect(certain).toBe(0);
+    expect(alerts).toBeLessThanOrEqual(0.002 * scored);
+  });
+
   it('needs k neighbours outside each calibration window', () => {
     expect(() => fitModel(CONFORMAL, windows(dailySeries(20, 3)))).toThrow(/needs at least 16 training rows/);
   });

@@ -71,7 +71,7 @@ export interface ConformalState {
   /** The flatline detector since the level-local rates: the training rows' newest values, ascending; the values ending a run of 2 or more, ascending, and their runs (aligned)... */
   runLevels?: Float64Array;
   repeatLevels?: Float64Array;
-  repeatRuns?: Uint8Array;
+  repeatRuns?: Int32Array;
   /** ...and how many training rows have a run of at least s, s = 0..row width. */
   runCounts?: Float64Array;
 }
@@ -318,7 +318,8 @@ function runLength(X: FeatureMatrix, i: number, lags: number): number {
 
 /** The training rows' newest values in ascending order, those of the rows ending a run (of 2 or more) with their runs, and the counts of runs over all rows. */
 function levelRuns(X: FeatureMatrix): Pick<ConformalState, 'runLevels' | 'repeatLevels' | 'repeatRuns' | 'runCounts'> {
-  const runs = Uint8Array.from({ length: X.n }, (_, i) => runLength(X, i, X.d));
+  // 32-bit: a byte wrapped a run of 256 (lags_n 255 or more) to 0.
+  const runs = Int32Array.from({ length: X.n }, (_, i) => runLength(X, i, X.d));
   // Only the repeats need their runs beside them: few, so their sort by level is cheap; all the levels sort as a typed array.
   const repeats = Array.from({ length: X.n }, (_, i) => i)
     .filter((i) => runs[i]! >= 2)
@@ -326,13 +327,13 @@ function levelRuns(X: FeatureMatrix): Pick<ConformalState, 'runLevels' | 'repeat
   return {
     runLevels: Float64Array.from({ length: X.n }, (_, i) => X.data[i * X.d]!).sort(),
     repeatLevels: Float64Array.from(repeats, (i) => X.data[i * X.d]!),
-    repeatRuns: Uint8Array.from(repeats, (i) => runs[i]!),
+    repeatRuns: Int32Array.from(repeats, (i) => runs[i]!),
     runCounts: countRuns(runs, 0, X.n, X.d),
   };
 }
 
 /** A_s = how many of runs[from..to) are at least s, for s = 0..width. */
-function countRuns(runs: Uint8Array, from: number, to: number, width: number): Float64Array {
+function countRuns(runs: Int32Array, from: number, to: number, width: number): Float64Array {
   const atLeast = new Float64Array(width + 1);
   for (let j = from; j < to; j++) {
     for (let s = Math.min(width, runs[j]!); s >= 0; s--) {
@@ -571,7 +572,7 @@ function nonconformity(
 function fitTail(calibration: Float64Array, predictive: boolean): Omit<Calibrated, 'calibration'> {
   const c = calibration.length;
   // The predictive tail keeps at least one value above the threshold (a short calibration's 90th percentile is its maximum).
-  const tailU = calibration[Math.max(0, Math.min(c - (predictive ? 2 : 1), Math.floor(TAIL_QUANTILE * c)))]!;
+  const tailU = predictive ? belowMaximum(calibration, Math.max(0, Math.min(c - 2, Math.floor(TAIL_QUANTILE * c)))) : calibration[Math.min(c - 1, Math.floor(TAIL_QUANTILE * c))]!;
   let sum = 0;
   let sumSq = 0;
   let m = 0;
@@ -606,6 +607,20 @@ function fitTail(calibration: Float64Array, predictive: boolean): Omit<Calibrate
  */
 function lomaxTail(m: number, mean: number): { tailXi: number; tailSigma: number } {
   return { tailXi: 1 / m, tailSigma: mean };
+}
+
+/**
+ * The sorted calibration's value at `at`, or when that is its maximum (ties at the top: small
+ * integer counts give calibrations like [.., 2, 2, 2]) the largest value below the maximum, so the
+ * tail has excesses to fit; without them every larger value was p = 1e-12. A constant calibration keeps its one value.
+ */
+function belowMaximum(calibration: Float64Array, at: number): number {
+  const max = calibration[calibration.length - 1]!;
+  let i = at;
+  while (i > 0 && calibration[i]! >= max) {
+    i--;
+  }
+  return calibration[i]!;
 }
 
 /** P(calibration nonconformity >= x): empirical (conformal, (count + 1) / (c + 1)) up to the tail threshold, the GPD beyond. */

@@ -105,11 +105,21 @@ function alignedSs(cells: Float64Array, days: number, bins: number, shifts: Int3
   return groupSs(cells, days, bins, bins, (r, c) => (c - shifts[r]! + bins) % bins).ss;
 }
 
-/** Each value's rank, as a share in (0, 1): a spike counts as one high value, not as its size. */
+/** Each value's rank, as a share in (0, 1), ties given their average rank: a spike counts as one high value, not as its size, and a run of equal values as no pattern. */
 function ranks(values: Float64Array): Float64Array {
   const order = Array.from(values.keys()).sort((a, b) => values[a]! - values[b]!);
   const out = new Float64Array(values.length);
-  order.forEach((i, r) => (out[i] = (r + 0.5) / values.length));
+  for (let start = 0; start < order.length; ) {
+    let end = start + 1;
+    while (end < order.length && values[order[end]!] === values[order[start]!]) {
+      end++;
+    }
+    const rank = ((start + end - 1) / 2 + 0.5) / values.length;
+    for (let r = start; r < end; r++) {
+      out[order[r]!] = rank;
+    }
+    start = end;
+  }
   return out;
 }
 
