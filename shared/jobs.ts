@@ -65,7 +65,7 @@ const skippedMetrics = (run: FinishedRun): boolean => {
   return typeof skipped === 'object' && skipped !== null && Object.keys(skipped).length > 0;
 };
 
-/** Suffix of the train that a score run asks for when a short history has doubled: no score follows it (the next ingest's does). */
+/** Suffix of the train that a score run asks for when a short history has grown by half: no score follows it (the next ingest's does). */
 const EARLY_RETRAIN = '+early-retrain';
 
 const wantsEarlyRetrain = (run: FinishedRun): boolean => {
@@ -98,7 +98,7 @@ export const JOB_KINDS: Readonly<Record<JobName, JobKindSpec>> = {
     core: 'score/src/score.js#scoreBatch',
     then: (run) => {
       if (run.rows > 0) {
-        // A short history that has doubled since its model (shared/models/early-retrain.ts) is retrained now, not at the train cron.
+        // A short history that has grown by half since its model (shared/models/early-retrain.ts) is retrained now, not at the train cron.
         return wantsEarlyRetrain(run) ? [{ job: 'alert' }, { job: 'train', suffix: EARLY_RETRAIN }] : [{ job: 'alert' }];
       }
       // Scheduled scores with nothing new never train; only the slot's chained score does.

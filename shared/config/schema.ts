@@ -208,7 +208,7 @@ export const BATCH_SCHEMA = z.object({
   train_max_n: integerAtLeast(1),
   train_metric_timestamp_max_days_ago: numberAtLeast(0),
   train_min_n: integerAtLeast(0),
-  /** While a metric's models were fitted on fewer rows, a score run that finds its history doubled chains a train (shared/models/early-retrain.ts); 0: off. */
+  /** While a metric's models were fitted on fewer rows, a score run that finds its history grown by half chains a train (shared/models/early-retrain.ts); 0: off. */
   train_early_retrain_n: integerAtLeast(0),
   train_exclude_metrics: nameList,
   score_max_n: integerAtLeast(1),

@@ -308,6 +308,22 @@ describe('Conformal', () => {
     expect(alerts).toBeLessThanOrEqual(0.002 * scored);
   });
 
+  it('does not learn from a stuck run still going at the end of its training rows', () => {
+    // A retrain a few points into a stuck run would otherwise count the run as this metric's normal.
+    const random = new Random(21);
+    const v = Float64Array.from({ length: 260 }, (_, i) => (i >= 200 ? 5.5 : gaussian(random)));
+    const X = preprocess({ t: Float64Array.from({ length: 260 }, (_, i) => i * MIN5), v }, DEFAULT_ROWS);
+    const fittedAt = X.timestamps.indexOf(203 * MIN5); // the run's first 4 points are training rows
+    const model = fitModel(CONFORMAL, sliceRows(X, 0, fittedAt + 1));
+    const later = sliceRows(X, fittedAt + 1, X.n);
+    const scores = scoreModel(model, later);
+    const fired = firedDetectors(model, later)!;
+    const first = scores.findIndex((s) => s >= 0.999);
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(first).toBeLessThan(8);
+    expect(fired[first]).toBe('flatline');
+  });
+
   it('needs k neighbours outside each calibration window', () => {
     expect(() => fitModel(CONFORMAL, windows(dailySeries(20, 3)))).toThrow(/needs at least 16 training rows/);
   });

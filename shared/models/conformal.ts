@@ -320,6 +320,17 @@ function runLength(X: FeatureMatrix, i: number, lags: number): number {
 function levelRuns(X: FeatureMatrix): Pick<ConformalState, 'runLevels' | 'repeatLevels' | 'repeatRuns' | 'runCounts'> {
   // 32-bit: a byte wrapped a run of 256 (lags_n 255 or more) to 0.
   const runs = Int32Array.from({ length: X.n }, (_, i) => runLength(X, i, X.d));
+  // A run still going at the newest training row is the one the model will be asked about next:
+  // not evidence that such runs are normal (a young metric's retrain every few points would
+  // otherwise learn its own stuck value within a few points and stop flagging it). Unless it is the
+  // whole training: a metric that has only ever had one value is flat, not stuck.
+  let start = X.n - 1;
+  while (start > 0 && X.data[(start - 1) * X.d] === X.data[start * X.d]) {
+    start--;
+  }
+  if (start > 0) {
+    runs.fill(1, start, X.n);
+  }
   // Only the repeats need their runs beside them: few, so their sort by level is cheap; all the levels sort as a typed array.
   const repeats = Array.from({ length: X.n }, (_, i) => i)
     .filter((i) => runs[i]! >= 2)

@@ -6,14 +6,17 @@ const MIN = 60_000;
 const window = (n: number, last: number): number[] => Array.from({ length: n }, (_, i) => last - (n - 1 - i) * 5 * MIN);
 
 describe('early retrain of short histories', () => {
-  it('asks for a retrain once the points since the fit reach the rows it was fitted on', () => {
+  it('asks for a retrain once the points since the fit reach half the rows it was fitted on', () => {
     const trainedAt = 0;
-    // 16 rows: due at the 16th new point, counted in the score window.
-    expect(earlyRetrainDue(16, trainedAt, window(30, 15 * 5 * MIN), 500)).toBe(false);
-    expect(earlyRetrainDue(16, trainedAt, window(30, 16 * 5 * MIN), 500)).toBe(true);
-    // 100 rows: the window (30 points) is all newer, so the rest is counted at its spacing.
-    expect(earlyRetrainDue(100, trainedAt, window(30, 99 * 5 * MIN), 500)).toBe(false);
-    expect(earlyRetrainDue(100, trainedAt, window(30, 100 * 5 * MIN), 500)).toBe(true);
+    // 16 rows: due at the 8th new point, counted in the score window.
+    expect(earlyRetrainDue(16, trainedAt, window(30, 7 * 5 * MIN), 500)).toBe(false);
+    expect(earlyRetrainDue(16, trainedAt, window(30, 8 * 5 * MIN), 500)).toBe(true);
+    // 100 rows: due at the 50th; the window (30 points) is all newer, so the rest is counted at its spacing.
+    expect(earlyRetrainDue(100, trainedAt, window(30, 49 * 5 * MIN), 500)).toBe(false);
+    expect(earlyRetrainDue(100, trainedAt, window(30, 50 * 5 * MIN), 500)).toBe(true);
+    // An odd count rounds up: 33 rows, due at the 17th.
+    expect(earlyRetrainDue(33, trainedAt, window(30, 16 * 5 * MIN), 500)).toBe(false);
+    expect(earlyRetrainDue(33, trainedAt, window(30, 17 * 5 * MIN), 500)).toBe(true);
   });
 
   it('stops once the model has train_early_retrain_n rows, and is off for the original models', () => {

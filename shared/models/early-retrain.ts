@@ -1,12 +1,20 @@
 import { allCalibrated } from './registry.js';
 
+/** The share of a young model's rows in new points that asks for its retrain: its history has grown by half. */
+const EARLY_RETRAIN_GROWTH = 0.5;
+
 /**
  * Short histories (docs/behaviour.md, "Chaining"): a new metric's first model is fitted on
  * `train_min_n` points and would otherwise be kept until the next train cron (a day, by default),
  * so the first day is judged against a few minutes of history. While a metric's model was fitted
- * on fewer than `train_early_retrain_n` rows, the score run that finds the metric has as many new
- * points as the model was fitted on (its history has doubled) asks for a retrain. Doubling costs a
- * handful of extra fits per new metric (16, 32, 64, ... rows), not one per point.
+ * on fewer than `train_early_retrain_n` rows, the score run that finds the metric has half as many
+ * new points as the model was fitted on (its history has grown by half) asks for a retrain. That
+ * costs about nine extra fits per new metric (16, 24, 36, 54, ... rows), not one per point.
+ *
+ * Why half, not doubling: a young model judges new points against a reference of only its own few
+ * rows, so a metric that drifts (a trend, a random walk, a counter) soon leaves that reference and
+ * every new level looks rare. With doubling, a model judged as many new points as it had seen; with
+ * half, at most half as many (on the parity set: 17 -> 10 false alerts, docs/nab-scoring.md).
  *
  * The score job and the backtest replay both decide here, from the same inputs: the model's row
  * count and training time, and the timestamps of the score window (oldest first, newest last).
@@ -15,7 +23,7 @@ export function earlyRetrainDue(nTrain: number, trainedAt: number, windowTimes: 
   if (nTrain >= earlyRetrainN || windowTimes.length === 0) {
     return false;
   }
-  return pointsSince(trainedAt, windowTimes) >= nTrain;
+  return pointsSince(trainedAt, windowTimes) >= Math.ceil(nTrain * EARLY_RETRAIN_GROWTH);
 }
 
 /**

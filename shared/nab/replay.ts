@@ -15,7 +15,7 @@ export interface ReplayPipeline {
   trainMaxDays: number;
   /** `train_min_n`: no fit on fewer points. */
   trainMinN: number;
-  /** `train_early_retrain_n`: while the models were fitted on fewer rows, a score run that finds the history doubled chains a retrain (shared/models/early-retrain.ts). */
+  /** `train_early_retrain_n`: while the models were fitted on fewer rows, a score run that finds the history grown by half chains a retrain (shared/models/early-retrain.ts). */
   earlyRetrainN: number;
   /** Points the score job reads per metric: `score_max_n` plus the history preprocessing needs. */
   scoreWindowN: number;
@@ -64,7 +64,7 @@ export function replaySeries(key: string, series: PackedSeries, pipeline: Replay
       retrain(key, series, refits[next]!, pipeline, fit, replay);
     }
     if (fit.models.size === 0 || early) {
-      // The chained train of a metric without a model, or of a short history that has doubled, run just before point i.
+      // The chained train of a metric without a model, or of a short history that has grown by half, run just before point i.
       retrain(key, series, { k: i, at: early ? series.t[i - 1]! : series.t[i]! }, pipeline, fit, replay);
       early = false;
       if (fit.models.size === 0) {
@@ -74,7 +74,7 @@ export function replaySeries(key: string, series: PackedSeries, pipeline: Replay
     }
     let end = next < refits.length ? refits[next]!.k : n;
     const from = Math.max(i, firstRowPoint);
-    // The score run at point j sees the newest scoreWindowN points; when it finds the history doubled, train follows it.
+    // The score run at point j sees the newest scoreWindowN points; when it finds the history grown by half, train follows it.
     for (let j = from; j < end && fit.nTrain < pipeline.earlyRetrainN; j++) {
       if (earlyRetrainDue(fit.nTrain, fit.at, series.t.subarray(Math.max(0, j + 1 - pipeline.scoreWindowN), j + 1), pipeline.earlyRetrainN)) {
         end = j + 1;
