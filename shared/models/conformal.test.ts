@@ -324,6 +324,14 @@ describe('Conformal', () => {
     expect(fired[first]).toBe('flatline');
   });
 
+  it('keeps a run that is most of its training as normal (an error count that is nearly always 0)', () => {
+    const v = Float64Array.from({ length: 400 }, (_, i) => (i === 11 ? 5 : 0)); // one blip, on the first row
+    const X = preprocess({ t: Float64Array.from({ length: 400 }, (_, i) => i * MIN5), v }, DEFAULT_ROWS);
+    const model = fitModel(CONFORMAL, sliceRows(X, 0, 300));
+    const scores = scoreModel(model, sliceRows(X, 300, X.n));
+    expect(Math.max(...scores)).toBeLessThan(0.999);
+  });
+
   it('needs k neighbours outside each calibration window', () => {
     expect(() => fitModel(CONFORMAL, windows(dailySeries(20, 3)))).toThrow(/needs at least 16 training rows/);
   });

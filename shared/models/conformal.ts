@@ -322,13 +322,14 @@ function levelRuns(X: FeatureMatrix): Pick<ConformalState, 'runLevels' | 'repeat
   const runs = Int32Array.from({ length: X.n }, (_, i) => runLength(X, i, X.d));
   // A run still going at the newest training row is the one the model will be asked about next:
   // not evidence that such runs are normal (a young metric's retrain every few points would
-  // otherwise learn its own stuck value within a few points and stop flagging it). Unless it is the
-  // whole training: a metric that has only ever had one value is flat, not stuck.
+  // otherwise learn its own stuck value within a few points and stop flagging it). Unless it is
+  // half the training or more: a metric that has mostly had one value (an error count that is
+  // nearly always 0) is flat, not stuck.
   let start = X.n - 1;
   while (start > 0 && X.data[(start - 1) * X.d] === X.data[start * X.d]) {
     start--;
   }
-  if (start > 0) {
+  if (X.n - start < X.n / 2) {
     runs.fill(1, start, X.n);
   }
   // Only the repeats need their runs beside them: few, so their sort by level is cheap; all the levels sort as a typed array.
