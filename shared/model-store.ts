@@ -55,6 +55,27 @@ interface CachedModel {
 const caches = new Map<string, Map<string, CachedModel>>();
 let cachedBytes = 0;
 
+/**
+ * Forgets the models of batches not in `configured` (the batches a worker has loaded): a batch
+ * whose YAML was deleted would otherwise hold its share of MODEL_CACHE_MAX_BYTES until a restart.
+ */
+export function forgetUnconfiguredBatches(configured: readonly string[]): void {
+  const names = new Set(configured);
+  for (const [key, cache] of caches) {
+    if (!names.has(key.slice(key.indexOf('\u0000') + 1))) {
+      for (const entry of cache.values()) {
+        cachedBytes -= entry.bytes;
+      }
+      caches.delete(key);
+    }
+  }
+}
+
+/** Bytes of the models this process keeps (tests). */
+export function modelCacheBytes(): number {
+  return cachedBytes;
+}
+
 /** Forgets every cached model (tests that compare with a cold read). */
 export function clearModelCache(): void {
   caches.clear();

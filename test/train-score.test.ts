@@ -9,7 +9,7 @@ import { upsertMetricRows } from '../shared/db/metrics-store.js';
 import type { JobContext } from '../shared/job.js';
 import { logger } from '../shared/logger.js';
 import type { MetricRow } from '../shared/metric-row.js';
-import { clearModelCache, createModelStore } from '../shared/model-store.js';
+import { clearModelCache, createModelStore, modelCacheBytes } from '../shared/model-store.js';
 import { scoreBatch } from '../services/score/src/score.js';
 import { trainBatch } from '../services/train/src/train.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
@@ -188,6 +188,23 @@ describe('train and score on Postgres', () => {
     expect(cold).toHaveLength(1);
     expect(warm).toEqual(cold);
   });
+  it('forgets the cached models of a batch that is no longer configured on the next score run', async () => {
+    clearModelCache();
+    await upsertMetricRows(test.db, 'ts_metrics', series(local.name, 'gone', 300));
+    await upsertMetricRows(test.db, 'ts_metrics', series(inPostgres.name, 'kept', 300));
+    await trainBatch(local, context(NOW));
+    await trainBatch(inPostgres, context(NOW));
+    await scoreBatch(local, context(NOW, true));
+    const both = modelCacheBytes();
+    await scoreBatch(inPostgres, context(NOW, true));
+    expect(modelCacheBytes()).toBeGreaterThan(both);
+    const withBoth = modelCacheBytes();
+    // The local batch's YAML is deleted: the workers' next load has only the other one.
+    await scoreBatch(inPostgres, { ...context(NOW, true), batches: [inPostgres] });
+    expect(modelCacheBytes()).toBeLessThan(withBoth);
+    expect(modelCacheBytes()).toBe(withBoth - both);
+  });
+
   // A train's version is its clock, but `--now` can set a future clock: two trains at the same
   // future time must still give two versions, or the second model is dropped (the row's insert does
   // nothing on conflict) and, under local://, its file overwrites one a worker has already cached.

@@ -1,7 +1,7 @@
 import { upsertMetricRows } from '../../../shared/db/metrics-store.js';
 import { skipped, type JobCore } from '../../../shared/job.js';
 import { roundHalfEven, storedScore, type MetricRow } from '../../../shared/metric-row.js';
-import { createModelStore } from '../../../shared/model-store.js';
+import { createModelStore, forgetUnconfiguredBatches } from '../../../shared/model-store.js';
 import { allCalibrated, type FittedModel } from '../../../shared/models/index.js';
 import { earlyRetrainDue, earlyRetrainLimit } from '../../../shared/models/early-retrain.js';
 import type { ScoreTask } from '../../../shared/models/model-tasks.js';
@@ -49,6 +49,7 @@ export const scoreBatch: JobCore = async (batch, context) => {
     return skipped(batch, 'score', rows.length === 0 ? 'no metric rows in the scoring window' : 'every recent point is already scored');
   }
 
+  forgetUnconfiguredBatches([batch.name, ...context.batches.map((b) => b.name)]);
   const store = createModelStore(context.db, batch.config.model_path);
   const stored = await store.loadCurrent(batch.name);
   const configured = new Set(batch.config.model_configs.map((c) => c.model_tag));
