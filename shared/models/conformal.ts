@@ -137,7 +137,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
     if (X.n < p.nNeighbors + 2 * lags + 1) {
       throw new Error(`Conformal: needs at least ${p.nNeighbors + 2 * lags + 1} training rows (n_neighbors + 2 windows), got ${X.n}`);
     }
-    const { center, scale } = robustScale(X);
+    const { center, scale, sorted } = robustScale(X);
     // Why sqrt(lags): the standardised window has a total variance of about `lags`, and a circle of
     // radius r a total variance of r^2, so time of day weighs as much as the values. Two days at least,
     // or the time of day is just another name for the training's few days; and only when the rows show
@@ -160,7 +160,7 @@ export const conformalDetector: Detector<ConformalParams, ConformalState> & { ca
       state.jump = { calibration: jumps, ...fitTail(jumps, p.predictiveTail) };
     }
     if (p.flatline && lags >= 2) {
-      Object.assign(state, levelRuns(X));
+      Object.assign(state, levelRuns(X, sorted));
     }
     return { state, trainScores: Float64Array.from(calibration, (x) => 1 - tailProbability(state, x)) };
   },
@@ -316,8 +316,8 @@ function runLength(X: FeatureMatrix, i: number, lags: number): number {
   return r;
 }
 
-/** The training rows' newest values in ascending order, those of the rows ending a run (of 2 or more) with their runs, and the counts of runs over all rows. */
-function levelRuns(X: FeatureMatrix): Pick<ConformalState, 'runLevels' | 'repeatLevels' | 'repeatRuns' | 'runCounts'> {
+/** The training rows' newest values in ascending order (`sorted`, robustScale's), those of the rows ending a run (of 2 or more) with their runs, and the counts of runs over all rows. */
+function levelRuns(X: FeatureMatrix, sorted: Float64Array): Pick<ConformalState, 'runLevels' | 'repeatLevels' | 'repeatRuns' | 'runCounts'> {
   // 32-bit: a byte wrapped a run of 256 (lags_n 255 or more) to 0.
   const runs = Int32Array.from({ length: X.n }, (_, i) => runLength(X, i, X.d));
   // A run still going at the newest training row is the one the model will be asked about next:
@@ -337,7 +337,7 @@ function levelRuns(X: FeatureMatrix): Pick<ConformalState, 'runLevels' | 'repeat
     .filter((i) => runs[i]! >= 2)
     .sort((a, b) => X.data[a * X.d]! - X.data[b * X.d]!);
   return {
-    runLevels: Float64Array.from({ length: X.n }, (_, i) => X.data[i * X.d]!).sort(),
+    runLevels: sorted,
     repeatLevels: Float64Array.from(repeats, (i) => X.data[i * X.d]!),
     repeatRuns: Int32Array.from(repeats, (i) => runs[i]!),
     runCounts: countRuns(runs, 0, X.n, X.d),
@@ -503,13 +503,15 @@ function nearest(
   }
 }
 
-/** Median and 1.4826 x MAD of the newest-value column (std, then 1, when that is 0: a flat series still gets a unit). */
-function robustScale(X: FeatureMatrix): { center: number; scale: number } {
+/** Median and 1.4826 x MAD of the newest-value column (std, then 1, when that is 0: a flat series still gets a unit), and that column sorted. */
+function robustScale(X: FeatureMatrix): { center: number; scale: number; sorted: Float64Array } {
   const values = new Float64Array(X.n);
   for (let i = 0; i < X.n; i++) {
     values[i] = X.data[i * X.d]!;
   }
-  const center = median(values.slice());
+  // median sorts its argument in place: the sorted newest values are the flatline's levels too.
+  const sorted = values.slice();
+  const center = median(sorted);
   const deviations = values.map((v) => Math.abs(v - center));
   let scale = 1.4826 * median(deviations);
   if (!(scale > 0)) {
@@ -519,7 +521,7 @@ function robustScale(X: FeatureMatrix): { center: number; scale: number } {
     }
     scale = Math.sqrt(sum / X.n);
   }
-  return { center, scale: scale > 0 ? scale : 1 };
+  return { center, scale: scale > 0 ? scale : 1, sorted };
 }
 
 function median(values: Float64Array): number {
